@@ -1,0 +1,104 @@
+"""What a question gets back: `Answer` and `Passage`, as data, Markdown or JSON.
+
+Every piece of corpus text is escaped before it is rendered: it is data, and a
+page that contains ``<script>`` or ``**`` must show those characters, not run
+or format them.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import asdict, dataclass, field
+
+from qa.documents import Section
+
+NOT_ANSWERED = "The corpus does not seem to answer this question."
+
+
+@dataclass
+class Passage:
+    """A verbatim span of a document with its citation."""
+
+    doc_id: str  # path relative to the corpus folder
+    start: int
+    end: int
+    text: str  # == document.text[start:end]
+    score: float
+    title: str  # the piece's headline in a roundup, else the document's title
+    source: str | None  # the outlet, when the page names one
+    section: Section
+    highlights: list[tuple[int, int]] = field(default_factory=list)  # document offsets inside [start, end)
+    paragraph: int = 0  # 1-based paragraph (line) of the document where the passage starts
+
+    def citation(self) -> str:
+        """Plain-text citation: title, outlet, section and place in the document."""
+        parts = [f"“{self.title}”"]
+        if self.source:
+            parts.append(self.source)
+        parts.append({"comment": "reader comment"}.get(self.section, self.section))
+        parts.append(f"{self.doc_id}, ¶{self.paragraph}, chars {self.start}–{self.end}")
+        return " · ".join(parts)
+
+
+@dataclass
+class Answer:
+    """The passages that answer a question, best first, or an honest "not in the corpus"."""
+
+    question: str
+    answered: bool
+    passages: list[Passage]
+    confidence: float = 0.0  # in [0, 1]
+
+    def to_dict(self) -> dict:
+        """Plain JSON-serialisable data, for the API and the CLI."""
+        data = asdict(self)
+        for p in data["passages"]:
+            p["highlights"] = [list(h) for h in p["highlights"]]
+        return data
+
+    def to_markdown(self) -> str:
+        """The chat reply: each passage as a quote with its highlight in bold and its citation."""
+        lines: list[str] = []
+        if not self.answered:
+            lines.append(f"**{NOT_ANSWERED}**")
+            if self.passages:
+                lines.append("")
+                lines.append("The closest passages, which may not be relevant:")
+        for number, p in enumerate(self.passages, 1):
+            lines.append("")
+            lines.append(f"> **{number}.** " + _quote(p))
+            lines.append("")
+            lines.append(f"— {escape_markdown(p.citation())}")
+        return "\n".join(lines).strip()
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def escape_markdown(text: str) -> str:
+    """Text shown literally by a Markdown renderer: HTML escaped, Markdown punctuation backslashed."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def _quote(p: Passage) -> str:
+    """The passage as one Markdown quote, highlighted spans in bold, white space collapsed."""
+    pieces, cursor = [], p.start
+    for start, end in sorted(p.highlights):
+        if start < cursor or not (p.start <= start < end <= p.end):
+            continue
+        pieces.append(_plain(p, cursor, start))
+        pieces.append(f"**{_plain(p, start, end)}**")
+        cursor = end
+    pieces.append(_plain(p, cursor, p.end))
+    return "".join(pieces)
+
+
+def _plain(p: Passage, start: int, end: int) -> str:
+    text = p.text[start - p.start : end - p.start]
+    collapsed = " ".join(text.split())
+    if text[:1].isspace() and collapsed:
+        collapsed = " " + collapsed
+    if text[-1:].isspace() and collapsed:
+        collapsed += " "
+    return escape_markdown(collapsed)

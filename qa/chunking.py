@@ -1,0 +1,122 @@
+"""Cut labelled documents into sentence-aware chunks that keep their character offsets.
+
+A chunk never crosses a segment (so never an article/comment or outlet
+boundary) and holds at most ``max_words`` words: all-MiniLM-L6-v2 reads 256
+word pieces and silently drops the rest, which is about 170 English words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Iterator
+
+import pysbd
+
+from qa.documents import Document, Section
+
+
+@dataclass(frozen=True)
+class ChunkingSettings:
+    """Everything that decides where chunks fall; recorded in the index manifest."""
+
+    target_words: int = 90  # pack sentences up to about this many words
+    max_words: int = 170  # hard cap: the embedder's input limit
+    min_words: int = 30  # a paragraph shorter than this joins its neighbour
+    overlap: int = 1  # sentences repeated between neighbouring chunks
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of a document, ``document.text[start:end]``, with its segment's labels."""
+
+    doc_id: str
+    start: int
+    end: int
+    section: Section
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int
+    end: int
+    paragraph: int  # sentences of one line share a paragraph number
+    words: int
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+_WORD = re.compile(r"\S+")
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None, max_words: int = 170) -> list[Sentence]:
+    """Sentences of ``text[start:end]`` as stripped spans; a line break always ends one.
+
+    A "sentence" longer than ``max_words`` (a list without full stops, say) is
+    cut at word boundaries so that no chunk can exceed the embedder's window.
+    """
+    end = len(text) if end is None else end
+    sentences: list[Sentence] = []
+    for paragraph, line in enumerate(re.finditer(r"[^\n]+", text[start:end])):
+        line_start = start + line.start()
+        for span in _segmenter().segment(line.group()):
+            s, e = _strip(text, line_start + span.start, line_start + span.end)
+            if s < e:
+                sentences.extend(_cap(text, s, e, paragraph, max_words))
+    return sentences
+
+
+def _cap(text: str, start: int, end: int, paragraph: int, max_words: int) -> Iterator[Sentence]:
+    words = list(_WORD.finditer(text, start, end))
+    for i in range(0, len(words), max_words):
+        piece = words[i : i + max_words]
+        yield Sentence(piece[0].start(), piece[-1].end(), paragraph, len(piece))
+
+
+def _windows(sentences: list[Sentence], settings: ChunkingSettings) -> Iterator[tuple[int, int]]:
+    """Index ranges ``[i, j)`` of sentences that form the chunks."""
+    i = 0
+    while i < len(sentences):
+        j, words = i, 0
+        while j < len(sentences):
+            s = sentences[j]
+            if j > i and words + s.words > settings.target_words:
+                break
+            if j > i and s.paragraph != sentences[j - 1].paragraph and words >= settings.min_words:
+                break
+            words += s.words
+            j += 1
+        yield i, j
+        if j >= len(sentences):
+            return
+        # Step back `overlap` sentences, but only inside one paragraph and never to i.
+        back = 0
+        while back < settings.overlap and j - back - 1 > i and sentences[j - back - 1].paragraph == sentences[j].paragraph:
+            back += 1
+        i = j - back
+
+
+def chunk_document(document: Document, settings: ChunkingSettings = ChunkingSettings()) -> list[Chunk]:
+    """The chunks of a document's indexed segments, in reading order."""
+    chunks: list[Chunk] = []
+    for seg in document.segments:
+        sentences = split_sentences(document.text, seg.start, seg.end, settings.max_words)
+        for i, j in _windows(sentences, settings):
+            chunks.append(Chunk(document.doc_id, sentences[i].start, sentences[j - 1].end, seg.section, seg.source))
+    return chunks

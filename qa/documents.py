@@ -1,0 +1,301 @@
+"""Read corpus files into `Document`s and label what each span of a page is.
+
+A news page mixes the article with bylines, reader comments, share widgets and,
+in roundups, several outlets' pieces each closed by a ``Source: …`` line.  The
+text is never rewritten: segmentation only decides which character spans are
+indexed and how they are labelled, so a citation can say honestly whether a
+passage is the article, a reader's comment or page furniture, and which outlet
+it came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Section = Literal["article", "comment", "boilerplate"]
+
+TEXT_SUFFIXES = (".txt", ".md")
+METADATA_FILE = "metadata.json"
+
+
+class CorpusError(ValueError):
+    """A corpus file or folder cannot be read; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A labelled span of a document: ``document.text[start:end]``."""
+
+    start: int
+    end: int
+    section: Section
+    source: str | None = None  # the outlet this span belongs to
+    headline: str | None = None  # the piece's own title, in roundups
+
+
+@dataclass
+class Document:
+    """One corpus file: its text (what offsets point into) and its labelled spans."""
+
+    doc_id: str  # path relative to the corpus folder
+    text: str
+    title: str
+    source: str | None = None  # the page's outlet, when it names one
+    author: str | None = None
+    segments: list[Segment] = field(default_factory=list)
+
+    def segment_at(self, offset: int) -> Segment | None:
+        """The segment that holds character ``offset``, if it is indexed."""
+        for seg in self.segments:
+            if seg.start <= offset < seg.end:
+                return seg
+        return None
+
+
+# --- page furniture -------------------------------------------------------
+
+# Widgets that carry no fact: never indexed.
+_WIDGET = re.compile(
+    r"""^(?:
+        Category:.*|in\s*,|%d\ bloggers\ like\ this:|Share\ this:?|Like\ this:?|
+        \d+\ Points|Upvote\ Downvote|Notify\ of|Inline\ Feedbacks|
+        The\ statements,\ views\ and\ opinions\ expressed\ in\ this\ column.*|
+        Related\ video:
+    )$""",
+    re.X | re.I,
+)
+# A comment area opens with a count of responses.
+_COMMENTS_START = re.compile(r"^\d+\s+(?:Responses?|Comments?|Replies|Reactions?)$", re.I)
+# After these, nothing but comments belongs to the page's content.
+_CONTENT_END = re.compile(
+    r"^(?:Comments are closed\.|What do you think\?|View all comments|%d bloggers like this:)$", re.I
+)
+_COMMENT_ITEM = re.compile(r"^\s*(?:\d+\.|[–—•])\s+")  # "1. …", or a reply "• …"
+_SOURCE_LINE = re.compile(r"^Source:\s*(?P<rest>.+)$")
+_BYLINE = re.compile(r"^By\s+(?P<author>[^|–—(]+?)\s*(?:\|\s*\((?P<outlet>[^)]+)\))?(?:\s*[|–—].*)?$")
+_CREDIT = re.compile(r"^\((?:Reporting|Writing|Editing|Additional reporting)\b.*\)$", re.I)
+# "WEST KURDISTAN (SYRIA) – May 24 – By Scott Lucas – eaworldview – The Assad…"
+_DATELINE_BYLINE = re.compile(r"^(?P<fields>(?:[^–—\n]{1,40}\s[–—]\s){2,6})(?=\S)")
+# "WASHINGTON (Reuters) – …": the agency that filed the piece.
+_AGENCY_DATELINE = re.compile(r"^[A-Z][A-Z .,'-]+\((?P<agency>[A-Z][\w .&-]{1,30})\)\s[–—-]\s")
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    """Spans of the non-blank lines of ``text``, without surrounding white space."""
+    spans = []
+    for m in re.finditer(r"[^\n]+", text):
+        line = m.group()
+        if line.strip():
+            lead = len(line) - len(line.lstrip())
+            spans.append((m.start() + lead, m.start() + len(line.rstrip())))
+    return spans
+
+
+def _outlet_from_source_line(rest: str) -> str | None:
+    """The outlet named at the end of a ``Source:`` line, if it names one."""
+    parts = [p.strip() for p in rest.split(" | ")]
+    if len(parts) > 1 and parts[-1]:
+        return parts[-1]
+    parts = [p.strip() for p in re.split(r"\s[–—-]\s", rest)]
+    last = parts[-1] if len(parts) > 1 else ""
+    if last and len(last.split()) <= 4 and last[0].isupper() and not last.endswith("."):
+        return last
+    return None
+
+
+def _headline_from_source_line(rest: str, outlet: str | None) -> str:
+    if outlet and rest.endswith(outlet):
+        rest = rest[: -len(outlet)]
+        rest = rest.split(" | ")[0]
+        rest = re.sub(r"\s[–—-]\s*$", "", rest)
+    return rest.strip()
+
+
+@dataclass
+class _Span:
+    start: int
+    end: int
+    section: Section
+    piece: int  # which roundup piece (counts Source lines seen before it)
+    item: int  # which comment, or -1
+
+
+def segment_page(text: str, meta: dict | None = None) -> tuple[str | None, str | None, str | None, list[Segment]]:
+    """Label the spans of a page: returns ``(title, outlet, author, segments)``.
+
+    ``meta`` may state what the text leaves ambiguous: ``title``, ``outlet``,
+    ``author`` and ``sources`` (a ``Source:`` line's text -> its outlet).
+    """
+    meta = meta or {}
+    spans: list[_Span] = []
+    title: str | None = None
+    outlet: str | None = None
+    author: str | None = None
+    state = "body"  # body -> comments -> tail
+    piece = 0
+    item = -1
+    caption_next = False
+    first_line = True
+    source_lines: list[tuple[int, int, str]] = []  # (start, end, rest)
+
+    for start, end in _lines(text):
+        line = text[start:end]
+        if _COMMENTS_START.match(line):
+            state, caption_next = "comments", False
+            continue
+        if _CONTENT_END.match(line):
+            state = "tail"
+            continue
+        if _WIDGET.match(line):
+            caption_next = line.lower().startswith("related video")
+            continue
+        if state == "tail":
+            continue
+        if state == "comments":
+            marker = _COMMENT_ITEM.match(line)
+            if marker or item < 0:
+                item += 1
+            if marker:
+                start += marker.end()
+            spans.append(_Span(start, end, "comment", piece, item))
+            continue
+        if caption_next:
+            caption_next = False
+            spans.append(_Span(start, end, "boilerplate", piece, -1))
+            continue
+        if first_line:
+            first_line = False
+            if len(line.split()) <= 25 and not line.endswith((".", ":")):
+                title = line
+                spans.append(_Span(start, end, "article", piece, -2))  # a segment of its own
+                continue
+        if m := _SOURCE_LINE.match(line):
+            source_lines.append((start, end, m.group("rest")))
+            spans.append(_Span(start, end, "boilerplate", piece, -1))
+            piece += 1
+            continue
+        if (m := _BYLINE.match(line)) and len(line.split()) <= 15:
+            author = author or m.group("author").strip()
+            outlet = outlet or (m.group("outlet") or "").strip() or None
+            spans.append(_Span(start, end, "boilerplate", piece, -1))
+            continue
+        if _CREDIT.match(line):
+            spans.append(_Span(start, end, "boilerplate", piece, -1))
+            continue
+        if m := _DATELINE_BYLINE.match(line):
+            fields = [f.strip() for f in re.split(r"\s[–—]\s", m.group("fields")) if f.strip()]
+            by = [f for f in fields if f.startswith("By ")]
+            if by:
+                author = author or by[0][3:].strip()
+                after = fields[fields.index(by[0]) + 1 :]
+                outlet = outlet or (after[0] if after else None)
+                cut = start + m.end()
+                byline_end = start + len(m.group("fields").rstrip(" –—"))
+                spans.append(_Span(start, byline_end, "boilerplate", piece, -1))
+                spans.append(_Span(cut, end, "article", piece, -1))
+                continue
+        spans.append(_Span(start, end, "article", piece, -1))
+
+    outlet = meta.get("outlet", outlet)
+    author = meta.get("author", author)
+    title = meta.get("title", title)
+    pieces = _roundup_pieces(text, spans, source_lines, meta.get("sources", {}))
+    segments = _merge(spans, pieces, outlet)
+    return title, outlet, author, segments
+
+
+def _roundup_pieces(
+    text: str, spans: list[_Span], source_lines: list[tuple[int, int, str]], known: dict
+) -> dict[int, tuple[str | None, str]]:
+    """Outlet and headline of each roundup piece, keyed by piece number."""
+    pieces: dict[int, tuple[str | None, str]] = {}
+    for number, (_, _, rest) in enumerate(source_lines):
+        outlet = known.get(rest)
+        if outlet is None:
+            first = next((s for s in spans if s.piece == number and s.section == "article"), None)
+            agency = _AGENCY_DATELINE.match(text[first.start : first.end]) if first else None
+            outlet = agency.group("agency") if agency else _outlet_from_source_line(rest)
+        pieces[number] = (outlet, _headline_from_source_line(rest, _outlet_from_source_line(rest)))
+    return pieces
+
+
+def _merge(spans: list[_Span], pieces: dict[int, tuple[str | None, str]], outlet: str | None) -> list[Segment]:
+    """Join neighbouring spans with the same label into segments."""
+    segments: list[Segment] = []
+    previous: _Span | None = None
+    for span in spans:
+        if span.end <= span.start:
+            continue
+        src, headline = pieces.get(span.piece, (outlet, None))
+        same = (
+            previous is not None
+            and segments
+            and previous.section == span.section
+            and previous.piece == span.piece
+            and previous.item == span.item
+        )
+        if same:
+            last = segments[-1]
+            segments[-1] = Segment(last.start, span.end, last.section, last.source, last.headline)
+        else:
+            segments.append(Segment(span.start, span.end, span.section, src or outlet, headline))
+        previous = span
+    return segments
+
+
+def read_metadata(corpus_dir: Path) -> dict:
+    """The optional ``metadata.json`` of a corpus: what pages state that text alone can't."""
+    path = corpus_dir / METADATA_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorpusError(f"{path}: not a readable JSON metadata file ({exc})") from exc
+    if not isinstance(data, dict):
+        raise CorpusError(f"{path}: expected an object keyed by document id")
+    return data
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """The document files of a corpus folder, sorted; other files are ignored."""
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"{corpus_dir}: no such corpus folder")
+    return sorted(p for p in corpus_dir.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+
+
+def read_text(path: Path) -> str:
+    """A text file's content, or a `CorpusError` that names the file."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+
+
+def load_document(path: Path, corpus_dir: Path, meta: dict | None = None) -> Document:
+    """Read and segment one file of the corpus."""
+    doc_id = path.relative_to(corpus_dir).as_posix()
+    text = read_text(path)
+    title, outlet, author, segments = segment_page(text, meta)
+    return Document(doc_id, text, title or Path(doc_id).stem, outlet, author, segments)
+
+
+def load_corpus(corpus_dir: str | Path) -> list[Document]:
+    """Every document of a corpus folder, segmented, in file-name order."""
+    corpus_dir = Path(corpus_dir)
+    metadata = read_metadata(corpus_dir)
+    files = corpus_files(corpus_dir)
+    if not files:
+        raise CorpusError(f"{corpus_dir}: no {'/'.join(TEXT_SUFFIXES)} documents")
+    return [load_document(p, corpus_dir, metadata.get(p.relative_to(corpus_dir).as_posix())) for p in files]

@@ -1,0 +1,149 @@
+"""`Engine`: answers questions from an index; `load` and `build` make one."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from qa.answer import Answer, Passage
+from qa.chunking import ChunkingSettings
+from qa.documents import Document
+from qa.highlight import highlight
+from qa.index import Index, StaleIndexError, tokenize
+from qa.models import DEFAULT_MODEL, Embedder, load_embedder
+from qa.retrieval import RetrievalSettings, diversify, fuse
+
+log = logging.getLogger("qa")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_index_dir() -> Path:
+    """``$QA_INDEX_DIR``, else ``embeddings/`` beside the package (the repo), else in the working folder."""
+    if env := os.environ.get("QA_INDEX_DIR"):
+        return Path(env)
+    beside = REPO_ROOT / "embeddings"
+    return beside if beside.exists() else Path.cwd() / "embeddings"
+
+
+class Engine:
+    """Answers questions with verbatim, cited passages of one index.
+
+    >>> import qa
+    >>> engine = qa.load()
+    >>> answer = engine.ask("Where did Bashar al-Assad work as a surgeon?", k=3)
+    >>> answer.answered, answer.passages[0].section
+    (True, 'comment')
+    """
+
+    def __init__(self, index: Index, settings: RetrievalSettings = RetrievalSettings()):
+        self.index = index
+        self.settings = settings
+
+    @property
+    def documents(self) -> list[str]:
+        return list(self.index.documents)
+
+    def document(self, doc_id: str) -> Document:
+        """The document whose text passage offsets point into."""
+        try:
+            return self.index.documents[doc_id]
+        except KeyError:
+            raise KeyError(f"no document {doc_id!r} in this index") from None
+
+    def ask(self, question: str, k: int = 5) -> Answer:
+        """The ``k`` best passages for ``question``, and whether they answer it."""
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("the question is empty")
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer, not {k!r}")
+        question = question.strip()
+        index, settings = self.index, self.settings
+        dense_ids, dense_scores = index.dense_search(index.encode_query(question), settings.candidates)
+        candidates = fuse(dense_ids, dense_scores, index.lexical_scores(question), settings)
+        chosen = diversify(candidates, index.chunks, k, settings.max_overlap)
+        best = float(dense_scores[0]) if len(dense_scores) else 0.0
+        answered = best >= settings.min_dense
+        terms = set(tokenize([question])[0])
+        passages = [self._passage(c.chunk_id, c.fused, terms) for c in chosen]
+        return Answer(question, answered, passages, confidence=round(max(0.0, min(1.0, best)), 4))
+
+    def _passage(self, chunk_id: int, score: float, terms: set[str]) -> Passage:
+        chunk = self.index.chunks[chunk_id]
+        doc = self.index.documents[chunk.doc_id]
+        segment = doc.segment_at(chunk.start)
+        head = doc.text[: chunk.start].split("\n")
+        return Passage(
+            doc_id=chunk.doc_id,
+            start=chunk.start,
+            end=chunk.end,
+            text=doc.text[chunk.start : chunk.end],
+            score=round(score, 6),
+            title=(segment.headline if segment and segment.headline else doc.title),
+            source=chunk.source,
+            section=chunk.section,
+            highlights=highlight(terms, doc.text, chunk.start, chunk.end),
+            paragraph=sum(1 for line in head[:-1] if line.strip()) + 1,
+        )
+
+
+def _relative(corpus_dir: Path, index_dir: Path) -> str:
+    """The corpus path as the manifest records it: relative to the index's parent when possible."""
+    try:
+        return os.path.relpath(corpus_dir.resolve(), index_dir.resolve().parent)
+    except ValueError:  # another drive
+        return str(corpus_dir.resolve())
+
+
+def build(
+    corpus_dir: str | Path,
+    index_dir: str | Path | None = None,
+    *,
+    embedder: Embedder | None = None,
+    settings: ChunkingSettings = ChunkingSettings(),
+    show_progress: bool = False,
+) -> Engine:
+    """Index every document of ``corpus_dir`` into ``index_dir`` (atomically) and return its engine."""
+    corpus_dir = Path(corpus_dir)
+    index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
+    index = Index.build(
+        corpus_dir,
+        embedder=embedder,
+        settings=settings,
+        show_progress=show_progress,
+        corpus_label=_relative(corpus_dir, index_dir),
+    )
+    index.save(index_dir)
+    return Engine(index)
+
+
+def load(
+    index_dir: str | Path | None = None,
+    *,
+    strict: bool = False,
+    embedder: Embedder | None = None,
+    settings: ChunkingSettings | None = None,
+) -> Engine:
+    """The engine of the index in ``index_dir`` (default: the repo's ``embeddings/``).
+
+    The index is checked against the corpus folder its manifest names (and
+    against ``settings`` and ``embedder`` when given).  A stale index raises
+    `StaleIndexError` when ``strict``; otherwise it is rebuilt, with a warning.
+    """
+    index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
+    index = Index.load(index_dir, embedder=embedder)
+    corpus_dir = index.corpus_path(index_dir)
+    model = embedder.name if embedder else None
+    reasons = index.stale_reasons(corpus_dir, settings=settings, model=model)
+    if not reasons:
+        return Engine(index)
+    message = f"index {index_dir} is stale for {corpus_dir}: " + "; ".join(reasons)
+    if strict:
+        raise StaleIndexError(message)
+    if not corpus_dir.is_dir():
+        log.warning("%s; using the index as it is", message)
+        return Engine(index)
+    log.warning("%s; rebuilding it", message)
+    chunking = settings or ChunkingSettings(**index.manifest.chunking)
+    return build(corpus_dir, index_dir, embedder=embedder or load_embedder(index.manifest.model or DEFAULT_MODEL), settings=chunking)

@@ -1,0 +1,109 @@
+"""Score an engine on a gold question set in the format of ``shared/eval/seed_dev.jsonl``.
+
+A passage is a hit when it comes from a listed document and its span covers at
+least half of an evidence string's span, wherever that string stands in the
+document (white space normalised on both sides).  hit@k and MRR are over the
+answerable questions, whatever ``answered`` says; abstentions are counted apart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.answer import Answer
+from qa.engine import Engine
+
+NO_ANSWER_TYPES = ("unanswerable", "off-topic")
+
+
+@dataclass
+class GoldQuestion:
+    id: str
+    question: str
+    docs: list[str]
+    evidence: list[str]
+    type: str
+
+    @property
+    def answerable(self) -> bool:
+        return self.type not in NO_ANSWER_TYPES
+
+
+@dataclass
+class Report:
+    """Per-question outcomes and the metrics over them."""
+
+    k: int
+    rank: dict[str, int] = field(default_factory=dict)  # question id -> 1-based rank of first hit, 0 if none
+    answered: dict[str, bool] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
+    verbatim_violations: int = 0
+
+    def metrics(self) -> dict[str, float | str]:
+        answerable = [q for q, t in self.types.items() if t not in NO_ANSWER_TYPES]
+        n = max(1, len(answerable))
+
+        def abstained(kind: str) -> str:
+            ids = [q for q, t in self.types.items() if t == kind]
+            return f"{sum(not self.answered[q] for q in ids)}/{len(ids)}"
+
+        return {
+            "questions": len(self.types),
+            "hit@1": sum(self.rank[q] == 1 for q in answerable) / n,
+            f"hit@{self.k}": sum(0 < self.rank[q] <= self.k for q in answerable) / n,
+            "MRR": sum(1 / self.rank[q] for q in answerable if self.rank[q]) / n,
+            "off-topic abstained": abstained("off-topic"),
+            "unanswerable abstained": abstained("unanswerable"),
+            "false abstentions": f"{sum(not self.answered[q] for q in answerable)}/{len(answerable)}",
+            "verbatim violations": self.verbatim_violations,
+        }
+
+    def missed(self) -> list[str]:
+        """Answerable questions with no hit in the top k."""
+        return [q for q, t in self.types.items() if t not in NO_ANSWER_TYPES and not self.rank[q]]
+
+
+def read_gold(path: str | Path) -> list[GoldQuestion]:
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            docs = d.get("doc") or []
+            rows.append(GoldQuestion(d["id"], d["question"], [docs] if isinstance(docs, str) else docs, d.get("evidence") or [], d["type"]))
+    return rows
+
+
+def evidence_spans(text: str, evidence: str) -> list[tuple[int, int]]:
+    """Every place ``evidence`` stands in ``text``, any run of white space matching any other."""
+    words = evidence.split()
+    if not words:
+        return []
+    pattern = r"\s+".join(re.escape(w) for w in words)
+    return [m.span() for m in re.finditer(pattern, text)]
+
+
+def first_hit(answer: Answer, gold: GoldQuestion, texts: dict[str, str]) -> int:
+    """1-based rank of the first passage that covers half an evidence span, else 0."""
+    spans = [(doc, s) for doc in gold.docs if doc in texts for ev in gold.evidence for s in evidence_spans(texts[doc], ev)]
+    for rank, p in enumerate(answer.passages, 1):
+        for doc, (start, end) in spans:
+            covered = min(end, p.end) - max(start, p.start)
+            if p.doc_id == doc and covered >= (end - start) / 2:
+                return rank
+    return 0
+
+
+def evaluate(engine: Engine, gold_path: str | Path, k: int = 5) -> Report:
+    """Ask every gold question and score the answers."""
+    report = Report(k)
+    texts = {d: engine.document(d).text for d in engine.documents}
+    for gold in read_gold(gold_path):
+        answer = engine.ask(gold.question, k=k)
+        report.types[gold.id] = gold.type
+        report.answered[gold.id] = answer.answered
+        report.rank[gold.id] = first_hit(answer, gold, texts)
+        report.verbatim_violations += sum(texts[p.doc_id][p.start : p.end] != p.text for p in answer.passages)
+    return report

