@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from qa.documents import Section
@@ -72,6 +73,15 @@ class Answer:
             lines.append(f"— {escape_markdown(p.citation())}")
         return "\n".join(lines).strip()
 
+    def to_text(self, bold: bool = False) -> str:
+        """The reply for a terminal: plain text, highlights in ANSI bold when ``bold``."""
+        on, off = ("\033[1m", "\033[0m") if bold else ("", "")
+        lines = [] if self.answered else [NOT_ANSWERED, "The closest passages, which may not be relevant:"]
+        for number, p in enumerate(self.passages, 1):
+            quote = _render(p, lambda s: s, lambda s: f"{on}{s}{off}")
+            lines += ["", f"{number}. {quote}", f"   — {p.citation()}"]
+        return "\n".join(lines).strip()
+
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
@@ -82,23 +92,28 @@ def escape_markdown(text: str) -> str:
 
 
 def _quote(p: Passage) -> str:
-    """The passage as one Markdown quote, highlighted spans in bold, white space collapsed."""
+    """The passage for Markdown: escaped, highlighted spans in bold."""
+    return _render(p, escape_markdown, lambda s: f"**{escape_markdown(s)}**")
+
+
+def _render(p: Passage, plain: Callable[[str], str], marked: Callable[[str], str]) -> str:
+    """The passage with white space collapsed, each piece through ``plain`` or, if highlighted, ``marked``."""
     pieces, cursor = [], p.start
     for start, end in sorted(p.highlights):
         if start < cursor or not (p.start <= start < end <= p.end):
             continue
-        pieces.append(_plain(p, cursor, start))
-        pieces.append(f"**{_plain(p, start, end)}**")
+        pieces.append(plain(_collapse(p.text[cursor - p.start : start - p.start])))
+        pieces.append(marked(_collapse(p.text[start - p.start : end - p.start])))
         cursor = end
-    pieces.append(_plain(p, cursor, p.end))
+    pieces.append(plain(_collapse(p.text[cursor - p.start :])))
     return "".join(pieces)
 
 
-def _plain(p: Passage, start: int, end: int) -> str:
-    text = p.text[start - p.start : end - p.start]
+def _collapse(text: str) -> str:
+    """Runs of white space as one space, keeping a space at either end if there was one."""
     collapsed = " ".join(text.split())
-    if text[:1].isspace() and collapsed:
+    if collapsed and text[:1].isspace():
         collapsed = " " + collapsed
-    if text[-1:].isspace() and collapsed:
+    if collapsed and text[-1:].isspace():
         collapsed += " "
-    return escape_markdown(collapsed)
+    return collapsed

@@ -8,9 +8,9 @@ word pieces and silently drops the rest, which is about 170 English words.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Iterator
 
 import pysbd
 
@@ -21,10 +21,14 @@ from qa.documents import Document, Section
 class ChunkingSettings:
     """Everything that decides where chunks fall; recorded in the index manifest."""
 
-    target_words: int = 90  # pack sentences up to about this many words
+    target_words: int = 150  # pack sentences up to about this many words
     max_words: int = 170  # hard cap: the embedder's input limit
-    min_words: int = 30  # a paragraph shorter than this joins its neighbour
+    min_words: int = 50  # a paragraph shorter than this joins its neighbour
     overlap: int = 1  # sentences repeated between neighbouring chunks
+
+    def __post_init__(self):
+        if not 0 < self.target_words <= self.max_words or self.min_words < 0 or self.overlap < 0:
+            raise ValueError(f"inconsistent chunking settings: {self}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,7 +111,9 @@ def _windows(sentences: list[Sentence], settings: ChunkingSettings) -> Iterator[
             return
         # Step back `overlap` sentences, but only inside one paragraph and never to i.
         back = 0
-        while back < settings.overlap and j - back - 1 > i and sentences[j - back - 1].paragraph == sentences[j].paragraph:
+        while (
+            back < settings.overlap and j - back - 1 > i and sentences[j - back - 1].paragraph == sentences[j].paragraph
+        ):
             back += 1
         i = j - back
 

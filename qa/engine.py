@@ -146,4 +146,9 @@ def load(
         return Engine(index)
     log.warning("%s; rebuilding it", message)
     chunking = settings or ChunkingSettings(**index.manifest.chunking)
-    return build(corpus_dir, index_dir, embedder=embedder or load_embedder(index.manifest.model or DEFAULT_MODEL), settings=chunking)
+    return build(
+        corpus_dir,
+        index_dir,
+        embedder=embedder or load_embedder(index.manifest.model or DEFAULT_MODEL),
+        settings=chunking,
+    )

