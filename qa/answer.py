@@ -87,8 +87,12 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 
 def escape_markdown(text: str) -> str:
-    """Text shown literally by a Markdown renderer: HTML escaped, Markdown punctuation backslashed."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    """Text shown literally by a Markdown renderer: HTML escaped, Markdown punctuation backslashed.
+
+    Colons become ``&#58;`` so that GitHub-style autolinking never turns a URL
+    in the corpus into a live link.
+    """
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False)).replace(":", "&#58;")
 
 
 def _quote(p: Passage) -> str:
