@@ -127,6 +127,7 @@ class _Span:
     section: Section
     piece: int  # which roundup piece (counts Source lines seen before it)
     item: int  # which comment, or -1
+    run: int = 0  # spans of one run have no skipped line between them
 
 
 def segment_page(text: str, meta: dict | None = None) -> tuple[str | None, str | None, str | None, list[Segment]]:
@@ -147,18 +148,24 @@ def segment_page(text: str, meta: dict | None = None) -> tuple[str | None, str |
     first_line = True
     source_lines: list[tuple[int, int, str]] = []  # (start, end, rest)
 
+    run = 0
+
+    def add(start: int, end: int, section: Section, item: int = -1) -> None:
+        spans.append(_Span(start, end, section, piece, item, run))
+
     for start, end in _lines(text):
         line = text[start:end]
+        skipped = True
         if _COMMENTS_START.match(line):
             state, caption_next = "comments", False
-            continue
-        if _CONTENT_END.match(line):
+        elif _CONTENT_END.match(line):
             state = "tail"
-            continue
-        if _WIDGET.match(line):
+        elif _WIDGET.match(line):
             caption_next = line.lower().startswith("related video")
-            continue
-        if state == "tail":
+        elif state != "tail":
+            skipped = False
+        if skipped:
+            run += 1  # a segment never spans a line that is not indexed
             continue
         if state == "comments":
             marker = _COMMENT_ITEM.match(line)
@@ -166,30 +173,30 @@ def segment_page(text: str, meta: dict | None = None) -> tuple[str | None, str |
                 item += 1
             if marker:
                 start += marker.end()
-            spans.append(_Span(start, end, "comment", piece, item))
+            add(start, end, "comment", item)
             continue
         if caption_next:
             caption_next = False
-            spans.append(_Span(start, end, "boilerplate", piece, -1))
+            add(start, end, "boilerplate", -1)
             continue
         if first_line:
             first_line = False
             if len(line.split()) <= 25 and not line.endswith((".", ":")):
                 title = line
-                spans.append(_Span(start, end, "article", piece, -2))  # a segment of its own
+                add(start, end, "article", -2)  # a segment of its own
                 continue
         if m := _SOURCE_LINE.match(line):
             source_lines.append((start, end, m.group("rest")))
-            spans.append(_Span(start, end, "boilerplate", piece, -1))
+            add(start, end, "boilerplate", -1)
             piece += 1
             continue
         if (m := _BYLINE.match(line)) and len(line.split()) <= 15:
             author = author or m.group("author").strip()
             outlet = outlet or (m.group("outlet") or "").strip() or None
-            spans.append(_Span(start, end, "boilerplate", piece, -1))
+            add(start, end, "boilerplate", -1)
             continue
         if _CREDIT.match(line):
-            spans.append(_Span(start, end, "boilerplate", piece, -1))
+            add(start, end, "boilerplate", -1)
             continue
         if m := _DATELINE_BYLINE.match(line):
             fields = [f.strip() for f in re.split(r"\s[–—]\s", m.group("fields")) if f.strip()]
@@ -200,10 +207,10 @@ def segment_page(text: str, meta: dict | None = None) -> tuple[str | None, str |
                 outlet = outlet or (after[0] if after else None)
                 cut = start + m.end()
                 byline_end = start + len(m.group("fields").rstrip(" –—"))
-                spans.append(_Span(start, byline_end, "boilerplate", piece, -1))
-                spans.append(_Span(cut, end, "article", piece, -1))
+                add(start, byline_end, "boilerplate", -1)
+                add(cut, end, "article", -1)
                 continue
-        spans.append(_Span(start, end, "article", piece, -1))
+        add(start, end, "article", -1)
 
     outlet = meta.get("outlet", outlet)
     author = meta.get("author", author)
@@ -242,6 +249,7 @@ def _merge(spans: list[_Span], pieces: dict[int, tuple[str | None, str]], outlet
             and previous.section == span.section
             and previous.piece == span.piece
             and previous.item == span.item
+            and previous.run == span.run
         )
         if same:
             last = segments[-1]
