@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="qa: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     try:
         return args.func(args)
     except (CorpusError, IndexFormatError, StaleIndexError, ModelError, ValueError, KeyError) as exc:

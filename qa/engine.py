@@ -6,13 +6,15 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
+
 from qa.answer import Answer, Passage
 from qa.chunking import ChunkingSettings
 from qa.documents import Document
 from qa.highlight import highlight
 from qa.index import Index, StaleIndexError, tokenize
 from qa.models import DEFAULT_MODEL, Embedder, load_embedder
-from qa.retrieval import RetrievalSettings, diversify, fuse
+from qa.retrieval import Candidate, RetrievalSettings, diversify, fuse, single_list
 
 log = logging.getLogger("qa")
 
@@ -52,21 +54,37 @@ class Engine:
         except KeyError:
             raise KeyError(f"no document {doc_id!r} in this index") from None
 
+    def search(self, question: str, n: int = 100) -> list[Candidate]:
+        """Chunks ranked for ``question``, best first, before passages are cut and checked.
+
+        This is the ranking that `ask` shows and that benchmarks score; the
+        stage (``settings.stage``) decides whether it is one list, both fused,
+        or fused and re-ranked.
+        """
+        question = _checked(question)
+        index, settings = self.index, self.settings
+        dense_ids, dense_scores = index.dense_search(index.encode_query(question), max(n, settings.candidates))
+        lexical = index.lexical_scores(question)
+        if settings.stage == "dense":
+            return single_list(
+                dense_ids[:n], dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True)), lexical, "dense"
+            )
+        if settings.stage == "lexical":
+            top = np.argsort(-lexical, kind="stable")[:n]
+            return single_list(top[lexical[top] > 0], {}, lexical, "lexical")
+        return fuse(dense_ids, dense_scores, lexical, settings)[:n]
+
     def ask(self, question: str, k: int = 5) -> Answer:
         """The ``k`` best passages for ``question``, and whether they answer it."""
-        if not isinstance(question, str) or not question.strip():
-            raise ValueError("the question is empty")
-        if not isinstance(k, int) or k < 1:
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a positive integer, not {k!r}")
-        question = question.strip()
-        index, settings = self.index, self.settings
-        dense_ids, dense_scores = index.dense_search(index.encode_query(question), settings.candidates)
-        candidates = fuse(dense_ids, dense_scores, index.lexical_scores(question), settings)
-        chosen = diversify(candidates, index.chunks, k, settings.max_overlap)
-        best = float(dense_scores[0]) if len(dense_scores) else 0.0
-        answered = best >= settings.min_dense
+        question = _checked(question)
+        candidates = self.search(question, self.settings.candidates)
+        chosen = diversify(candidates, self.index.chunks, k, self.settings.max_overlap)
+        best = max((c.dense for c in candidates), default=0.0)
+        answered = best >= self.settings.min_dense
         terms = set(tokenize([question])[0])
-        passages = [self._passage(c.chunk_id, c.fused, terms) for c in chosen]
+        passages = [self._passage(c.chunk_id, c.score, terms) for c in chosen]
         return Answer(question, answered, passages, confidence=round(max(0.0, min(1.0, best)), 4))
 
     def _passage(self, chunk_id: int, score: float, terms: set[str]) -> Passage:
@@ -86,6 +104,12 @@ class Engine:
             highlights=highlight(terms, doc.text, chunk.start, chunk.end),
             paragraph=sum(1 for line in head[:-1] if line.strip()) + 1,
         )
+
+
+def _checked(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("the question is empty")
+    return question.strip()
 
 
 def _relative(corpus_dir: Path, index_dir: Path) -> str:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from qa.chunking import Chunk
+
+Stage = Literal["dense", "lexical", "fused", "ranked"]
 
 
 @dataclass(frozen=True)
 class RetrievalSettings:
     """Knobs of the ranking; defaults chosen on the seed dev set (see benchmarks/)."""
 
+    stage: Stage = "fused"  # how far the ranking goes: one list, both fused, or fused then re-ranked
     candidates: int = 100  # taken from each of the dense and lexical lists
     rrf_k: int = 60  # reciprocal-rank fusion constant
     dense_weight: float = 1.0
@@ -23,10 +27,22 @@ class RetrievalSettings:
 
 @dataclass
 class Candidate:
+    """A chunk in the running for an answer, with the scores that placed it."""
+
     chunk_id: int
-    fused: float
+    score: float  # what the final order sorts by
     dense: float  # cosine similarity, 0 when outside the dense list
     lexical: float  # BM25 score
+
+
+def single_list(ids: np.ndarray, dense_of: dict[int, float], lexical_scores: np.ndarray, by: str) -> list[Candidate]:
+    """Candidates in the order of one list (dense or lexical), for benchmarks of each alone."""
+    out = []
+    for chunk_id in ids:
+        c = int(chunk_id)
+        d, lex = dense_of.get(c, 0.0), float(lexical_scores[c])
+        out.append(Candidate(c, d if by == "dense" else lex, d, lex))
+    return out
 
 
 def ranks(order: np.ndarray) -> dict[int, int]:
@@ -54,7 +70,7 @@ def fuse(
         if chunk_id in lexical_rank:
             fused += settings.lexical_weight / (settings.rrf_k + lexical_rank[chunk_id])
         out.append(Candidate(chunk_id, fused, dense_of.get(chunk_id, 0.0), float(lexical_scores[chunk_id])))
-    out.sort(key=lambda c: (-c.fused, c.chunk_id))
+    out.sort(key=lambda c: (-c.score, c.chunk_id))
     return out
 
 
