@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from qa.disagreement import Claim, Disagreement
 from qa.documents import Section
 
 NOT_ANSWERED = "The corpus does not seem to answer this question."
@@ -50,6 +51,7 @@ class Answer:
     answered: bool
     passages: list[Passage]
     confidence: float = 0.0  # in [0, 1]
+    disagreements: list[Disagreement] = field(default_factory=list)  # figures that differ between passages
 
     def to_dict(self) -> dict:
         """Plain JSON-serialisable data, for the API and the CLI."""
@@ -66,6 +68,9 @@ class Answer:
             if self.passages:
                 lines.append("")
                 lines.append("The closest passages, which may not be relevant:")
+        for d in self.disagreements:
+            lines += ["", "**Sources differ:**"]
+            lines += [f"- **{escape_markdown(c.figure)}** — {escape_markdown(_claim_origin(c))}" for c in d.claims]
         for number, p in enumerate(self.passages, 1):
             lines.append("")
             lines.append(f"> **{number}.** " + _quote(p))
@@ -77,10 +82,20 @@ class Answer:
         """The reply for a terminal: plain text, highlights in ANSI bold when ``bold``."""
         on, off = ("\033[1m", "\033[0m") if bold else ("", "")
         lines = [] if self.answered else [NOT_ANSWERED, "The closest passages, which may not be relevant:"]
+        for d in self.disagreements:
+            lines += ["Sources differ:"] + [f"  - {c.figure}: {_claim_origin(c)}" for c in d.claims] + [""]
         for number, p in enumerate(self.passages, 1):
             quote = _render(p, lambda s: s, lambda s: f"{on}{s}{off}")
             lines += ["", f"{number}. {quote}", f"   — {p.citation()}"]
         return "\n".join(lines).strip()
+
+
+def _claim_origin(c: Claim) -> str:
+    """Where a figure comes from: its outlet, whom it is attributed to, and its passage."""
+    origin = c.source or "unnamed outlet"
+    if c.attributed_to:
+        origin += f", attributed to {c.attributed_to}"
+    return f"{origin} (passage {c.passage + 1})"
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")

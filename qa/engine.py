@@ -10,10 +10,12 @@ import numpy as np
 
 from qa.answer import Answer, Passage
 from qa.chunking import ChunkingSettings
+from qa.disagreement import Disagreement, find_disagreement, first_figure, is_quantity_question
 from qa.documents import Document
 from qa.highlight import highlight
-from qa.index import Index, StaleIndexError, tokenize
+from qa.index import Index, StaleIndexError
 from qa.models import DEFAULT_MODEL, Embedder, load_embedder
+from qa.ranker import Featurizer, Ranker, load_ranker
 from qa.retrieval import Candidate, RetrievalSettings, diversify, fuse, single_list
 
 log = logging.getLogger("qa")
@@ -39,9 +41,18 @@ class Engine:
     (True, 'comment')
     """
 
-    def __init__(self, index: Index, settings: RetrievalSettings = RetrievalSettings()):
+    def __init__(self, index: Index, settings: RetrievalSettings = RetrievalSettings(), ranker: Ranker | None = None):
         self.index = index
         self.settings = settings
+        self.ranker = ranker if ranker is not None else load_ranker()
+        self._featurizer: Featurizer | None = None
+        self._last_query: tuple[str, np.ndarray] | None = None
+
+    @property
+    def featurizer(self) -> Featurizer:
+        if self._featurizer is None:
+            self._featurizer = Featurizer(self.index)
+        return self._featurizer
 
     @property
     def documents(self) -> list[str]:
@@ -63,7 +74,7 @@ class Engine:
         """
         question = _checked(question)
         index, settings = self.index, self.settings
-        dense_ids, dense_scores = index.dense_search(index.encode_query(question), max(n, settings.candidates))
+        dense_ids, dense_scores = index.dense_search(self._query_vector(question), max(n, settings.candidates))
         lexical = index.lexical_scores(question)
         if settings.stage == "dense":
             return single_list(
@@ -72,22 +83,72 @@ class Engine:
         if settings.stage == "lexical":
             top = np.argsort(-lexical, kind="stable")[:n]
             return single_list(top[lexical[top] > 0], {}, lexical, "lexical")
-        return fuse(dense_ids, dense_scores, lexical, settings)[:n]
+        fused = fuse(dense_ids, dense_scores, lexical, settings)
+        if settings.stage == "ranked" and self.ranker is not None:
+            fused = self.rerank(question, fused)
+        return fused[:n]
+
+    def rerank(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
+        """The top ``settings.rerank_depth`` candidates re-ordered by the learned ranker; the rest follow."""
+        depth = self.settings.rerank_depth
+        top, rest = candidates[:depth], candidates[depth:]
+        if not top:
+            return candidates
+        scores = self.ranker.score(self.featurizer.features(question, top))
+        for c, s in zip(top, scores, strict=True):
+            c.score = float(s)
+        top.sort(key=lambda c: (-c.score, c.chunk_id))
+        floor = top[-1].score
+        for i, c in enumerate(rest, 1):  # keep them below every re-ranked one, in fused order
+            c.score = floor - i
+        return top + rest
 
     def ask(self, question: str, k: int = 5) -> Answer:
-        """The ``k`` best passages for ``question``, and whether they answer it."""
+        """The ``k`` best passages for ``question``, whether they answer it, and where sources differ."""
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a positive integer, not {k!r}")
         question = _checked(question)
         candidates = self.search(question, self.settings.candidates)
-        chosen = diversify(candidates, self.index.chunks, k, self.settings.max_overlap)
+        chosen = diversify(candidates, self.index, k, self.settings)
         best = max((c.dense for c in candidates), default=0.0)
         answered = best >= self.settings.min_dense
-        terms = set(tokenize([question])[0])
-        passages = [self._passage(c.chunk_id, c.score, terms) for c in chosen]
-        return Answer(question, answered, passages, confidence=round(max(0.0, min(1.0, best)), 4))
+        weights = self.featurizer.weights(question)
+        passages = []
+        for c in chosen:
+            marked = highlight(weights, self.featurizer.sentences(c.chunk_id))
+            passages.append(self._passage(c.chunk_id, c.score, marked))
+        disagreement = self._disagreement(question, chosen, passages) if answered else None
+        return Answer(
+            question,
+            answered,
+            passages,
+            confidence=round(max(0.0, min(1.0, best)), 4),
+            disagreements=[disagreement] if disagreement else [],
+        )
 
-    def _passage(self, chunk_id: int, score: float, terms: set[str]) -> Passage:
+    def _disagreement(self, question: str, chosen: list[Candidate], passages: list[Passage]) -> Disagreement | None:
+        """Different figures stated by the passages' sentences closest in meaning to a quantity question."""
+        if not is_quantity_question(question):
+            return None
+        statements = []
+        for number, (c, p) in enumerate(zip(chosen, passages, strict=True)):
+            text = self.document(p.doc_id).text
+            for s in self.featurizer.sentences(c.chunk_id):
+                if first_figure(text[s.start : s.end]):
+                    statements.append((number, p.source, s.start, s.end, text[s.start : s.end]))
+        if len(statements) < 2:
+            return None
+        similarity = self.index.embedder.encode([s[4] for s in statements]) @ self._query_vector(question)
+        floor = max(self.settings.statement_similarity, float(similarity.max()) - self.settings.statement_margin)
+        return find_disagreement(question, [s for s, sim in zip(statements, similarity, strict=True) if sim >= floor])
+
+    def _query_vector(self, question: str) -> np.ndarray:
+        """The question's vector; the last one is kept, as `ask` needs it twice."""
+        if self._last_query is None or self._last_query[0] != question:
+            self._last_query = (question, self.index.encode_query(question))
+        return self._last_query[1]
+
+    def _passage(self, chunk_id: int, score: float, highlights: list[tuple[int, int]]) -> Passage:
         chunk = self.index.chunks[chunk_id]
         doc = self.index.documents[chunk.doc_id]
         segment = doc.segment_at(chunk.start)
@@ -101,7 +162,7 @@ class Engine:
             title=(segment.headline if segment and segment.headline else doc.title),
             source=chunk.source,
             section=chunk.section,
-            highlights=highlight(terms, doc.text, chunk.start, chunk.end),
+            highlights=highlights,
             paragraph=sum(1 for line in head[:-1] if line.strip()) + 1,
         )
 

@@ -1,21 +1,55 @@
-"""Mark the sentence(s) of a passage that best answer the question.
+"""Find the sentence(s) of a passage that best answer the question.
 
-A first, lexical version: the sentence sharing the most distinct question
-terms (stemmed, stop words removed) wins; ties go to the earlier sentence.
+A sentence is scored by the share of the question it covers, each question
+term weighted by its IDF in the index (so "Alloush" counts for more than
+"Syria"); ties go to the earlier sentence.  The same score is a ranking
+feature (`qa.ranker`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from qa.chunking import split_sentences
 from qa.index import tokenize
 
 
-def highlight(question_terms: set[str], text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Document offsets of the best-matching sentence in ``text[start:end]``, or none."""
-    best, best_score = None, 0
-    for sentence in split_sentences(text, start, end):
-        terms = set(tokenize([text[sentence.start : sentence.end]])[0])
-        score = len(terms & question_terms)
-        if score > best_score:
-            best, best_score = (sentence.start, sentence.end), score
-    return [best] if best else []
+@dataclass(frozen=True)
+class SentenceTerms:
+    """A sentence's document offsets and its stemmed terms."""
+
+    start: int
+    end: int
+    terms: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    score: float  # IDF-weighted share of the question's terms in the sentence, in [0, 1]
+    start: int  # document offsets
+    end: int
+
+
+def sentence_terms(text: str, start: int, end: int) -> list[SentenceTerms]:
+    """The sentences of ``text[start:end]`` with their terms, in reading order."""
+    spans = split_sentences(text, start, end)
+    tokens = tokenize([text[s.start : s.end] for s in spans]) if spans else []
+    return [SentenceTerms(s.start, s.end, frozenset(t)) for s, t in zip(spans, tokens, strict=True)]
+
+
+def coverage(weights: dict[str, float], terms: frozenset[str] | set[str]) -> float:
+    """The weighted share of the question terms (``weights``: term -> IDF) found in ``terms``."""
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0
+
+
+def score_sentences(weights: dict[str, float], sentences: list[SentenceTerms]) -> list[ScoredSentence]:
+    """The sentences scored against the question, best first."""
+    scored = [ScoredSentence(coverage(weights, s.terms), s.start, s.end) for s in sentences]
+    return sorted(scored, key=lambda s: (-s.score, s.start))
+
+
+def highlight(weights: dict[str, float], sentences: list[SentenceTerms]) -> list[tuple[int, int]]:
+    """Document offsets of the best sentence, or none when no question term occurs."""
+    best = score_sentences(weights, sentences)[:1]
+    return [(best[0].start, best[0].end)] if best and best[0].score > 0 else []

@@ -82,10 +82,15 @@ def corpus_fingerprint(corpus_dir: Path) -> tuple[dict[str, str], str | None]:
 _stemmer = Stemmer.Stemmer("english")
 
 
-def tokenize(texts: list[str]) -> list[list[str]]:
+def tokenize(texts: list[str], stopwords: str | list[str] = "en") -> list[list[str]]:
     """Lower-cased, stop-worded, stemmed tokens, the same for chunks and questions."""
     return bm25s.tokenize(
-        texts, token_pattern=_TOKEN_PATTERN, stopwords="en", stemmer=_stemmer, return_ids=False, show_progress=False
+        texts,
+        token_pattern=_TOKEN_PATTERN,
+        stopwords=stopwords,
+        stemmer=_stemmer,
+        return_ids=False,
+        show_progress=False,
     )
 
 
@@ -261,6 +266,10 @@ class Index:
         if not tokens:
             return np.zeros(len(self.chunks), dtype=np.float32)
         return self.lexical.get_scores(tokens)
+
+    def vector(self, chunk_id: int) -> np.ndarray:
+        """The stored unit vector of a chunk."""
+        return self.dense.reconstruct(int(chunk_id))
 
     def chunk_text(self, chunk_id: int) -> str:
         c = self.chunks[chunk_id]

@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 
 from qa.chunking import Chunk
+from qa.index import Index
 
 Stage = Literal["dense", "lexical", "fused", "ranked"]
 
@@ -19,10 +20,14 @@ class RetrievalSettings:
     stage: Stage = "fused"  # how far the ranking goes: one list, both fused, or fused then re-ranked
     candidates: int = 100  # taken from each of the dense and lexical lists
     rrf_k: int = 60  # reciprocal-rank fusion constant
+    rerank_depth: int = 30  # fused candidates the learned ranker re-orders
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     min_dense: float = 0.30  # below this best cosine, the corpus does not answer
     max_overlap: float = 0.3  # share of a shorter passage that may overlap a better one
+    near_duplicate: float = 0.95  # cosine above which two passages say the same thing
+    statement_similarity: float = 0.45  # a figure's sentence must be this close to a quantity question…
+    statement_margin: float = 0.12  # …and within this of the closest one, to be compared for disagreement
 
 
 @dataclass
@@ -33,15 +38,17 @@ class Candidate:
     score: float  # what the final order sorts by
     dense: float  # cosine similarity, 0 when outside the dense list
     lexical: float  # BM25 score
+    dense_rank: int = 0  # 1-based rank in the dense list, 0 when outside it
+    lexical_rank: int = 0  # 1-based rank in the BM25 list, 0 when outside it
 
 
 def single_list(ids: np.ndarray, dense_of: dict[int, float], lexical_scores: np.ndarray, by: str) -> list[Candidate]:
     """Candidates in the order of one list (dense or lexical), for benchmarks of each alone."""
     out = []
-    for chunk_id in ids:
+    for rank, chunk_id in enumerate(ids, 1):
         c = int(chunk_id)
         d, lex = dense_of.get(c, 0.0), float(lexical_scores[c])
-        out.append(Candidate(c, d if by == "dense" else lex, d, lex))
+        out.append(Candidate(c, d if by == "dense" else lex, d, lex, *((rank, 0) if by == "dense" else (0, rank))))
     return out
 
 
@@ -69,7 +76,16 @@ def fuse(
             fused += settings.dense_weight / (settings.rrf_k + dense_rank[chunk_id])
         if chunk_id in lexical_rank:
             fused += settings.lexical_weight / (settings.rrf_k + lexical_rank[chunk_id])
-        out.append(Candidate(chunk_id, fused, dense_of.get(chunk_id, 0.0), float(lexical_scores[chunk_id])))
+        out.append(
+            Candidate(
+                chunk_id,
+                fused,
+                dense_of.get(chunk_id, 0.0),
+                float(lexical_scores[chunk_id]),
+                dense_rank.get(chunk_id, 0),
+                lexical_rank.get(chunk_id, 0),
+            )
+        )
     out.sort(key=lambda c: (-c.score, c.chunk_id))
     return out
 
@@ -82,12 +98,24 @@ def overlap(a: Chunk, b: Chunk) -> float:
     return max(0, common) / max(1, min(a.end - a.start, b.end - b.start))
 
 
-def diversify(candidates: list[Candidate], chunks: list[Chunk], k: int, max_overlap: float) -> list[Candidate]:
-    """The best ``k`` candidates, skipping any that mostly repeat a better one."""
+def diversify(candidates: list[Candidate], index: Index, k: int, settings: RetrievalSettings) -> list[Candidate]:
+    """The best ``k`` candidates, skipping any that mostly repeat a better one.
+
+    A repeat is a chunk that overlaps a chosen one by more than
+    ``settings.max_overlap`` of its span, or whose vector is nearly the same
+    (cosine above ``settings.near_duplicate``: the same story on two pages).
+    """
     chosen: list[Candidate] = []
+    vectors: list[np.ndarray] = []
     for cand in candidates:
-        if all(overlap(chunks[cand.chunk_id], chunks[c.chunk_id]) <= max_overlap for c in chosen):
-            chosen.append(cand)
-            if len(chosen) == k:
-                break
+        chunk = index.chunks[cand.chunk_id]
+        if any(overlap(chunk, index.chunks[c.chunk_id]) > settings.max_overlap for c in chosen):
+            continue
+        vector = index.vector(cand.chunk_id)
+        if any(float(vector @ v) > settings.near_duplicate for v in vectors):
+            continue
+        chosen.append(cand)
+        vectors.append(vector)
+        if len(chosen) == k:
+            break
     return chosen

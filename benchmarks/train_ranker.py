@@ -1,0 +1,152 @@
+"""Train the second-stage ranker shipped as ``qa/ranker.json``.
+
+    python benchmarks/train_ranker.py            # cross-validated report, then fit on all and save
+
+Training data: SQuAD v1.1 dev questions (articles 0-23) over the 2,067-paragraph
+corpus, and the seed dev set over the default corpus. SciFact is never used
+here (non-commercial licence; it only evaluates). For each question, the fused
+top candidates are featurised (`qa.ranker.FEATURES`) and labelled 1 when the
+chunk holds the answer: for SQuAD, it covers a gold answer span; for the seed
+set, it covers half an evidence span (the eval rule). A logistic regression is
+fitted; cross-validation is grouped by SQuAD article (the seed set is one more
+group), so every reported gain is on questions from articles the model did not see.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import qa  # noqa: E402
+from benchmarks.datasets import EVAL, SEED, cached_engine, file_sha256, squad_corpus, squad_questions  # noqa: E402
+from qa.evaluation import evidence_spans, read_gold  # noqa: E402
+from qa.ranker import FEATURES, RANKER_FILE, Ranker  # noqa: E402
+from qa.retrieval import RetrievalSettings  # noqa: E402
+
+DEPTH = RetrievalSettings().rerank_depth
+
+
+def featurise(engine: qa.Engine, question: str, gold_spans: list[tuple[str, int, int]], half: bool):
+    """Features and labels of the fused top candidates of one question."""
+    fused = qa.Engine(engine.index, RetrievalSettings(stage="fused"), ranker=None)
+    candidates = fused.search(question, DEPTH)
+    x = engine.featurizer.features(question, candidates)
+    y = np.zeros(len(candidates))
+    for i, c in enumerate(candidates):
+        chunk = engine.index.chunks[c.chunk_id]
+        for doc, start, end in gold_spans:
+            covered = min(end, chunk.end) - max(start, chunk.start)
+            if chunk.doc_id == doc and covered >= ((end - start) / 2 if half else end - start):
+                y[i] = 1
+    return x, y
+
+
+def collect(squad_limit: int | None):
+    """Feature rows, labels, question ids and groups (SQuAD article, or "seed")."""
+    xs, ys, qids, groups = [], [], [], []
+
+    def add(x: np.ndarray, y: np.ndarray, qid: str, group: str) -> None:
+        xs.append(x), ys.append(y)
+        qids.extend([qid] * len(y)), groups.extend([group] * len(y))
+
+    engine = cached_engine("squad", squad_corpus())
+    questions = squad_questions()[:squad_limit]
+    for n, q in enumerate(questions):
+        spans = [(q.doc_id, s, s + len(a)) for a, s in zip(q.answers, q.starts, strict=True)]
+        x, y = featurise(engine, q.question, spans, half=False)
+        add(x, y, q.id, q.article)
+        if n % 500 == 0:
+            print(f"  squad {n}/{len(questions)}", flush=True)
+    seed = qa.load()
+    texts = {d: seed.document(d).text for d in seed.documents}
+    for g in read_gold(SEED):
+        if not g.answerable:
+            continue
+        spans = [(d, s, e) for d in g.docs if d in texts for ev in g.evidence for s, e in evidence_spans(texts[d], ev)]
+        x, y = featurise(seed, g.question, spans, half=True)
+        add(x, y, g.id, "seed")
+    return np.vstack(xs), np.concatenate(ys), np.asarray(qids), np.asarray(groups)
+
+
+def fit(x: np.ndarray, y: np.ndarray, c: float) -> Ranker:
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = x.mean(0), x.std(0) + 1e-9
+    model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit((x - mean) / scale, y)
+    return Ranker(list(FEATURES), mean.tolist(), scale.tolist(), model.coef_[0].tolist(), float(model.intercept_[0]))
+
+
+def rank_metrics(scores: np.ndarray, y: np.ndarray, qids: np.ndarray) -> dict[str, float]:
+    """hit@1 and MRR over questions with a positive among their candidates."""
+    hit1 = rr = n = 0
+    for q in np.unique(qids):
+        m = qids == q
+        if not y[m].any():
+            continue
+        order = np.argsort(-scores[m], kind="stable")
+        first = int(np.argmax(y[m][order] > 0)) + 1
+        hit1 += first == 1
+        rr += 1 / first
+        n += 1
+    return {"hit@1": hit1 / n, "MRR": rr / n, "questions": n}
+
+
+def cross_validate(x, y, qids, groups, c: float, folds: int = 5) -> dict[str, dict]:
+    """Fused order vs learned order, each question scored by a model that never saw its group."""
+    unique = np.unique(groups)
+    fold_of = {g: i % folds for i, g in enumerate(sorted(unique))}
+    fold = np.asarray([fold_of[g] for g in groups])
+    learned = np.zeros(len(y))
+    for f in range(folds):
+        test = fold == f
+        learned[test] = fit(x[~test], y[~test], c).score(x[test])
+    fused_order = -np.arange(len(y), dtype=float)  # candidates are stored in fused order per question
+    out = {}
+    for name, mask in (("squad", groups != "seed"), ("seed", groups == "seed")):
+        out[name] = {
+            "fused": rank_metrics(fused_order[mask], y[mask], qids[mask]),
+            "ranked": rank_metrics(learned[mask], y[mask], qids[mask]),
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--squad-limit", type=int, default=None, help="first N SQuAD questions only")
+    ap.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    ap.add_argument("--out", default=str(RANKER_FILE))
+    args = ap.parse_args(argv)
+    x, y, qids, groups = collect(args.squad_limit)
+    print(f"{len(np.unique(qids))} questions, {len(y)} candidates, {int(y.sum())} positive")
+    cv = cross_validate(x, y, qids, groups, args.C)
+    print("| set | order | hit@1 | MRR | questions |\n| --- | --- | --- | --- | --- |")
+    for name, rows in cv.items():
+        for order, m in rows.items():
+            print(f"| {name} (held-out folds) | {order} | {m['hit@1']:.3f} | {m['MRR']:.3f} | {m['questions']} |")
+    ranker = fit(x, y, args.C)
+    limit = f" --squad-limit {args.squad_limit}" if args.squad_limit else ""
+    ranker.training = {
+        "command": f"python benchmarks/train_ranker.py --C {args.C}{limit}",
+        "date": datetime.date.today().isoformat(),
+        "data": {
+            "squad/questions_dev.jsonl": file_sha256(EVAL / "squad" / "questions_dev.jsonl"),
+            "seed_dev.jsonl": file_sha256(SEED),
+        },
+        "questions": int(len(np.unique(qids))),
+        "candidates_per_question": DEPTH,
+        "C": args.C,
+        "cross_validation": cv,
+    }
+    ranker.training["sha256"] = ranker.fingerprint()
+    ranker.save(args.out)
+    print(f"saved {args.out}: " + ", ".join(f"{f}={w:+.2f}" for f, w in zip(FEATURES, ranker.weights, strict=True)))
+
+
+if __name__ == "__main__":
+    main()

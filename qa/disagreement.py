@@ -1,0 +1,100 @@
+"""Find where the passages of one answer state different figures for the same thing.
+
+When a quantity question ("how many…", "what was the death toll…") is answered
+by sentences from different outlets, or by one outlet quoting different
+sources, that give different figures, the reader should see them side by side
+rather than the first one alone.  Each figure keeps its outlet and, when the
+sentence attributes it ("according to local monitoring groups", "State media
+… gave"), whom it is attributed to.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_QUANTITY_QUESTION = re.compile(
+    r"\b(how many|how much|death toll|toll|number of|casualt|killed|dead|wounded|injured|population|"
+    r"what (number|percentage|proportion|fraction|share|amount))\b",
+    re.I,
+)
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_FIGURE = re.compile(
+    r"(?<![\w.,-])(?:(?P<qualifier>about|around|nearly|almost|at least|more than|over|some|up to|roughly|"
+    r"approximately|fewer than|less than|as many as)\s+)?(?P<number>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w,.]\d)"
+    r"(?:\s(?P<scale>thousand|million|billion|mn|bn)\b)?"
+    r"(?!\s*(?:%|percent|km|miles|years?\b|am\b|pm\b))",
+    re.I,
+)
+_SCALE = {"thousand": 1_000, "million": 1_000_000, "mn": 1_000_000, "billion": 1_000_000_000, "bn": 1_000_000_000}
+_DATE_BEFORE = re.compile(rf"(?:{_MONTHS}|\bin|\bsince|\buntil|\bby)\s*$", re.I)
+_ACCORDING = re.compile(r"according to (?P<who>[^,.;:]+)", re.I)
+_SAID = re.compile(
+    r"^(?P<who>(?:the\s)?[A-Z][\w'’-]*(?:\s[\w'’-]+){0,4}?)\s(?:has\s|have\s|had\s)?"
+    r"(?:said|says|reported|confirmed|gave|estimated|put)\b"
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One figure as a passage states it."""
+
+    passage: int  # 0-based position in `Answer.passages`
+    figure: str  # as written, with its qualifier: "at least 120"
+    value: int
+    source: str | None  # the passage's outlet
+    attributed_to: str | None  # whom the sentence attributes the figure to
+    start: int  # document offsets of the sentence that states it
+    end: int
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """Different figures for what the question asks, each with where it comes from."""
+
+    claims: list[Claim]
+
+    def values(self) -> list[int]:
+        return sorted({c.value for c in self.claims})
+
+
+def is_quantity_question(question: str) -> bool:
+    return bool(_QUANTITY_QUESTION.search(question))
+
+
+def first_figure(sentence: str) -> tuple[str, int] | None:
+    """The first count in a sentence with its qualifier, skipping dates and years."""
+    for m in _FIGURE.finditer(sentence):
+        value = round(float(m.group("number").replace(",", "")) * _SCALE.get((m.group("scale") or "").lower(), 1))
+        if _DATE_BEFORE.search(sentence[: m.start()]) or 1900 <= value <= 2100 and not m.group("qualifier"):
+            continue
+        return m.group(0), value
+    return None
+
+
+def attribution(sentence: str) -> str | None:
+    """Whom a sentence attributes its statement to, if it says."""
+    if m := _ACCORDING.search(sentence):
+        return m.group("who").strip()
+    if m := _SAID.match(sentence.strip()):
+        return m.group("who").strip()
+    return None
+
+
+def find_disagreement(question: str, statements: list[tuple[int, str | None, int, int, str]]) -> Disagreement | None:
+    """A `Disagreement` among ``(passage, source, start, end, sentence)`` statements, or None.
+
+    The statements are the sentences of an answer's passages that best match
+    the question; there is a disagreement when a quantity question meets at
+    least two different figures.
+    """
+    if not is_quantity_question(question):
+        return None
+    claims = []
+    for passage, source, start, end, sentence in statements:
+        if found := first_figure(sentence):
+            figure, value = found
+            claims.append(Claim(passage, figure, value, source, attribution(sentence), start, end))
+    if len({c.value for c in claims}) < 2:
+        return None
+    return Disagreement(claims)

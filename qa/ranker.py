@@ -1,0 +1,169 @@
+"""Second-stage ranking: re-score the fused candidates with features and a small learned model.
+
+No cross-encoder ships here, so the second stage combines what we can compute
+cheaply for a question and a candidate chunk: the dense and BM25 scores and
+ranks, how much of the question (IDF-weighted) the chunk and its best sentence
+cover, whether a quantity question meets a chunk with numbers, the section,
+the length.  A logistic model over these features is trained by
+``benchmarks/train_ranker.py`` on SQuAD dev and the seed dev set and shipped
+as ``qa/ranker.json`` (a few hundred bytes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+from qa.highlight import SentenceTerms, coverage, score_sentences, sentence_terms
+from qa.index import Index, lexical_text, tokenize
+from qa.retrieval import Candidate
+
+RANKER_FILE = Path(__file__).with_name("ranker.json")
+# Words that carry no topic in a question ("what", "from", "did"…); BM25 keeps its shorter list.
+QUESTION_STOPWORDS = list(STOPWORDS_EN_PLUS)
+
+FEATURES = (
+    "dense",  # cosine of question and chunk
+    "dense_gap",  # cosine minus the best candidate's
+    "lexical",  # BM25 over the best candidate's BM25
+    "dense_rank",  # log of the rank in the dense list
+    "lexical_rank",  # log of the rank in the BM25 list
+    "coverage",  # IDF-weighted share of question terms in the chunk (with its headline)
+    "sentence_coverage",  # the same, for the chunk's best sentence
+    "title_coverage",  # the same, for the headline or title alone
+    "numbers",  # a quantity question and a chunk with figures
+    "question_numbers",  # share of the question's own figures found in the chunk
+    "comment",
+    "boilerplate",
+    "log_words",
+)
+
+_QUANTITY = re.compile(
+    r"\b(how (many|much|long|far|old|big|large)|what (number|percentage|proportion|fraction|share|amount)|"
+    r"death toll|toll|population|when|what year|what date|which year)\b",
+    re.I,
+)
+_FIGURE = re.compile(r"\d")
+_NUMBER = re.compile(r"\d[\d,.]*")
+
+
+@dataclass
+class Ranker:
+    """A logistic model over standardised `FEATURES`; `score` is its log-odds."""
+
+    features: list[str]
+    mean: list[float]
+    scale: list[float]
+    weights: list[float]
+    bias: float
+    training: dict = field(default_factory=dict)  # how it was trained: data hashes, command, metrics
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        return z @ np.asarray(self.weights) + self.bias
+
+    def save(self, path: str | Path = RANKER_FILE) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path = RANKER_FILE) -> Ranker:
+        data = json.loads(Path(path).read_text())
+        ranker = cls(**data)
+        if tuple(ranker.features) != FEATURES:
+            raise ValueError(f"{path}: trained on features {ranker.features}, this code computes {list(FEATURES)}")
+        return ranker
+
+    def fingerprint(self) -> str:
+        """sha256 of the fitted numbers; `training["sha256"]` records it when fitted."""
+        numbers = json.dumps([self.features, self.mean, self.scale, self.weights, self.bias])
+        return hashlib.sha256(numbers.encode()).hexdigest()
+
+
+@lru_cache(maxsize=2)
+def load_ranker(path: str = str(RANKER_FILE)) -> Ranker | None:
+    """The shipped ranker, or None before one is trained."""
+    return Ranker.load(path) if Path(path).exists() else None
+
+
+class Featurizer:
+    """Computes `FEATURES` for candidates of one index; caches what depends only on the index."""
+
+    def __init__(self, index: Index):
+        self.index = index
+        n_docs = len(index.chunks)
+        indptr = np.asarray(index.lexical.scores["indptr"])
+        counts = np.diff(indptr)  # documents per token id
+        vocab = index.lexical.vocab_dict
+        df = {t: int(counts[i]) for t, i in vocab.items() if t and i < len(counts)}
+        self._idf = {t: math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        self._default_idf = math.log(1 + (n_docs + 0.5) / 0.5)
+        self._sentences: dict[int, list[SentenceTerms]] = {}
+        self._terms: dict[int, tuple[frozenset[str], frozenset[str], bool]] = {}
+
+    def idf(self, term: str) -> float:
+        return self._idf.get(term, self._default_idf)
+
+    def weights(self, question: str) -> dict[str, float]:
+        """The question's terms and their IDF in this index."""
+        return {t: self.idf(t) for t in set(tokenize([question], stopwords=QUESTION_STOPWORDS)[0])}
+
+    def sentences(self, chunk_id: int) -> list[SentenceTerms]:
+        """A chunk's sentences with their terms, computed once per chunk."""
+        if (cached := self._sentences.get(chunk_id)) is None:
+            chunk = self.index.chunks[chunk_id]
+            cached = sentence_terms(self.index.documents[chunk.doc_id].text, chunk.start, chunk.end)
+            self._sentences[chunk_id] = cached
+        return cached
+
+    def _chunk_terms(self, chunk_id: int) -> tuple[frozenset[str], frozenset[str], bool]:
+        """A chunk's terms with its context, its headline's terms, and whether it states figures."""
+        if (cached := self._terms.get(chunk_id)) is None:
+            chunk = self.index.chunks[chunk_id]
+            doc = self.index.documents[chunk.doc_id]
+            full = lexical_text(doc, chunk)
+            terms, head = tokenize([full, full.split("\n", 1)[0]])
+            figures = bool(_FIGURE.search(doc.text, chunk.start, chunk.end))
+            cached = self._terms[chunk_id] = (frozenset(terms), frozenset(head), figures)
+        return cached
+
+    def features(self, question: str, candidates: list[Candidate]) -> np.ndarray:
+        """One row of `FEATURES` per candidate."""
+        index = self.index
+        weights = self.weights(question)
+        quantity = 1.0 if _QUANTITY.search(question) else 0.0
+        q_numbers = set(_NUMBER.findall(question))
+        best_dense = max((c.dense for c in candidates), default=0.0)
+        best_lexical = max((c.lexical for c in candidates), default=0.0) or 1.0
+        missing = len(index.chunks) + 1  # rank of a chunk outside a list
+        rows = []
+        for c in candidates:
+            chunk = index.chunks[c.chunk_id]
+            text = index.documents[chunk.doc_id].text[chunk.start : chunk.end]
+            terms, head, figures = self._chunk_terms(c.chunk_id)
+            sentences = score_sentences(weights, self.sentences(c.chunk_id))
+            rows.append(
+                [
+                    c.dense,
+                    c.dense - best_dense,
+                    c.lexical / best_lexical,
+                    math.log(c.dense_rank or missing),
+                    math.log(c.lexical_rank or missing),
+                    coverage(weights, terms),
+                    sentences[0].score if sentences else 0.0,
+                    coverage(weights, head),
+                    quantity * figures,
+                    (sum(n in text for n in q_numbers) / len(q_numbers)) if q_numbers else 0.0,
+                    1.0 if chunk.section == "comment" else 0.0,
+                    1.0 if chunk.section == "boilerplate" else 0.0,
+                    math.log(1 + len(text.split())),
+                ]
+            )
+        return np.asarray(rows, dtype=np.float64).reshape(len(candidates), len(FEATURES))
