@@ -112,7 +112,8 @@ def escape_markdown(text: str) -> str:
 
 def _quote(p: Passage) -> str:
     """The passage for Markdown: escaped, highlighted spans in bold."""
-    return _render(p, escape_markdown, lambda s: f"**{escape_markdown(s)}**")
+    # <strong>, not **: "**…**" stops being bold when a word follows the closing mark without a space.
+    return _render(p, escape_markdown, lambda s: f"<strong>{escape_markdown(s)}</strong>")
 
 
 def _render(p: Passage, plain: Callable[[str], str], marked: Callable[[str], str]) -> str:

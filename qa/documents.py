@@ -120,6 +120,9 @@ def _headline_from_source_line(rest: str, outlet: str | None) -> str:
     return rest.strip()
 
 
+_TITLE = -2  # the `item` of the title line
+
+
 @dataclass
 class _Span:
     start: int
@@ -183,7 +186,7 @@ def segment_page(text: str, meta: dict | None = None) -> tuple[str | None, str |
             first_line = False
             if len(line.split()) <= 25 and not line.endswith((".", ":")):
                 title = line
-                add(start, end, "article", -2)  # a segment of its own
+                add(start, end, "article", _TITLE)  # a segment of its own
                 continue
         if m := _SOURCE_LINE.match(line):
             source_lines.append((start, end, m.group("rest")))
@@ -206,7 +209,7 @@ def segment_page(text: str, meta: dict | None = None) -> tuple[str | None, str |
                 after = fields[fields.index(by[0]) + 1 :]
                 outlet = outlet or (after[0] if after else None)
                 cut = start + m.end()
-                byline_end = start + len(m.group("fields").rstrip(" –—"))
+                byline_end = start + len(re.sub(r"[\s–—]+$", "", m.group("fields")))
                 add(start, byline_end, "boilerplate", -1)
                 add(cut, end, "article", -1)
                 continue
@@ -242,7 +245,8 @@ def _merge(spans: list[_Span], pieces: dict[int, tuple[str | None, str]], outlet
     for span in spans:
         if span.end <= span.start:
             continue
-        src, headline = pieces.get(span.piece, (outlet, None))
+        # The page's own title belongs to the page, not to the roundup's first piece.
+        src, headline = (outlet, None) if span.item == _TITLE else pieces.get(span.piece, (outlet, None))
         same = (
             previous is not None
             and segments

@@ -169,6 +169,7 @@ class Index:
         index_dir = Path(index_dir)
         index_dir.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.", dir=index_dir.parent))
+        tmp.chmod(0o755)  # mkdtemp makes it owner-only; the index is as public as the folder it replaces
         try:
             faiss.write_index(self.dense, str(tmp / "dense.faiss"))
             self.lexical.save(str(tmp / "bm25"))

@@ -37,6 +37,7 @@ FEATURES = (
     "dense_rank",  # log of the rank in the dense list
     "lexical_rank",  # log of the rank in the BM25 list
     "coverage",  # IDF-weighted share of question terms in the chunk (with its headline)
+    "bigrams",  # share of the question's adjacent term pairs that stand together in the chunk
     "sentence_coverage",  # the same, for the chunk's best sentence
     "title_coverage",  # the same, for the headline or title alone
     "numbers",  # a quantity question and a chunk with figures
@@ -53,6 +54,18 @@ _QUANTITY = re.compile(
 )
 _FIGURE = re.compile(r"\d")
 _NUMBER = re.compile(r"\d[\d,.]*")
+
+
+@dataclass(frozen=True)
+class _ChunkTerms:
+    terms: frozenset[str]
+    pairs: frozenset[tuple[str, str]]
+    head: frozenset[str]
+    figures: bool
+
+
+def _pairs(tokens: list[str]) -> frozenset[tuple[str, str]]:
+    return frozenset(zip(tokens, tokens[1:], strict=False))
 
 
 @dataclass
@@ -106,7 +119,7 @@ class Featurizer:
         self._idf = {t: math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self._default_idf = math.log(1 + (n_docs + 0.5) / 0.5)
         self._sentences: dict[int, list[SentenceTerms]] = {}
-        self._terms: dict[int, tuple[frozenset[str], frozenset[str], bool]] = {}
+        self._terms: dict[int, _ChunkTerms] = {}
 
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._default_idf)
@@ -123,21 +136,23 @@ class Featurizer:
             self._sentences[chunk_id] = cached
         return cached
 
-    def _chunk_terms(self, chunk_id: int) -> tuple[frozenset[str], frozenset[str], bool]:
-        """A chunk's terms with its context, its headline's terms, and whether it states figures."""
+    def _chunk_terms(self, chunk_id: int) -> _ChunkTerms:
+        """A chunk's terms and term pairs (with its context), its headline's terms, whether it states figures."""
         if (cached := self._terms.get(chunk_id)) is None:
             chunk = self.index.chunks[chunk_id]
             doc = self.index.documents[chunk.doc_id]
             full = lexical_text(doc, chunk)
-            terms, head = tokenize([full, full.split("\n", 1)[0]])
+            terms, head = tokenize([full, full.split("\n", 1)[0]], stopwords=QUESTION_STOPWORDS)
             figures = bool(_FIGURE.search(doc.text, chunk.start, chunk.end))
-            cached = self._terms[chunk_id] = (frozenset(terms), frozenset(head), figures)
+            cached = _ChunkTerms(frozenset(terms), _pairs(terms), frozenset(head), figures)
+            self._terms[chunk_id] = cached
         return cached
 
     def features(self, question: str, candidates: list[Candidate]) -> np.ndarray:
         """One row of `FEATURES` per candidate."""
         index = self.index
         weights = self.weights(question)
+        question_pairs = _pairs(tokenize([question], stopwords=QUESTION_STOPWORDS)[0])
         quantity = 1.0 if _QUANTITY.search(question) else 0.0
         q_numbers = set(_NUMBER.findall(question))
         best_dense = max((c.dense for c in candidates), default=0.0)
@@ -147,7 +162,7 @@ class Featurizer:
         for c in candidates:
             chunk = index.chunks[c.chunk_id]
             text = index.documents[chunk.doc_id].text[chunk.start : chunk.end]
-            terms, head, figures = self._chunk_terms(c.chunk_id)
+            terms = self._chunk_terms(c.chunk_id)
             sentences = score_sentences(weights, self.sentences(c.chunk_id))
             rows.append(
                 [
@@ -156,10 +171,11 @@ class Featurizer:
                     c.lexical / best_lexical,
                     math.log(c.dense_rank or missing),
                     math.log(c.lexical_rank or missing),
-                    coverage(weights, terms),
+                    coverage(weights, terms.terms),
+                    len(question_pairs & terms.pairs) / len(question_pairs) if question_pairs else 0.0,
                     sentences[0].score if sentences else 0.0,
-                    coverage(weights, head),
-                    quantity * figures,
+                    coverage(weights, terms.head),
+                    quantity * terms.figures,
                     (sum(n in text for n in q_numbers) / len(q_numbers)) if q_numbers else 0.0,
                     1.0 if chunk.section == "comment" else 0.0,
                     1.0 if chunk.section == "boilerplate" else 0.0,

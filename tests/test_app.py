@@ -11,7 +11,7 @@ from tests.ui_helpers import MARKUP_DOC, served
 
 @pytest.fixture(scope="module")
 def client():
-    with served(qa.load()) as url:
+    with served(qa.load(strict=True)) as url:
         yield Client(url, verbose=False)
 
 
@@ -32,7 +32,7 @@ def test_search_returns_the_answer_as_json(client):
     data = client.predict("How many people lived in Aleppo before the war?", 3, api_name="/search")
     assert data["answered"] is True
     assert 1 <= len(data["passages"]) <= 3
-    engine = qa.load()
+    engine = qa.load(strict=True)
     for p in data["passages"]:
         assert engine.document(p["doc_id"]).text[p["start"] : p["end"]] == p["text"]
         assert p["section"] in ("article", "comment", "boilerplate")

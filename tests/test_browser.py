@@ -49,7 +49,7 @@ def ask_in_page(browser, url: str, question: str, expect_text: str):
 
 
 def test_question_gets_quoted_cited_passages(browser, tmp_path):
-    with served(qa.load()) as url:
+    with served(qa.load(strict=True)) as url:
         page, bot = ask_in_page(browser, url, "From which base did the US jets take off to strike rebels?", "Incirlik")
         assert bot.locator("blockquote").count() >= 1  # passages shown as quotes
         assert bot.locator("strong").count() >= 1  # the answering sentence is marked

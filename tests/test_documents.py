@@ -1,0 +1,330 @@
+"""Segmentation of the default corpus pinned at known sentences, and corpus errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.documents import segment_page
+from tests.conftest import write_corpus
+
+IC = "Informed Comment"
+D000 = "000_ef7ab4103cac12f9.txt"
+D001 = "001_fb5d5de520412f3a.txt"
+D002 = "002_d6c5143299779081.txt"
+D003 = "003_272f6d9faaa49ae3.txt"
+D004 = "004_4089cd0367db9c7b.txt"
+
+
+def segment_of(doc: qa.Document, needle: str, *, last: bool = False) -> qa.Segment | None:
+    """The segment at the first (or last) place ``needle`` stands in the document."""
+    offset = doc.text.rindex(needle) if last else doc.text.index(needle)
+    return doc.segment_at(offset)
+
+
+# (document, known substring, section, source)
+LABELLED = [
+    # 000: an Informed Comment article with a video caption and reader comments
+    (D000, "With Defeat Looming, ISIL haunts Syria with 6 Bombings, Killing 53", "article", IC),
+    (D000, "By Juan Cole | (Informed Comment)", "boilerplate", IC),
+    (D000, "Daesh (ISIS, ISIL) is still acting like a military organization", "article", IC),
+    (D000, "Daesh claimed responsibility for the wave of bombings", "article", IC),
+    (D000, "Ruptly TV: “Syria: Twin bombing kills 35 in Tartous", "boilerplate", IC),
+    (D000, "Ask who is funding Daesh", "comment", IC),
+    (D000, "Daesh has annual revenues estimated at $500 million", "comment", IC),
+    (D000, "Huhhh?", "comment", IC),
+    (D000, "Good, solid details in this article.", "comment", IC),
+    # 001: a roundup of five outlets' pieces, each closed by a Source: line
+    (D001, "killing about 150 people", "article", "Business Insider"),
+    (D001, "Source: ISIS strikes in Assad territory", "boilerplate", "Business Insider"),
+    (D001, "WASHINGTON (Reuters)", "article", "Reuters"),
+    (D001, "spokesman Mark Toner", "article", "Reuters"),
+    (D001, "(Reporting By Arshad Mohammed", "boilerplate", "Reuters"),
+    (D001, "Source: Russia has special responsibility", "boilerplate", "Reuters"),
+    (D001, "gave a lower death toll of 78", "article", "The Independent"),
+    (D001, "Source: Syria: Isis attacks kill more than 120", "boilerplate", "The Independent"),
+    (D001, "Incirlik airbase", "article", "debkafile"),  # outlet from data/metadata.json
+    (D001, "Source: Exclusive: US warplanes intervene", "boilerplate", "debkafile"),
+    (D001, "22,000 files obtained by Sky News", "article", "Daily Express"),
+    (D001, "Source: ISIS BOMSHELL", "boilerplate", "Daily Express"),
+    # 002: a dateline byline inside the first paragraph
+    (D002, "MESOP Syria Daily", "article", "eaworldview"),
+    (D002, "WEST KURDISTAN (SYRIA) – May 24 – By Scott Lucas – eaworldview", "boilerplate", "eaworldview"),
+    (D002, "The Assad regime and its ally Russia", "article", "eaworldview"),
+    (D002, "Vigilantes attacked a refugee camp", "article", "eaworldview"),
+    # 003: no outlet; a bulleted list is article text
+    (D003, "ISIS survives because the US will not unite with Russia", "article", None),
+    (D003, "Despite massive defeats ISIS still has 8,000 to 11,000 fighters", "article", None),
+    (D003, "The Yarmouk Basin – 1,500 to 2,000.", "article", None),
+    (D003, "Eastern Deir Ezzor desert near the Iraqi border – 1,000.", "article", None),
+    # 004: replies (• …) inside the comment area are comments too
+    (D004, "The Regime Strikes Back", "article", IC),
+    (D004, "By Juan Cole | (Informed Comment)", "boilerplate", IC),
+    (D004, "Zahran Alloush", "article", IC),
+    (D004, "Ruptly TV: “Syria: Russian airstrikes destroy ISIS oil tankers", "boilerplate", IC),
+    (D004, "Dr Assad was a surgeon here in London", "comment", IC),
+    (D004, "Well said, Mr. Cole.", "comment", IC),
+    (D004, "It reveals that many in the Pentagon leadership", "comment", IC),
+]
+
+# Page furniture that is never indexed.
+NOT_INDEXED = [
+    (D000, "Related video:"),
+    (D000, "5 Responses"),
+    (D000, "Comments are closed."),
+    (D001, "Category: Syria"),
+    (D001, "%d bloggers like this:"),
+    (D003, "in ,"),
+    (D003, "The statements, views and opinions expressed"),  # both copies, the first between two article lines
+    (D003, "What do you think?"),
+    (D003, "24 Points"),
+    (D003, "Upvote Downvote"),
+    (D003, "View all comments"),
+    (D003, "Eminem lashes out"),
+    (D003, "WATCH: US Ambassador takes the pain"),
+    (D004, "Related video:"),
+    (D004, "11 Responses"),
+    (D004, "Comments are closed."),
+]
+
+
+@pytest.mark.parametrize(("doc_id", "needle", "section", "source"), LABELLED)
+def test_known_sentences_are_labelled(default_docs, doc_id, needle, section, source):
+    segment = segment_of(default_docs[doc_id], needle)
+    assert segment is not None, f"{needle!r} is not indexed"
+    assert (segment.section, segment.source) == (section, source)
+
+
+@pytest.mark.parametrize(("doc_id", "needle"), NOT_INDEXED)
+def test_page_furniture_is_not_indexed(default_docs, doc_id, needle):
+    doc = default_docs[doc_id]
+    for m in re.finditer(re.escape(needle), doc.text):
+        for offset in range(m.start(), m.end()):
+            assert doc.segment_at(offset) is None, f"{needle!r} at {offset} is indexed"
+
+
+def test_every_copy_of_the_003_disclaimer_is_skipped(default_docs):
+    doc = default_docs[D003]
+    starts = [m.start() for m in re.finditer("The statements, views and opinions expressed", doc.text)]
+    assert len(starts) == 2
+    assert all(doc.segment_at(s) is None for s in starts)
+
+
+def test_widget_between_two_article_paragraphs_is_not_indexed():
+    text = "A headline\n\nFirst paragraph of the article.\n\nShare this:\n\nSecond paragraph of the article.\n"
+    _, _, _, segments = segment_page(text)
+    offset = text.index("Share this:")
+    assert not any(s.start <= offset < s.end for s in segments)
+
+
+def test_quoted_article_sentence_inside_a_comment_is_a_comment(default_docs):
+    doc = default_docs[D000]
+    needle = "Daesh (ISIS, ISIL) is still acting like a military organization"
+    assert segment_of(doc, needle).section == "article"
+    assert segment_of(doc, needle, last=True).section == "comment"
+
+
+def test_dateline_byline_segment_is_exactly_the_byline(default_docs):
+    doc = default_docs[D002]
+    segment = segment_of(doc, "WEST KURDISTAN")
+    assert doc.text[segment.start : segment.end] == "WEST KURDISTAN (SYRIA) – May 24 – By Scott Lucas – eaworldview"
+    after = segment_of(doc, "The Assad regime and its ally Russia")
+    assert after.start == doc.text.index("The Assad regime and its ally Russia")
+
+
+@pytest.mark.parametrize(
+    "separator",
+    [" – ", " –\xa0", " –\t"],
+    ids=["space", "nbsp", "tab"],
+)
+def test_dateline_byline_ends_before_the_separator(separator: str):
+    text = (
+        "Title here\n\nWEST KURDISTAN (SYRIA) – May 24 – By Scott Lucas – eaworldview"
+        + separator
+        + "The Assad regime and its ally Russia are trying to regroup.\n"
+    )
+    _, outlet, author, segments = segment_page(text)
+    assert (outlet, author) == ("eaworldview", "Scott Lucas")
+    byline = next(s for s in segments if s.section == "boilerplate")
+    assert text[byline.start : byline.end] == "WEST KURDISTAN (SYRIA) – May 24 – By Scott Lucas – eaworldview"
+
+
+def test_comment_numbers_are_not_part_of_the_comment(default_docs):
+    doc = default_docs[D000]
+    segment = segment_of(doc, "Ask who is funding Daesh")
+    assert doc.text[segment.start :].startswith("Ask who is funding Daesh")
+
+
+def test_each_reader_comment_is_its_own_segment(default_docs):
+    doc = default_docs[D000]
+    first = segment_of(doc, "Ask who is funding Daesh")
+    second = segment_of(doc, "i would say that isis is doing pretty well")
+    assert first != second
+    assert segment_of(doc, "Follow the money.") == first  # later paragraphs of the same comment
+
+
+@pytest.mark.parametrize(
+    ("doc_id", "title", "source", "author"),
+    [
+        (D000, "With Defeat Looming, ISIL haunts Syria with 6 Bombings, Killing 53", IC, "Juan Cole"),
+        (D001, "001_fb5d5de520412f3a", None, None),  # no title line: the file name stands in
+        (
+            D002,
+            "MESOP Syria Daily: Regime & Russia Try to Regroup After Deadly ISIS Bombings",
+            "eaworldview",
+            "Scott Lucas",
+        ),
+        (D003, "ISIS survives because the US will not unite with Russia to destroy it", None, None),
+        (D004, "The Regime Strikes Back: Syrian Gov’t advances, Bolstered by Russia", IC, "Juan Cole"),
+    ],
+)
+def test_document_title_outlet_and_author(default_docs, doc_id, title, source, author):
+    doc = default_docs[doc_id]
+    assert (doc.title, doc.source, doc.author) == (title, source, author)
+
+
+@pytest.mark.parametrize(
+    ("needle", "headline"),
+    [
+        ("killing about 150 people", "ISIS strikes in Assad territory are exposing Syria and Russia’s weaknesses"),
+        ("spokesman Mark Toner", "Russia has special responsibility to push Syria to stop attacks"),
+        (
+            "gave a lower death toll of 78",
+            "Syria: Isis attacks kill more than 120 people in Assad’s coastal heartlands",
+        ),
+        ("Incirlik airbase", "Exclusive: US warplanes intervene in Syrian war"),
+        ("22,000 files obtained by Sky News", "ISIS BOMSHELL: Islamic State and Syrian regime ‘working TOGETHER’"),
+    ],
+)
+def test_roundup_piece_headlines(default_docs, needle, headline):
+    segment = segment_of(default_docs[D001], needle)
+    assert segment.headline is not None
+    assert segment.headline.startswith(headline)
+
+
+def test_business_insider_headline_starts_as_expected(default_docs):
+    segment = segment_of(default_docs[D001], "killing about 150 people")
+    assert segment.headline.startswith("ISIS strikes in Assad territory")
+    assert "Business Insider" not in segment.headline
+
+
+def test_non_roundup_pages_have_no_headlines(default_docs):
+    for doc_id in (D000, D002, D003, D004):
+        assert all(s.headline is None for s in default_docs[doc_id].segments)
+
+
+def test_default_corpus_is_the_five_pages(default_docs):
+    assert sorted(default_docs) == [D000, D001, D002, D003, D004]
+
+
+@pytest.mark.parametrize("doc_id", [D000, D001, D002, D003, D004])
+def test_segments_are_ordered_disjoint_stripped_spans(default_docs, doc_id):
+    doc = default_docs[doc_id]
+    assert doc.segments
+    previous_end = 0
+    for seg in doc.segments:
+        assert previous_end <= seg.start < seg.end <= len(doc.text)
+        span = doc.text[seg.start : seg.end]
+        assert span == span.strip()
+        assert seg.section in ("article", "comment", "boilerplate")
+        previous_end = seg.end
+
+
+# --- segment_page on hand-made pages ----------------------------------------
+
+
+def test_metadata_overrides_title_outlet_author_and_sources():
+    text = "Some headline\n\nBody text here.\n\nSource: A piece – Somebody\n"
+    meta = {"title": "T", "outlet": "O", "author": "A", "sources": {"A piece – Somebody": "Real Outlet"}}
+    title, outlet, author, segments = segment_page(text, meta)
+    assert (title, outlet, author) == ("T", "O", "A")
+    body = next(s for s in segments if text[s.start : s.end] == "Body text here.")
+    assert body.source == "Real Outlet"
+
+
+def test_agency_dateline_names_the_piece_outlet():
+    text = (
+        "A first piece, a full sentence.\n\nSource: Piece one – Outlet A\n\n"
+        "LONDON (Reuters) – Something happened.\n\nSource: Something happened, officials say\n"
+    )
+    _, _, _, segments = segment_page(text)
+    offset = text.index("LONDON")
+    seg = next(s for s in segments if s.start <= offset < s.end)
+    assert seg.source == "Reuters"
+    assert segments[0].source == "Outlet A"
+
+
+def test_roundup_page_title_is_not_attributed_to_the_first_piece():
+    text = "Volcano Watch\n\nMount Etna erupted again.\n\nSource: Etna erupts again – Volcano Daily\n"
+    title, outlet, _, segments = segment_page(text)
+    assert title == "Volcano Watch"
+    title_segment = segments[0]
+    assert text[title_segment.start : title_segment.end] == "Volcano Watch"
+    assert (title_segment.source, title_segment.headline) == (outlet, None)
+
+
+# --- corpus errors ------------------------------------------------------------
+
+
+def test_non_utf8_file_is_a_corpus_error_naming_the_file(tmp_path: Path):
+    write_corpus(tmp_path, {"good.txt": "Fine text."})
+    (tmp_path / "bad.txt").write_bytes(b"caf\xe9 au lait\xff")
+    with pytest.raises(qa.CorpusError, match="bad.txt"):
+        qa.load_corpus(tmp_path)
+
+
+def test_missing_folder_is_a_corpus_error(tmp_path: Path):
+    with pytest.raises(qa.CorpusError, match="no such corpus folder"):
+        qa.load_corpus(tmp_path / "nope")
+
+
+def test_a_file_instead_of_a_folder_is_a_corpus_error(tmp_path: Path):
+    (tmp_path / "x.txt").write_text("hi")
+    with pytest.raises(qa.CorpusError):
+        qa.load_corpus(tmp_path / "x.txt")
+
+
+def test_empty_folder_is_a_corpus_error(tmp_path: Path):
+    with pytest.raises(qa.CorpusError, match="no .*documents"):
+        qa.load_corpus(tmp_path)
+
+
+def test_folder_without_text_documents_is_a_corpus_error(tmp_path: Path):
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "metadata.json").write_text("{}")
+    with pytest.raises(qa.CorpusError):
+        qa.load_corpus(tmp_path)
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2, 3]", '"a string"'])
+def test_bad_metadata_is_a_corpus_error(tmp_path: Path, content: str):
+    write_corpus(tmp_path, {"a.txt": "Some text."})
+    (tmp_path / "metadata.json").write_text(content)
+    with pytest.raises(qa.CorpusError, match="metadata.json"):
+        qa.load_corpus(tmp_path)
+
+
+def test_non_utf8_metadata_is_a_corpus_error(tmp_path: Path):
+    write_corpus(tmp_path, {"a.txt": "Some text."})
+    (tmp_path / "metadata.json").write_bytes(b'{"a.txt": {"title": "\xff"}}')
+    with pytest.raises(qa.CorpusError, match="metadata.json"):
+        qa.load_corpus(tmp_path)
+
+
+def test_corpus_reads_txt_and_md_recursively_and_ignores_other_files(tiny_corpus: Path):
+    (tiny_corpus / "image.png").write_bytes(b"\x89PNG")
+    docs = qa.load_corpus(tiny_corpus)
+    assert [d.doc_id for d in docs] == ["alpha.txt", "beta.txt", "sub/gamma.md"]
+    for doc in docs:
+        assert doc.text == (tiny_corpus / doc.doc_id).read_bytes().decode("utf-8")
+
+
+def test_metadata_title_applies_to_its_document(tiny_corpus: Path):
+    (tiny_corpus / "metadata.json").write_text(json.dumps({"sub/gamma.md": {"title": "Bread"}}))
+    docs = {d.doc_id: d for d in qa.load_corpus(tiny_corpus)}
+    assert docs["sub/gamma.md"].title == "Bread"
+    assert docs["alpha.txt"].title == "Quokka Island Report"

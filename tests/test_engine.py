@@ -1,0 +1,150 @@
+"""Engine.ask and Engine.search with the fake embedder: input checks, ordering, verbatim passages."""
+
+from __future__ import annotations
+
+import pytest
+
+import qa
+from qa.retrieval import overlap
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t ", None, 42])
+def test_empty_or_non_text_question_is_a_value_error(tiny_engine: qa.Engine, question):
+    with pytest.raises(ValueError, match="empty"):
+        tiny_engine.ask(question)
+
+
+@pytest.mark.parametrize("k", [0, -1, 1.5, "3", True])
+def test_k_must_be_a_positive_integer(tiny_engine: qa.Engine, k):
+    with pytest.raises(ValueError, match="k must be"):
+        tiny_engine.ask("quokka", k=k)
+
+
+def test_unknown_document_is_a_key_error(tiny_engine: qa.Engine):
+    with pytest.raises(KeyError, match="nope"):
+        tiny_engine.document("nope")
+    assert tiny_engine.document("sub/gamma.md").title == "Baking Notes"
+    assert tiny_engine.documents == ["alpha.txt", "beta.txt", "sub/gamma.md"]
+
+
+def check_answer(engine: qa.Engine, answer: qa.Answer, k: int) -> None:
+    assert isinstance(answer.answered, bool)
+    assert 0.0 <= answer.confidence <= 1.0
+    assert len(answer.passages) <= k
+    scores = [p.score for p in answer.passages]
+    assert scores == sorted(scores, reverse=True), "best first"
+    for p in answer.passages:
+        doc = engine.document(p.doc_id)
+        assert doc.text[p.start : p.end] == p.text
+        assert p.text == p.text.strip() and p.text
+        segment = doc.segment_at(p.start)
+        assert segment is not None and p.end <= segment.end
+        assert (p.section, p.source) == (segment.section, segment.source)
+        assert p.title == (segment.headline or doc.title)
+        assert all(p.start <= s < e <= p.end for s, e in p.highlights)
+        lines_before = [line for line in doc.text[: p.start].split("\n")[:-1] if line.strip()]
+        assert p.paragraph == len(lines_before) + 1
+    for i, a in enumerate(answer.passages):
+        for b in answer.passages[i + 1 :]:
+            ca = qa.Chunk(a.doc_id, a.start, a.end, a.section)
+            cb = qa.Chunk(b.doc_id, b.start, b.end, b.section)
+            assert overlap(ca, cb) <= engine.settings.max_overlap
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 50])
+def test_passages_are_at_most_k_best_first_and_verbatim(tiny_engine: qa.Engine, k: int):
+    for question in ["How many quokkas did rangers count?", "Etna lava airport", "sourdough starter", "bread"]:
+        answer = tiny_engine.ask(question, k=k)
+        check_answer(tiny_engine, answer, k)
+        assert answer.passages
+        assert answer.question == question
+
+
+def test_k_larger_than_the_index_returns_every_distinct_chunk(tiny_engine: qa.Engine):
+    answer = tiny_engine.ask("quokka", k=1000)
+    assert 0 < len(answer.passages) <= len(tiny_engine.index.chunks)
+
+
+def test_a_unique_word_finds_its_document(tiny_engine: qa.Engine):
+    answer = tiny_engine.ask("Fagradalsfjall earthquakes", k=3)
+    top = answer.passages[0]
+    assert top.doc_id == "beta.txt"
+    assert "Fagradalsfjall" in top.text
+    assert (top.source, top.title) == ("Nordic Herald", "Iceland unrest grows")
+    assert answer.answered
+    assert top.highlights and "Fagradalsfjall" in tiny_engine.document("beta.txt").text[slice(*top.highlights[0])]
+
+
+def test_comments_are_found_and_labelled(tiny_engine: qa.Engine):
+    answer = tiny_engine.ask("Please do not feed them bread", k=2)
+    top = answer.passages[0]
+    assert top.text == "Please do not feed them bread."
+    assert top.section == "comment"
+    assert "reader comment" in top.citation()
+
+
+def test_question_surrounding_white_space_is_stripped(tiny_engine: qa.Engine):
+    assert tiny_engine.ask("  sourdough starter \n").question == "sourdough starter"
+
+
+def test_question_without_words_is_not_answered(tiny_engine: qa.Engine):
+    answer = tiny_engine.ask("?!")
+    assert answer.answered is False
+    check_answer(tiny_engine, answer, 5)
+
+
+def test_search_ranks_candidates_best_first(tiny_engine: qa.Engine):
+    candidates = tiny_engine.search("quokka island", n=4)
+    assert 0 < len(candidates) <= 4
+    scores = [c.score for c in candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert len({c.chunk_id for c in candidates}) == len(candidates)
+    with pytest.raises(ValueError):
+        tiny_engine.search("  ")
+
+
+@pytest.mark.parametrize("stage", ["dense", "lexical", "fused"])
+def test_every_stage_gives_verbatim_passages(tiny_corpus, tmp_path, hash_embedder, stage):
+    qa.build(tiny_corpus, tmp_path / "index", embedder=hash_embedder)
+    index = qa.load(tmp_path / "index", embedder=hash_embedder, strict=True).index
+    engine = qa.Engine(index, qa.RetrievalSettings(stage=stage))
+    check_answer(engine, engine.ask("How many quokkas did rangers count?", k=3), 3)
+
+
+# --- the default corpus with the fake embedder -------------------------------------------
+
+
+def test_roundup_passage_title_is_the_piece_headline(hash_engine: qa.Engine):
+    answer = hash_engine.ask("Jableh Tartous killing about 150 people wounding more than 225", k=5)
+    check_answer(hash_engine, answer, 5)
+    insider = [p for p in answer.passages if p.source == "Business Insider"]
+    assert insider, [p.source for p in answer.passages]
+    assert insider[0].title.startswith("ISIS strikes in Assad territory")
+    assert insider[0].doc_id == "001_fb5d5de520412f3a.txt"
+
+
+def test_reuters_piece_is_cited_as_reuters(hash_engine: qa.Engine):
+    answer = hash_engine.ask("State Department spokesman Mark Toner joint operations", k=5)
+    assert any(p.source == "Reuters" and "Mark Toner" in p.text for p in answer.passages)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Where did Bashar al-Assad work as a surgeon?",
+        "Who is Juan Cole?",
+        "Related video Ruptly",
+        "Comments are closed",
+        "What do you think?",
+    ],
+)
+def test_default_corpus_answers_are_verbatim(hash_engine: qa.Engine, question: str):
+    for k in (1, 5, 10):
+        check_answer(hash_engine, hash_engine.ask(question, k=k), k)
+
+
+def test_page_furniture_never_comes_back(hash_engine: qa.Engine):
+    answer = hash_engine.ask("Comments are closed What do you think 24 Points Upvote Downvote", k=20)
+    for p in answer.passages:
+        assert "Comments are closed" not in p.text
+        assert "Upvote Downvote" not in p.text
