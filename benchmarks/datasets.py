@@ -1,9 +1,9 @@
 """The shared evaluation sets as corpus folders and cached indexes, for benchmarks and training.
 
-Each corpus is written once as ``.benchcache/corpora/<name>/`` (one .txt per
+Each corpus is written as ``.benchcache/corpora/<name>/`` (one .txt per
 document, titles in metadata.json) and indexed once per model, chunking and
 index format into ``.benchcache/index/<name>-<key>/`` through the product's
-own `qa.build`.
+own `qa.build`; `benchmarks/quality.py` and the training scripts share them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Iterable
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,48 +37,46 @@ class SquadQuestion:
         return self.doc_id.split("-", 1)[0]
 
 
-def _jsonl(path: Path) -> Iterable[dict]:
+def read_jsonl(path: Path) -> list[dict]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
+        return [json.loads(line) for line in f if line.strip()]
 
 
-def write_corpus(name: str, docs: Iterable[tuple[str, str, str]], cache: Path = CACHE) -> Path:
-    """Write ``(doc_id, title, text)`` documents as a corpus folder, once."""
-    folder = cache / "corpora" / name
-    done = folder / ".complete"
-    if done.exists():
-        return folder
+def write_corpus(folder: Path, docs: dict[str, str], titles: dict[str, str]) -> Path:
+    """One .txt per document plus metadata.json, rewriting only what changed and removing stray .txt files."""
     folder.mkdir(parents=True, exist_ok=True)
-    titles = {}
-    for doc_id, title, text in docs:
-        (folder / doc_id).write_text(text, encoding="utf-8")
-        titles[doc_id] = {"title": title}
-    (folder / "metadata.json").write_text(json.dumps(titles, ensure_ascii=False))
-    done.write_text("")
+    meta = json.dumps({d: {"title": t} for d, t in titles.items()}, ensure_ascii=False)
+    files = {d: t.encode() for d, t in docs.items()} | {"metadata.json": meta.encode()}
+    for name, data in files.items():
+        path = folder / name
+        if not path.exists() or path.read_bytes() != data:
+            path.write_bytes(data)
+    for path in folder.glob("*.txt"):
+        if path.name not in files:
+            path.unlink()
     return folder
 
 
-def squad_corpus(cache: Path = CACHE) -> Path:
-    """The 2,067 SQuAD dev paragraphs, the text alone (answer offsets stay valid)."""
-    rows = _jsonl(EVAL / "squad" / "contexts.jsonl")
-    return write_corpus("squad", ((f"{r['id']}.txt", r["title"].replace("_", " "), r["text"]) for r in rows), cache)
+def squad_corpus(cache: Path = CACHE, contexts: list[dict] | None = None, name: str = "squad") -> Path:
+    """SQuAD dev paragraphs (all 2,067 by default), the text alone: answer offsets stay valid."""
+    rows = contexts if contexts is not None else read_jsonl(EVAL / "squad" / "contexts.jsonl")
+    docs = {f"{r['id']}.txt": r["text"] for r in rows}
+    return write_corpus(cache / "corpora" / name, docs, {f"{r['id']}.txt": r["title"].replace("_", " ") for r in rows})
 
 
 def squad_questions() -> list[SquadQuestion]:
     return [
         SquadQuestion(r["id"], r["question"], f"{r['context_id']}.txt", r["answers"], r["answer_starts"])
-        for r in _jsonl(EVAL / "squad" / "questions_dev.jsonl")
+        for r in read_jsonl(EVAL / "squad" / "questions_dev.jsonl")
     ]
 
 
-def scifact_corpus(cache: Path = CACHE) -> Path:
-    """The 5,183 SciFact abstracts, title line then text."""
-    rows = _jsonl(EVAL / "scifact" / "corpus.jsonl.gz")
-    docs = ((f"{r['_id']}.txt", r["title"], f"{r['title']}\n\n{r['text']}") for r in rows)
-    return write_corpus("scifact", docs, cache)
+def scifact_corpus(cache: Path = CACHE, rows: list[dict] | None = None, name: str = "scifact") -> Path:
+    """SciFact abstracts (all 5,183 by default), title line then text."""
+    rows = rows if rows is not None else read_jsonl(EVAL / "scifact" / "corpus.jsonl.gz")
+    docs = {f"{r['_id']}.txt": f"{r['title']}\n\n{r['text']}" for r in rows}
+    return write_corpus(cache / "corpora" / name, docs, {f"{r['_id']}.txt": r["title"] for r in rows})
 
 
 def index_key() -> str:
@@ -87,15 +85,12 @@ def index_key() -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
-def cached_engine(name: str, corpus: Path, cache: Path = CACHE) -> qa.Engine:
-    """The engine of ``corpus``, built once per `index_key`."""
+def cached_engine(name: str, corpus: Path, cache: Path = CACHE, rebuild: bool = False) -> qa.Engine:
+    """The engine of ``corpus``, indexed once into ``cache/index/<name>-<key>`` and reused while current."""
     index_dir = cache / "index" / f"{name}-{index_key()}"
-    try:
-        return qa.load(index_dir, strict=True)
-    except (qa.IndexFormatError, qa.StaleIndexError):
-        print(f"building the {name} index (cached in {index_dir}) ...", flush=True)
-        return qa.build(corpus, index_dir, show_progress=True)
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    if not rebuild:
+        try:
+            return qa.load(index_dir, strict=True)
+        except (qa.IndexFormatError, qa.StaleIndexError) as exc:
+            print(f"indexing {name}: {str(exc).splitlines()[0][:200]}", file=sys.stderr)
+    return qa.build(corpus, index_dir, show_progress=True)

@@ -76,6 +76,8 @@ class Answer:
             lines.append(f"> **{number}.** " + _quote(p))
             lines.append("")
             lines.append(f"— {escape_markdown(p.citation())}")
+        if self.passages:
+            lines += ["", f"*Confidence that the corpus answers this: {self.confidence:.0%}*"]
         return "\n".join(lines).strip()
 
     def to_text(self, bold: bool = False) -> str:

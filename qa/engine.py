@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from qa.answer import Answer, Passage
 from qa.chunking import ChunkingSettings
+from qa.confidence import Calibrator, confidence_features, load_calibrator
 from qa.disagreement import Disagreement, find_disagreement, first_figure, is_quantity_question
 from qa.documents import Document
 from qa.highlight import highlight
@@ -41,10 +43,17 @@ class Engine:
     (True, 'comment')
     """
 
-    def __init__(self, index: Index, settings: RetrievalSettings = RetrievalSettings(), ranker: Ranker | None = None):
+    def __init__(
+        self,
+        index: Index,
+        settings: RetrievalSettings = RetrievalSettings(),
+        ranker: Ranker | None | Literal["shipped"] = "shipped",
+        calibrator: Calibrator | None | Literal["shipped"] = "shipped",
+    ):
         self.index = index
         self.settings = settings
-        self.ranker = ranker if ranker is not None else load_ranker()
+        self.ranker = load_ranker() if ranker == "shipped" else ranker
+        self.calibrator = load_calibrator() if calibrator == "shipped" else calibrator
         self._featurizer: Featurizer | None = None
         self._last_query: tuple[str, np.ndarray] | None = None
 
@@ -89,14 +98,15 @@ class Engine:
         return fused[:n]
 
     def rerank(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
-        """The top ``settings.rerank_depth`` candidates re-ordered by the learned ranker; the rest follow."""
+        """The top ``settings.rerank_depth`` candidates re-ordered by fused position and the learned ranker."""
         depth = self.settings.rerank_depth
         top, rest = candidates[:depth], candidates[depth:]
         if not top:
             return candidates
-        scores = self.ranker.score(self.featurizer.features(question, top))
-        for c, s in zip(top, scores, strict=True):
-            c.score = float(s)
+        learned = self.ranker.score(self.featurizer.features(question, top))
+        for position, (c, s) in enumerate(zip(top, learned, strict=True), 1):
+            # A blend, not a replacement: the learned score moves close calls of the fused order.
+            c.score = float(-np.log(position) + self.settings.rank_blend * s)
         top.sort(key=lambda c: (-c.score, c.chunk_id))
         floor = top[-1].score
         for i, c in enumerate(rest, 1):  # keep them below every re-ranked one, in fused order
@@ -111,7 +121,7 @@ class Engine:
         candidates = self.search(question, self.settings.candidates)
         chosen = diversify(candidates, self.index, k, self.settings)
         best = max((c.dense for c in candidates), default=0.0)
-        answered = best >= self.settings.min_dense
+        confidence, answered = self.confidence(question, chosen[0].chunk_id if chosen else None, best)
         weights = self.featurizer.weights(question)
         passages = []
         for c in chosen:
@@ -122,9 +132,23 @@ class Engine:
             question,
             answered,
             passages,
-            confidence=round(max(0.0, min(1.0, best)), 4),
+            confidence=round(confidence, 4),
             disagreements=[disagreement] if disagreement else [],
         )
+
+    def confidence(self, question: str, best_chunk: int | None, best_dense: float) -> tuple[float, bool]:
+        """How likely the corpus answers ``question``, and whether that is enough to say it does.
+
+        Below ``settings.min_dense`` nothing is close in meaning and the answer
+        is always no; above it, the shipped calibrator decides (or, before one
+        is trained, the cosine itself).
+        """
+        close = best_dense >= self.settings.min_dense
+        if self.calibrator is None:
+            return max(0.0, min(1.0, best_dense)), close
+        features = confidence_features(self.featurizer, question, best_chunk, best_dense)
+        p = self.calibrator.probability(features)
+        return p, close and p >= self.calibrator.threshold
 
     def _disagreement(self, question: str, chosen: list[Candidate], passages: list[Passage]) -> Disagreement | None:
         """Different figures stated by the passages' sentences closest in meaning to a quantity question."""

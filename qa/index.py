@@ -272,10 +272,6 @@ class Index:
         """The stored unit vector of a chunk."""
         return self.dense.reconstruct(int(chunk_id))
 
-    def chunk_text(self, chunk_id: int) -> str:
-        c = self.chunks[chunk_id]
-        return self.documents[c.doc_id].text[c.start : c.end]
-
 
 def _dense_index(vectors: np.ndarray) -> tuple[faiss.Index, str]:
     """Exact search for small corpora, HNSW from `HNSW_FROM` chunks on."""

@@ -124,6 +124,10 @@ class Featurizer:
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._default_idf)
 
+    def knows(self, term: str) -> bool:
+        """Whether any chunk of the index holds ``term``."""
+        return term in self._idf
+
     def weights(self, question: str) -> dict[str, float]:
         """The question's terms and their IDF in this index."""
         return {t: self.idf(t) for t in set(tokenize([question], stopwords=QUESTION_STOPWORDS)[0])}

@@ -1,0 +1,144 @@
+"""Train the answer-confidence calibrator shipped as ``qa/confidence.json``, and print its trade-off curve.
+
+    python benchmarks/train_confidence.py
+
+Answerable examples: SQuAD dev questions on the SQuAD corpus and the seed dev
+set's answerable questions on the default corpus. Unanswerable examples, of
+the two kinds a user meets:
+- on topic, answer absent: SQuAD questions on the SQuAD corpus with every
+  passage of their own article left out (other Wikipedia articles remain), and
+  the seed set's `unanswerable` questions;
+- off topic: SQuAD questions and SciFact claims asked of the default (news)
+  corpus, and the seed set's `off-topic` questions (SciFact only as questions,
+  never as a corpus: evaluation data, not shipped).
+Features come from the product's own ranked search (`qa.confidence.FEATURES`).
+The threshold is the highest that refuses at most ``--max-false`` of the
+answerable development questions, checked on held-out folds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import qa  # noqa: E402
+from benchmarks.datasets import EVAL, SEED, cached_engine, squad_corpus, squad_questions  # noqa: E402
+from qa.confidence import CONFIDENCE_FILE, FEATURES, Calibrator, confidence_features  # noqa: E402
+from qa.documents import file_sha256  # noqa: E402
+from qa.evaluation import read_gold  # noqa: E402
+
+
+def features(engine: qa.Engine, question: str, leave_out: str | None = None) -> np.ndarray:
+    """Confidence features of ``question``; ``leave_out``: a doc-id prefix whose passages don't count."""
+    candidates = engine.search(question, 60 if leave_out else engine.settings.rerank_depth)
+    if leave_out:
+        candidates = [c for c in candidates if not engine.index.chunks[c.chunk_id].doc_id.startswith(leave_out)]
+    best = candidates[0].chunk_id if candidates else None
+    return confidence_features(engine.featurizer, question, best, max((c.dense for c in candidates), default=0.0))
+
+
+def collect(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, labels (1 = answerable) and kinds ("squad", "squad-absent", "off-topic", "seed…")."""
+    squad, seed = cached_engine("squad", squad_corpus()), qa.load()
+    rng = np.random.default_rng(0)
+    questions = squad_questions()
+    sample = [questions[i] for i in rng.choice(len(questions), size=min(n, len(questions)), replace=False)]
+    rows, labels, kinds = [], [], []
+
+    def add(x: np.ndarray, label: int, kind: str) -> None:
+        rows.append(x), labels.append(label), kinds.append(kind)
+
+    for i, q in enumerate(sample):
+        add(features(squad, q.question), 1, "squad")
+        add(features(squad, q.question, leave_out=f"{q.article}-"), 0, "squad-absent")
+        if i % 3 == 0:
+            add(features(seed, q.question), 0, "off-topic")
+    claims = [json.loads(line)["text"] for line in (EVAL / "scifact" / "queries.jsonl").read_text().splitlines()]
+    for claim in claims[: n // 3]:
+        add(features(seed, claim), 0, "off-topic")
+    for g in read_gold(SEED):
+        add(features(seed, g.question), int(g.answerable), f"seed-{g.type}")
+    return np.asarray(rows), np.asarray(labels), np.asarray(kinds)
+
+
+def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> Calibrator:
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = x.mean(0), x.std(0) + 1e-9
+    model = LogisticRegression(max_iter=2000).fit((x - mean) / scale, y, sample_weight=weight)
+    return Calibrator(
+        list(FEATURES), mean.tolist(), scale.tolist(), model.coef_[0].tolist(), float(model.intercept_[0]), 0.5
+    )
+
+
+def held_out_probabilities(x, y, weight, folds: int = 5) -> np.ndarray:
+    fold = np.arange(len(y)) % folds
+    p = np.zeros(len(y))
+    for f in range(folds):
+        test = fold == f
+        model = fit(x[~test], y[~test], weight[~test])
+        p[test] = [model.probability(row) for row in x[test]]
+    return p
+
+
+def curve(p: np.ndarray, y: np.ndarray, kinds: np.ndarray) -> list[dict]:
+    """At each threshold: answerable refused, and unanswerable caught, by kind."""
+    out = []
+    for t in np.round(np.arange(0.0, 1.0001, 0.05), 2):
+        row = {"threshold": float(t), "false abstentions": float(np.mean(p[y == 1] < t))}
+        for kind in ("squad-absent", "off-topic", "seed-unanswerable"):
+            row[kind] = float(np.mean(p[kinds == kind] < t)) if (kinds == kind).any() else float("nan")
+        out.append(row)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1200, help="SQuAD questions sampled")
+    ap.add_argument("--max-false", type=float, default=0.03, help="share of answerable questions it may refuse")
+    ap.add_argument("--seed-weight", type=float, default=10.0)
+    ap.add_argument("--out", default=str(CONFIDENCE_FILE))
+    args = ap.parse_args(argv)
+    x, y, kinds = collect(args.n)
+    weight = np.where(np.char.startswith(kinds.astype(str), "seed"), args.seed_weight, 1.0)
+    p = held_out_probabilities(x, y, weight)
+    allowed = [t for t in np.round(np.arange(0.0, 1.0001, 0.01), 2) if np.mean(p[y == 1] < t) <= args.max_false]
+    threshold = float(max(allowed))
+    print("| threshold | false abstentions | on-topic absent caught | off-topic caught | seed unanswerable caught |")
+    print("| --- | --- | --- | --- | --- |")
+    for r in curve(p, y, kinds):
+        print(
+            f"| {r['threshold']:.2f} | {r['false abstentions']:.3f} | {r['squad-absent']:.3f} | "
+            f"{r['off-topic']:.3f} | {r['seed-unanswerable']:.3f} |"
+        )
+    calibrator = fit(x, y, weight)
+    calibrator.threshold = threshold
+    calibrator.training = {
+        "command": f"python benchmarks/train_confidence.py --n {args.n} --max-false {args.max_false}",
+        "date": datetime.date.today().isoformat(),
+        "data": {
+            "squad/questions_dev.jsonl": file_sha256(EVAL / "squad" / "questions_dev.jsonl"),
+            "seed": file_sha256(SEED),
+        },
+        "examples": {k: int((kinds == k).sum()) for k in np.unique(kinds)},
+        "held_out_at_threshold": {
+            "false_abstentions": float(np.mean(p[y == 1] < threshold)),
+            "unanswerable_caught": float(np.mean(p[y == 0] < threshold)),
+        },
+    }
+    calibrator.save(args.out)
+    print(
+        f"saved {args.out}, threshold {threshold:.2f}: "
+        + ", ".join(f"{f}={w:+.2f}" for f, w in zip(FEATURES, calibrator.weights, strict=True))
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""`benchmarks/quality.py --smoke` runs end to end through the product and prints sane tables.
+
+Loads the real MiniLM model and indexes 60 SQuAD paragraphs into a temporary cache (well under 90 s).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import re
+from contextlib import redirect_stdout
+from io import StringIO
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "quality.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("quality_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def tables(output: str) -> dict[str, list[dict[str, str]]]:
+    """Each ``### title`` section's Markdown table as rows of ``{column: cell}``."""
+    out = {}
+    for section in output.split("### ")[1:]:
+        body = section.splitlines()
+        first = next(i for i, line in enumerate(body) if line.startswith("|"))
+        lines = list(itertools.takewhile(lambda line: line.startswith("|"), body[first:]))
+        header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+        rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+        out[section.splitlines()[0]] = [dict(zip(header, row, strict=True)) for row in rows]
+    return out
+
+
+@pytest.fixture(scope="module")
+def smoke_output(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if not (SCRIPT.parent.parent.parent / "shared" / "eval" / "squad").is_dir():
+        pytest.skip("the shared evaluation data is not on this machine")
+    cache = tmp_path_factory.mktemp("benchcache")
+    buffer = StringIO()
+    with redirect_stdout(buffer):
+        assert load_script().main(["--smoke", "--only", "seed,squad", "--cache", str(cache)]) == 0
+    return buffer.getvalue()
+
+
+def test_smoke_prints_the_asked_tables(smoke_output: str):
+    titles = list(tables(smoke_output))
+    assert any(t.startswith("SQuAD") for t in titles) and any(t.startswith("Seed") for t in titles)
+    assert not any(t.startswith(("SciFact", "Abstention", "`ask` latency")) for t in titles)
+
+
+def test_smoke_scores_are_shares(smoke_output: str):
+    scores = [
+        float(cell)
+        for rows in tables(smoke_output).values()
+        for row in rows
+        for column, cell in row.items()
+        if column != "questions" and re.fullmatch(r"\d+\.\d+", cell)
+    ]
+    assert len(scores) >= 12  # 3 SQuAD shares and 3 seed metrics, for 2 stages
+    assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_smoke_seed_hit_at_5(smoke_output: str):
+    seed = next(rows for title, rows in tables(smoke_output).items() if title.startswith("Seed"))
+    assert {row["stage"] for row in seed} == {"fused", "ranked"}
+    assert all(float(row["hit@5"]) >= 0.9 for row in seed)

@@ -1,0 +1,143 @@
+"""The answer-quality layer: learned ranker, calibrated confidence, highlights, "sources differ"."""
+
+from __future__ import annotations
+
+import pytest
+
+import qa
+from qa.confidence import CONFIDENCE_FILE, Calibrator, answer_type_present
+from qa.disagreement import attribution, find_disagreement, first_figure, is_quantity_question
+from qa.ranker import FEATURES, RANKER_FILE, Ranker
+
+DEATH_TOLL = "What was the death toll from the May 2016 ISIS bombings in Jableh and Tartous?"
+
+
+def test_shipped_ranker_matches_its_training_record():
+    ranker = Ranker.load(RANKER_FILE)
+    assert tuple(ranker.features) == FEATURES
+    assert ranker.training["sha256"] == ranker.fingerprint()
+    assert "train_ranker.py" in ranker.training["command"]
+    assert set(ranker.training["data"]) == {"squad/questions_dev.jsonl", "seed_dev.jsonl"}  # never SciFact
+
+
+def test_shipped_calibrator_loads_with_a_threshold():
+    calibrator = Calibrator.load(CONFIDENCE_FILE)
+    assert 0.0 < calibrator.threshold < 1.0
+    assert "train_confidence.py" in calibrator.training["command"]
+
+
+def test_ranker_refuses_a_file_for_other_features(tmp_path):
+    ranker = Ranker.load(RANKER_FILE)
+    ranker.features = ranker.features[:-1]
+    ranker.save(tmp_path / "r.json")
+    with pytest.raises(ValueError, match="features"):
+        Ranker.load(tmp_path / "r.json")
+
+
+@pytest.mark.parametrize(
+    "sentence, figure, value",
+    [
+        ("On May 23, the group detonated bombs, killing about 150 and wounding more than 225.", "about 150", 150),
+        ("with at least 120 people killed according to local monitoring groups.", "at least 120", 120),
+        ("US F-16 fighter-bombers bombed rebels; 250 troops had been deployed.", "250", 250),
+        ("Aleppo had a population of 4 million and was Syria’s largest city.", "4 million", 4_000_000),
+        ("In 2015 the war went on.", None, None),
+    ],
+)
+def test_first_figure_skips_dates_years_and_model_numbers(sentence, figure, value):
+    found = first_figure(sentence)
+    assert (found == (figure, value)) if figure else found is None
+
+
+def test_attribution_reads_according_to_and_said():
+    assert attribution("with at least 120 people killed according to local monitoring groups.") == (
+        "local monitoring groups"
+    )
+    assert attribution("State media has confirmed the attacks but gave a lower death toll of 78.") == "State media"
+    assert attribution("The bombings hit two cities.") is None
+
+
+def test_disagreement_needs_a_quantity_question_and_two_figures():
+    same = [(0, "A", 0, 10, "killing about 150 people"), (1, "B", 20, 30, "that killed nearly 150 people")]
+    differ = same + [(2, "C", 40, 50, "gave a lower death toll of 78")]
+    assert find_disagreement(DEATH_TOLL, same) is None
+    assert find_disagreement("Why did they bomb Tartous?", differ) is None
+    assert find_disagreement(DEATH_TOLL, differ).values() == [78, 150]
+    assert is_quantity_question("How many people lived in Aleppo?")
+
+
+def test_coastal_bombing_death_toll_shows_sources_side_by_side(real_engine):
+    answer = real_engine.ask(DEATH_TOLL, k=5)
+    assert answer.answered
+    (disagreement,) = answer.disagreements
+    values = set(disagreement.values())
+    assert {150, 78} <= values and len(values) >= 2
+    by_value = {c.value: c for c in disagreement.claims}
+    assert by_value[78].attributed_to == "State media"
+    for claim in disagreement.claims:
+        passage = answer.passages[claim.passage]
+        assert passage.start <= claim.start < claim.end <= passage.end
+        assert claim.source == passage.source
+    markdown = answer.to_markdown()
+    assert "**Sources differ:**" in markdown and "State media" in markdown
+
+
+def test_a_single_figure_is_no_disagreement(real_engine):
+    assert real_engine.ask("How many additional US troops did Obama say were being sent to Syria?").disagreements == []
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Why did ISIS go after a major bridge near Tartus?",
+        "Which militia leader was killed when Russia bombed the Army of Islam's headquarters?",
+        "How did angry locals lash out after the Jableh and Tartous bombings?",
+    ],
+)
+def test_every_highlight_is_a_sentence_inside_its_passage(real_engine, question):
+    answer = real_engine.ask(question, k=5)
+    assert answer.passages[0].highlights  # the top passage has its answering sentence marked
+    for p in answer.passages:
+        text = real_engine.document(p.doc_id).text
+        for start, end in p.highlights:
+            assert p.start <= start < end <= p.end
+            assert text[start:end] == text[start:end].strip()
+
+
+@pytest.mark.parametrize(
+    "question", ["How long should I boil an egg?", "What's a good vegetarian substitute for ground beef in lasagna?"]
+)
+def test_off_topic_questions_abstain_with_low_confidence(real_engine, question):
+    answer = real_engine.ask(question)
+    assert not answer.answered
+    assert answer.confidence < real_engine.calibrator.threshold
+
+
+def test_answerable_question_is_confident(real_engine):
+    answer = real_engine.ask("Which State Department spokesman ruled out joint US-Russian military operations?")
+    assert answer.answered and answer.confidence >= real_engine.calibrator.threshold
+
+
+@pytest.mark.parametrize(
+    "question, sentences, expected",
+    [
+        ("How many people died in Qamishli?", ["Another attack took place in the city of Qamishli."], 0.0),
+        ("How many people died in Tartus?", ["The Tartus bombing killed 35."], 1.0),
+        ("When did they retake Palmyra?", ["They retook it in late March."], 1.0),
+        ("When did they retake Palmyra?", ["They retook Palmyra."], 0.0),
+        ("Who replaced Alloush?", ["Alloush is not irreplaceable; someone is getting a promotion."], 0.0),
+        ("Who led the Army of Islam?", ["It was led by Zahran Alloush."], 1.0),
+        ("Why did the talks fail?", ["Anything at all."], 1.0),
+    ],
+)
+def test_answer_type_present(question, sentences, expected):
+    assert answer_type_present(question, sentences) == expected
+
+
+def test_ranked_stage_reorders_only_the_top_candidates(real_engine):
+    fused = qa.Engine(real_engine.index, qa.RetrievalSettings(stage="fused")).search(DEATH_TOLL, 60)
+    ranked = real_engine.search(DEATH_TOLL, 60)
+    depth = real_engine.settings.rerank_depth
+    assert {c.chunk_id for c in ranked[:depth]} == {c.chunk_id for c in fused[:depth]}
+    assert [c.chunk_id for c in ranked[depth:]] == [c.chunk_id for c in fused[depth:]]
+    assert all(a.score >= b.score for a, b in zip(ranked, ranked[1:], strict=False))
