@@ -8,6 +8,7 @@ own `qa.build`; `benchmarks/quality.py` and the training scripts share them.
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import hashlib
 import json
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import qa
+from qa.documents import file_sha256
 from qa.index import FORMAT_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,3 +96,15 @@ def cached_engine(name: str, corpus: Path, cache: Path = CACHE, rebuild: bool = 
         except (qa.IndexFormatError, qa.StaleIndexError) as exc:
             print(f"indexing {name}: {str(exc).splitlines()[0][:200]}", file=sys.stderr)
     return qa.build(corpus, index_dir, show_progress=True)
+
+
+def training_record(command: str) -> dict:
+    """How a shipped model was fitted: the command, the day, and hashes of the data it saw."""
+    return {
+        "command": command,
+        "date": datetime.date.today().isoformat(),
+        "data": {
+            "squad/questions_dev.jsonl": file_sha256(EVAL / "squad" / "questions_dev.jsonl"),
+            "seed_dev.jsonl": file_sha256(SEED),
+        },
+    }

@@ -19,7 +19,6 @@ answerable development questions, checked on held-out folds.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 from pathlib import Path
@@ -29,9 +28,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import qa  # noqa: E402
-from benchmarks.datasets import EVAL, SEED, cached_engine, squad_corpus, squad_questions  # noqa: E402
+from benchmarks.datasets import EVAL, SEED, cached_engine, squad_corpus, squad_questions, training_record  # noqa: E402
 from qa.confidence import CONFIDENCE_FILE, FEATURES, Calibrator, confidence_features  # noqa: E402
-from qa.documents import file_sha256  # noqa: E402
 from qa.evaluation import read_gold  # noqa: E402
 
 
@@ -120,13 +118,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     calibrator = fit(x, y, weight)
     calibrator.threshold = threshold
-    calibrator.training = {
-        "command": f"python benchmarks/train_confidence.py --n {args.n} --max-false {args.max_false}",
-        "date": datetime.date.today().isoformat(),
-        "data": {
-            "squad/questions_dev.jsonl": file_sha256(EVAL / "squad" / "questions_dev.jsonl"),
-            "seed": file_sha256(SEED),
-        },
+    command = f"python benchmarks/train_confidence.py --n {args.n} --max-false {args.max_false}"
+    calibrator.training = training_record(command) | {
         "examples": {k: int((kinds == k).sum()) for k in np.unique(kinds)},
         "held_out_at_threshold": {
             "false_abstentions": float(np.mean(p[y == 1] < threshold)),

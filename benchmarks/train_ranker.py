@@ -16,7 +16,6 @@ The engine blends the learned log-odds with the fused position (`RetrievalSettin
 from __future__ import annotations
 
 import argparse
-import datetime
 import hashlib
 import json
 import sys
@@ -27,8 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import qa  # noqa: E402
-from benchmarks.datasets import CACHE, EVAL, SEED, cached_engine, index_key, squad_corpus, squad_questions  # noqa: E402
-from qa.documents import file_sha256  # noqa: E402
+from benchmarks.datasets import CACHE, SEED, cached_engine, index_key, squad_corpus, squad_questions, training_record  # noqa: E402
 from qa.evaluation import evidence_spans, read_gold  # noqa: E402
 from qa.ranker import FEATURES, RANKER_FILE, Ranker  # noqa: E402
 from qa.retrieval import RetrievalSettings  # noqa: E402
@@ -167,13 +165,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"| {name} (held-out folds) | {order} | {m['hit@1']:.3f} | {m['MRR']:.3f} | {m['questions']} |")
     ranker = fit(x, y, args.C, weight)
     limit = f" --squad-limit {args.squad_limit}" if args.squad_limit else ""
-    ranker.training = {
-        "command": f"python benchmarks/train_ranker.py --C {args.C} --seed-weight {args.seed_weight}{limit}",
-        "date": datetime.date.today().isoformat(),
-        "data": {
-            "squad/questions_dev.jsonl": file_sha256(EVAL / "squad" / "questions_dev.jsonl"),
-            "seed_dev.jsonl": file_sha256(SEED),
-        },
+    command = f"python benchmarks/train_ranker.py --C {args.C} --seed-weight {args.seed_weight}{limit}"
+    ranker.training = training_record(command) | {
         "questions": int(len(np.unique(qids))),
         "candidates_per_question": DEPTH,
         "C": args.C,
