@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+log = logging.getLogger("qa")
 
 Section = Literal["article", "comment", "boilerplate"]
 
@@ -304,10 +307,23 @@ def load_document(path: Path, corpus_dir: Path, meta: dict | None = None) -> Doc
 
 
 def load_corpus(corpus_dir: str | Path) -> list[Document]:
-    """Every document of a corpus folder, segmented, in file-name order."""
+    """Every document of a corpus folder, segmented, in file-name order.
+
+    Files of other formats are skipped with a warning that names them, so
+    nothing is left out silently.
+    """
     corpus_dir = Path(corpus_dir)
     metadata = read_metadata(corpus_dir)
     files = corpus_files(corpus_dir)
+    skipped = sorted(
+        p.relative_to(corpus_dir).as_posix()
+        for p in corpus_dir.rglob("*")
+        if p.is_file() and p not in files and p.name != METADATA_FILE and not p.name.startswith(".")
+    )
+    if skipped:
+        log.warning(
+            "%s: skipped %d file(s) of unsupported format: %s", corpus_dir, len(skipped), ", ".join(skipped[:10])
+        )
     if not files:
         raise CorpusError(f"{corpus_dir}: no {'/'.join(TEXT_SUFFIXES)} documents")
     return [load_document(p, corpus_dir, metadata.get(p.relative_to(corpus_dir).as_posix())) for p in files]

@@ -328,3 +328,11 @@ def test_metadata_title_applies_to_its_document(tiny_corpus: Path):
     docs = {d.doc_id: d for d in qa.load_corpus(tiny_corpus)}
     assert docs["sub/gamma.md"].title == "Bread"
     assert docs["alpha.txt"].title == "Quokka Island Report"
+
+
+def test_files_of_other_formats_are_skipped_with_a_warning(tiny_corpus: Path, caplog: pytest.LogCaptureFixture):
+    (tiny_corpus / "report.pdf").write_bytes(b"%PDF-1.4")
+    with caplog.at_level("WARNING", logger="qa"):
+        docs = qa.load_corpus(tiny_corpus)
+    assert all(not d.doc_id.endswith(".pdf") for d in docs)
+    assert "report.pdf" in caplog.text
