@@ -156,6 +156,8 @@ class Engine:
             return None
         statements = []
         for number, (c, p) in enumerate(zip(chosen, passages, strict=True)):
+            if p.section == "boilerplate":  # captions and credits describe related material, not the story's claims
+                continue
             text = self.document(p.doc_id).text
             for s in self.featurizer.sentences(c.chunk_id):
                 if first_figure(text[s.start : s.end]):

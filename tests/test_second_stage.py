@@ -76,6 +76,7 @@ def test_coastal_bombing_death_toll_shows_sources_side_by_side(real_engine):
     assert by_value[78].attributed_to == "State media"
     for claim in disagreement.claims:
         passage = answer.passages[claim.passage]
+        assert passage.section != "boilerplate"  # not a related video's caption
         assert passage.start <= claim.start < claim.end <= passage.end
         assert claim.source == passage.source
     markdown = answer.to_markdown()
