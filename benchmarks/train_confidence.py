@@ -72,7 +72,7 @@ def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> Calibrator:
     mean, scale = x.mean(0), x.std(0) + 1e-9
     model = LogisticRegression(max_iter=2000).fit((x - mean) / scale, y, sample_weight=weight)
     return Calibrator(
-        list(FEATURES), mean.tolist(), scale.tolist(), model.coef_[0].tolist(), float(model.intercept_[0]), 0.5
+        list(FEATURES), mean.tolist(), scale.tolist(), model.coef_[0].tolist(), float(model.intercept_[0])
     )
 
 

@@ -13,16 +13,16 @@ chosen on development data.
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from qa.highlight import score_sentences
+from qa.linear import LinearModel
 
 CONFIDENCE_FILE = Path(__file__).with_name("confidence.json")
 
@@ -61,30 +61,15 @@ def answer_type_present(question: str, sentences: list[str]) -> float:
 
 
 @dataclass
-class Calibrator:
-    """A logistic model over standardised `FEATURES`, and the threshold for answering."""
+class Calibrator(LinearModel):
+    """The confidence model, and the probability at or above which the engine says the corpus answers."""
 
-    features: list[str]
-    mean: list[float]
-    scale: list[float]
-    weights: list[float]
-    bias: float
-    threshold: float
-    training: dict = field(default_factory=dict)
+    threshold: float = 0.5
+
+    FEATURES = FEATURES
 
     def probability(self, x: np.ndarray) -> float:
-        z = (np.asarray(x) - np.asarray(self.mean)) / np.asarray(self.scale)
-        return 1 / (1 + math.exp(-float(z @ np.asarray(self.weights) + self.bias)))
-
-    def save(self, path: str | Path = CONFIDENCE_FILE) -> None:
-        Path(path).write_text(json.dumps(asdict(self), indent=1) + "\n")
-
-    @classmethod
-    def load(cls, path: str | Path = CONFIDENCE_FILE) -> Calibrator:
-        calibrator = cls(**json.loads(Path(path).read_text()))
-        if tuple(calibrator.features) != FEATURES:
-            raise ValueError(f"{path}: trained on features {calibrator.features}, this code computes {list(FEATURES)}")
-        return calibrator
+        return 1 / (1 + math.exp(-float(self.logit(x))))
 
 
 @lru_cache(maxsize=2)

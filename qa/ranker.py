@@ -11,11 +11,9 @@ as ``qa/ranker.json`` (a few hundred bytes).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from qa.highlight import SentenceTerms, coverage, score_sentences, sentence_terms
 from qa.index import Index, lexical_text, tokenize
+from qa.linear import LinearModel
 from qa.retrieval import Candidate
 
 RANKER_FILE = Path(__file__).with_name("ranker.json")
@@ -68,36 +67,13 @@ def _pairs(tokens: list[str]) -> frozenset[tuple[str, str]]:
     return frozenset(zip(tokens, tokens[1:], strict=False))
 
 
-@dataclass
-class Ranker:
-    """A logistic model over standardised `FEATURES`; `score` is its log-odds."""
+class Ranker(LinearModel):
+    """The second stage's model: `score` is the log-odds that a candidate holds the answer."""
 
-    features: list[str]
-    mean: list[float]
-    scale: list[float]
-    weights: list[float]
-    bias: float
-    training: dict = field(default_factory=dict)  # how it was trained: data hashes, command, metrics
+    FEATURES = FEATURES
 
     def score(self, x: np.ndarray) -> np.ndarray:
-        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
-        return z @ np.asarray(self.weights) + self.bias
-
-    def save(self, path: str | Path = RANKER_FILE) -> None:
-        Path(path).write_text(json.dumps(asdict(self), indent=1) + "\n")
-
-    @classmethod
-    def load(cls, path: str | Path = RANKER_FILE) -> Ranker:
-        data = json.loads(Path(path).read_text())
-        ranker = cls(**data)
-        if tuple(ranker.features) != FEATURES:
-            raise ValueError(f"{path}: trained on features {ranker.features}, this code computes {list(FEATURES)}")
-        return ranker
-
-    def fingerprint(self) -> str:
-        """sha256 of the fitted numbers; `training["sha256"]` records it when fitted."""
-        numbers = json.dumps([self.features, self.mean, self.scale, self.weights, self.bias])
-        return hashlib.sha256(numbers.encode()).hexdigest()
+        return self.logit(x)
 
 
 @lru_cache(maxsize=2)
