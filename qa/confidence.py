@@ -14,13 +14,13 @@ chosen on development data.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from qa.answer_type import answer_type_present
 from qa.highlight import score_sentences
 from qa.linear import LinearModel
 
@@ -32,32 +32,6 @@ FEATURES = (
     "answer_type",  # that passage's best sentences hold an answer of the kind asked for
     "known_terms",  # IDF-weighted share of the question's terms that the corpus has at all
 )
-
-_MONTHS = r"January|February|March|April|May|June|July|August|September|October|November|December"
-_DAYS = r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
-_NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|millions?"
-_ASKS_NUMBER = re.compile(
-    r"\bhow (many|much)\b|\bwhat (number|percentage|fraction|proportion|share|amount)\b|\bdeath toll\b", re.I
-)
-_ASKS_DATE = re.compile(r"^\s*when\b|\b(what|which) (date|year|day|month|time)\b|\bon what date\b", re.I)
-_ASKS_NAME = re.compile(r"^\s*(who|whom|whose|where)\b|\b(which|what) (is the )?name\b", re.I)
-_HAS_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
-_HAS_DATE = re.compile(rf"\b({_MONTHS}|{_DAYS}|(1[89]|20)\d\d|yesterday|today|last (week|month|year))\b")
-_CAPITALISED = re.compile(r"(?<=[\s(“\"'‘])[A-Z][\w’'-]+")
-
-
-def answer_type_present(question: str, sentences: list[str]) -> float:
-    """1 when some sentence holds an answer of the kind the question asks for (or it asks for no kind)."""
-    text = " ".join(sentences)
-    if _ASKS_NUMBER.search(question):
-        asked = set(re.findall(r"\d[\d,.]*", question))
-        return float(any(n not in asked for n in re.findall(r"\d[\d,.]*", text)) or bool(_HAS_NUMBER.search(text)))
-    if _ASKS_DATE.search(question):
-        return float(bool(_HAS_DATE.search(text)))
-    if _ASKS_NAME.search(question):
-        known = {w.lower().strip("’'s") for w in re.findall(r"[\w’'-]+", question)}
-        return float(any(w.lower().strip("’'s") not in known for w in _CAPITALISED.findall(" " + text)))
-    return 1.0
 
 
 @dataclass

@@ -13,12 +13,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from qa.answer_type import MONTHS
+
 _QUANTITY_QUESTION = re.compile(
     r"\b(how many|how much|death toll|toll|number of|casualt|killed|dead|wounded|injured|population|"
     r"what (number|percentage|proportion|fraction|share|amount))\b",
     re.I,
 )
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _FIGURE = re.compile(
     r"(?<![\w.,-])(?:(?P<qualifier>about|around|nearly|almost|at least|more than|over|some|up to|roughly|"
     r"approximately|fewer than|less than|as many as)\s+)?(?P<number>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w,.]\d)"
@@ -27,7 +28,7 @@ _FIGURE = re.compile(
     re.I,
 )
 _SCALE = {"thousand": 1_000, "million": 1_000_000, "mn": 1_000_000, "billion": 1_000_000_000, "bn": 1_000_000_000}
-_DATE_BEFORE = re.compile(rf"(?:{_MONTHS}|\bin|\bsince|\buntil|\bby)\s*$", re.I)
+_DATE_BEFORE = re.compile(rf"(?:{MONTHS}|\bin|\bsince|\buntil|\bby)\s*$", re.I)
 _ACCORDING = re.compile(r"according to (?P<who>[^,.;:]+)", re.I)
 _SAID = re.compile(
     r"^(?P<who>(?:the\s)?[A-Z][\w'’-]*(?:\s[\w'’-]+){0,4}?)\s(?:has\s|have\s|had\s)?"

@@ -3,10 +3,11 @@
 No cross-encoder ships here, so the second stage combines what we can compute
 cheaply for a question and a candidate chunk: the dense and BM25 scores and
 ranks, how much of the question (IDF-weighted) the chunk and its best sentence
-cover, whether a quantity question meets a chunk with numbers, the section,
-the length.  A logistic model over these features is trained by
-``benchmarks/train_ranker.py`` on SQuAD dev and the seed dev set and shipped
-as ``qa/ranker.json`` (a few hundred bytes).
+cover, the longest phrase of the question a sentence keeps, whether the best
+sentences hold an answer of the asked kind, the section, the length.  A linear
+model over these features is trained listwise by ``benchmarks/train_ranker.py``
+on SQuAD dev and the seed dev set and shipped as ``qa/ranker.json`` (about a
+kilobyte).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
+from qa.answer_type import answer_type_present
 from qa.highlight import SentenceTerms, coverage, score_sentences, sentence_terms
 from qa.index import Index, lexical_text, tokenize
 from qa.linear import LinearModel
@@ -38,6 +41,10 @@ FEATURES = (
     "coverage",  # IDF-weighted share of question terms in the chunk (with its headline)
     "bigrams",  # share of the question's adjacent term pairs that stand together in the chunk
     "sentence_coverage",  # the same, for the chunk's best sentence
+    "coverage_gap",  # coverage minus the best candidate's
+    "sentence_coverage_gap",  # sentence coverage minus the best candidate's
+    "phrase",  # longest run of the question's words, in order, in the best sentence (share of the question)
+    "answer_type",  # the best sentences hold an answer of the kind asked for (a figure, a date, a new name)
     "title_coverage",  # the same, for the headline or title alone
     "numbers",  # a quantity question and a chunk with figures
     "question_numbers",  # share of the question's own figures found in the chunk
@@ -53,6 +60,20 @@ _QUANTITY = re.compile(
 )
 _FIGURE = re.compile(r"\d")
 _NUMBER = re.compile(r"\d[\d,.]*")
+_WORD = re.compile(r"\w+")
+
+
+def longest_run(question_words: list[str], sentence: str) -> float:
+    """The longest run of ``question_words`` standing in the same order in ``sentence``, as a share of them.
+
+    Questions written from a sentence often keep a phrase of it ("the first
+    Super Bowl to be played in"); term coverage alone ignores word order.
+    """
+    if not question_words:
+        return 0.0
+    words = [w.lower() for w in _WORD.findall(sentence)]
+    match = SequenceMatcher(None, question_words, words, autojunk=False).find_longest_match()
+    return match.size / len(question_words)
 
 
 @dataclass(frozen=True)
@@ -68,7 +89,7 @@ def _pairs(tokens: list[str]) -> frozenset[tuple[str, str]]:
 
 
 class Ranker(LinearModel):
-    """The second stage's model: `score` is the log-odds that a candidate holds the answer."""
+    """The second stage's model: `score` rises with how likely a candidate, among its list, holds the answer."""
 
     FEATURES = FEATURES
 
@@ -135,15 +156,18 @@ class Featurizer:
         question_pairs = _pairs(tokenize([question], stopwords=QUESTION_STOPWORDS)[0])
         quantity = 1.0 if _QUANTITY.search(question) else 0.0
         q_numbers = set(_NUMBER.findall(question))
+        q_words = [w.lower() for w in _WORD.findall(question)]
         best_dense = max((c.dense for c in candidates), default=0.0)
         best_lexical = max((c.lexical for c in candidates), default=0.0) or 1.0
         missing = len(index.chunks) + 1  # rank of a chunk outside a list
         rows = []
         for c in candidates:
             chunk = index.chunks[c.chunk_id]
-            text = index.documents[chunk.doc_id].text[chunk.start : chunk.end]
+            doc_text = index.documents[chunk.doc_id].text
+            text = doc_text[chunk.start : chunk.end]
             terms = self._chunk_terms(c.chunk_id)
-            sentences = score_sentences(weights, self.sentences(c.chunk_id))
+            scored = score_sentences(weights, self.sentences(c.chunk_id))[:2]
+            best = [doc_text[s.start : s.end] for s in scored]
             rows.append(
                 [
                     c.dense,
@@ -153,7 +177,11 @@ class Featurizer:
                     math.log(c.lexical_rank or missing),
                     coverage(weights, terms.terms),
                     len(question_pairs & terms.pairs) / len(question_pairs) if question_pairs else 0.0,
-                    sentences[0].score if sentences else 0.0,
+                    scored[0].score if scored else 0.0,
+                    0.0,  # coverage gap, filled in below
+                    0.0,  # sentence coverage gap
+                    longest_run(q_words, best[0]) if best else 0.0,
+                    answer_type_present(question, best),
                     coverage(weights, terms.head),
                     quantity * terms.figures,
                     (sum(n in text for n in q_numbers) / len(q_numbers)) if q_numbers else 0.0,
@@ -162,4 +190,8 @@ class Featurizer:
                     math.log(1 + len(text.split())),
                 ]
             )
-        return np.asarray(rows, dtype=np.float64).reshape(len(candidates), len(FEATURES))
+        x = np.asarray(rows, dtype=np.float64).reshape(len(candidates), len(FEATURES))
+        for of in ("coverage", "sentence_coverage"):
+            column = x[:, FEATURES.index(of)]
+            x[:, FEATURES.index(f"{of}_gap")] = column - column.max(initial=0.0)
+        return x

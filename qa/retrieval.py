@@ -21,7 +21,6 @@ class RetrievalSettings:
     candidates: int = 100  # taken from each of the dense and lexical lists
     rrf_k: int = 60  # reciprocal-rank fusion constant
     rerank_depth: int = 30  # fused candidates the learned ranker re-orders
-    rank_blend: float = 0.35  # weight of the ranker's log-odds against -log(fused position)
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     min_dense: float = 0.30  # below this best cosine, the corpus does not answer

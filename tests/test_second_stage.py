@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import qa
-from qa.confidence import CONFIDENCE_FILE, Calibrator, answer_type_present
+from qa.answer_type import answer_type_present
+from qa.confidence import CONFIDENCE_FILE, Calibrator
 from qa.disagreement import attribution, find_disagreement, first_figure, is_quantity_question
 from qa.ranker import FEATURES, RANKER_FILE, Ranker
 
