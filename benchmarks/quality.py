@@ -166,6 +166,29 @@ class Bench:
         return cached(self.cache, name, datasets.squad_corpus(self.cache, self.contexts, name), self.args.rebuild)
 
     @cached_property
+    def squad_holes(self) -> tuple[qa.Engine, list[str]]:
+        """On-topic questions the corpus does not answer, and the engine of that corpus.
+
+        SQuAD with the paragraphs of some questions removed: the rest of each
+        article stays (the right topic, not the answer). A question whose answer
+        still stands in a remaining paragraph of its article is dropped.
+        """
+        questions = subsample(self.squad_questions, 20 if self.args.smoke else 200)
+        removed = {q["context_id"] for q in questions}
+        kept = [c for c in self.contexts if c["id"] not in removed]
+        article = lambda context_id: context_id.split("-", 1)[0]  # noqa: E731
+        unanswered = [
+            q["question"]
+            for q in questions
+            if not any(
+                a in c["text"] for c in kept if article(c["id"]) == article(q["context_id"]) for a in q["answers"]
+            )
+        ]
+        name = "squad-holes" + self.tag
+        engine = cached(self.cache, name, datasets.squad_corpus(self.cache, kept, name), self.args.rebuild)
+        return engine, unanswered
+
+    @cached_property
     def default_engine(self) -> qa.Engine:
         return memoised(default_engine(self.cache))
 
@@ -272,20 +295,30 @@ def part_curve(bench: Bench) -> str:
     squad = [q["question"] for q in subsample(bench.squad_questions, 300)]
     answerable = confidences(default, [q.question for q in seed if q.answerable], "curve seed")
     answerable += confidences(bench.squad_engine, squad, "curve squad")
-    off_topic = [q.question for q in seed if not q.answerable] + squad
+    holes, absent = bench.squad_holes
+    on_topic = confidences(default, [q.question for q in seed if q.type == "unanswerable"], "curve unanswerable")
+    on_topic += confidences(holes, absent, "curve paragraph removed")
+    off_topic = [q.question for q in seed if q.type == "off-topic"] + squad
     if not bench.args.smoke:
         off_topic += subsample(list(bench.queries.values()), 300)
-    unanswerable = confidences(default, off_topic, "curve off-topic")
+    off_topic = confidences(default, off_topic, "curve off-topic")
+    groups = (answerable, on_topic, off_topic)
 
     def rates(abstains: Callable[[float, bool], bool]) -> list[float]:
-        return [100 * float(np.mean([abstains(*x) for x in group])) for group in (answerable, unanswerable)]
+        return [100 * float(np.mean([abstains(*x) for x in group])) for group in groups]
 
     rows = [[f"{t:.2f}", *(f"{r:.1f}" for r in rates(lambda c, _, t=t: c < t))] for t in np.arange(0, 1.001, 0.05)]
     rows.append(["engine's `answered`", *(f"{r:.1f}" for r in rates(lambda _, answered: not answered))])
-    header = ["abstain below confidence", "false abstentions, answerable %", "unanswerable caught %"]
+    header = [
+        "abstain below confidence",
+        "false abstentions, answerable %",
+        "on-topic unanswerable caught %",
+        "off-topic caught %",
+    ]
     title = (
         f"### Abstention trade-off, stage ranked ({len(answerable)} answerable: seed + SQuAD on its index; "
-        f"{len(unanswerable)} unanswerable: seed unanswerable/off-topic, SQuAD and SciFact on the default index)"
+        f"{len(on_topic)} on-topic unanswerable: seed `unanswerable` + SQuAD questions on SQuAD without their "
+        f"paragraph; {len(off_topic)} off-topic: seed `off-topic`, SQuAD and SciFact on the default index)"
     )
     return title + "\n\n" + table(header, rows)
 

@@ -39,7 +39,7 @@ def featurise(engine: qa.Engine, question: str, gold_spans: list[tuple[str, int,
     """Features and labels of the fused top candidates of one question."""
     fused = qa.Engine(engine.index, RetrievalSettings(stage="fused"), ranker=None)
     candidates = fused.search(question, DEPTH)
-    x = engine.featurizer.features(question, candidates)
+    x = engine.featurizer.features(question, engine.index.encode_query(question), candidates)
     y = np.zeros(len(candidates))
     for i, c in enumerate(candidates):
         chunk = engine.index.chunks[c.chunk_id]

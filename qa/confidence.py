@@ -2,10 +2,12 @@
 
 Off-topic questions are easy (nothing is close in meaning); on-topic questions
 the corpus does not answer are not: the passages are about the right thing but
-lack the answer. So besides how close and how well covered the best passage is,
-one feature asks whether its best sentences hold an answer of the kind the
-question wants (a figure for "how many", a date for "when", a name not already
-in the question for "who" or "where").  A logistic model over these features,
+lack the answer. So besides how close the best passage is, the features look
+at its best sentence (how much of the question it covers, how close in meaning
+it is, the longest phrase of the question it keeps) and ask whether its best
+sentences hold an answer of the kind the question wants (a figure for "how
+many", a date for "when", a name not already in the question for "who" or
+"where"); they are computed as the ranker computes them.  A logistic model over these features,
 trained by ``benchmarks/train_confidence.py`` and shipped as
 ``qa/confidence.json``, gives a probability; the threshold recorded with it was
 chosen on development data.
@@ -20,18 +22,22 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer_type import answer_type_present
-from qa.highlight import score_sentences
 from qa.linear import LinearModel
+from qa.ranker import FEATURES as RANKER_FEATURES
+from qa.ranker import Featurizer
+from qa.retrieval import Candidate
 
 CONFIDENCE_FILE = Path(__file__).with_name("confidence.json")
 
 FEATURES = (
-    "dense",  # cosine of the question and the best passage
-    "coverage",  # IDF-weighted share of the question in the best sentence of the best passage
-    "answer_type",  # that passage's best sentences hold an answer of the kind asked for
+    "dense",  # cosine of the question and the closest passage
+    "sentence_coverage",  # IDF-weighted share of the question in the best sentence of the top passage
+    "sentence_dense",  # cosine of the question and the top passage's closest sentence
+    "phrase",  # longest run of the question's words in that best sentence
+    "answer_type",  # the top passage's best sentences hold an answer of the kind asked for
     "known_terms",  # IDF-weighted share of the question's terms that the corpus has at all
 )
+_FROM_RANKER = [RANKER_FEATURES.index(f) for f in FEATURES[1:-1]]  # computed as the ranker computes them
 
 
 @dataclass
@@ -52,18 +58,14 @@ def load_calibrator(path: str = str(CONFIDENCE_FILE)) -> Calibrator | None:
     return Calibrator.load(path) if Path(path).exists() else None
 
 
-def confidence_features(featurizer, question: str, best_chunk: int | None, best_dense: float) -> np.ndarray:
-    """`FEATURES` of a question and its best candidate (``None``: nothing retrieved)."""
+def confidence_features(
+    featurizer: Featurizer, question: str, query_vector: np.ndarray, top: Candidate | None, best_dense: float
+) -> np.ndarray:
+    """`FEATURES` of a question and its top candidate (``None``: nothing retrieved)."""
     weights = featurizer.weights(question)
     total = sum(weights.values())
     known = sum(w for t, w in weights.items() if featurizer.knows(t)) / total if total else 0.0
-    if best_chunk is None:
-        return np.asarray([best_dense, 0.0, 0.0, known])
-    index = featurizer.index
-    chunk = index.chunks[best_chunk]
-    text = index.documents[chunk.doc_id].text
-    scored = score_sentences(weights, featurizer.sentences(best_chunk))
-    top = [text[s.start : s.end] for s in scored[:2]]
-    return np.asarray(
-        [best_dense, scored[0].score if scored else 0.0, answer_type_present(question, top), known], dtype=float
-    )
+    if top is None:
+        return np.asarray([best_dense, *[0.0] * len(_FROM_RANKER), known])
+    row = featurizer.features(question, query_vector, [top])[0]
+    return np.asarray([best_dense, *row[_FROM_RANKER], known], dtype=float)

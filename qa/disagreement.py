@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from qa.answer_type import MONTHS
+from qa.index import tokenize
 
 _QUANTITY_QUESTION = re.compile(
     r"\b(how many|how much|death toll|toll|number of|casualt|killed|dead|wounded|injured|population|"
@@ -29,6 +30,12 @@ _FIGURE = re.compile(
 )
 _SCALE = {"thousand": 1_000, "million": 1_000_000, "mn": 1_000_000, "billion": 1_000_000_000, "bn": 1_000_000_000}
 _DATE_BEFORE = re.compile(rf"(?:{MONTHS}|\bin|\bsince|\buntil|\bby)\s*$", re.I)
+_COUNTED = re.compile(
+    r"\bhow (?:many|much)\s+(?P<what>(?:[\w'’-]+\s+){0,3}?[\w'’-]+)\s+"
+    r"(?:did|do|does|were|was|are|is|have|has|had|will|would|could|can)\b",
+    re.I,
+)
+_NEXT_WORD = re.compile(r"\s*(?:(?:to|or|and)\s+[\d,.]+\s*)?(?P<word>[A-Za-z][\w'’-]*)")
 _ACCORDING = re.compile(r"according to (?P<who>[^,.;:]+)", re.I)
 _SAID = re.compile(
     r"^(?P<who>(?:the\s)?[A-Z][\w'’-]*(?:\s[\w'’-]+){0,4}?)\s(?:has\s|have\s|had\s)?"
@@ -63,6 +70,25 @@ def is_quantity_question(question: str) -> bool:
     return bool(_QUANTITY_QUESTION.search(question))
 
 
+def counted_terms(question: str) -> set[str]:
+    """Stemmed words of what a "how many" question counts ("additional US troops"), empty when it names nothing."""
+    m = _COUNTED.search(question)
+    return set(tokenize([m.group("what")])[0]) if m else set()
+
+
+def counts_something_else(sentence: str, end: int, counted: set[str]) -> bool:
+    """Whether the figure ending at ``end`` is followed by a noun the question does not count.
+
+    "8,000 to 11,000 fighters" is no answer to "how many troops"; a figure
+    followed by a verb ("120 killed") or nothing is given the benefit of the doubt.
+    """
+    m = _NEXT_WORD.match(sentence, end)
+    if not counted or not m or m.group("word").lower().endswith(("ed", "ing")):
+        return False
+    word = tokenize([m.group("word")])[0]
+    return bool(word) and not set(word) & counted
+
+
 def first_figure(sentence: str) -> tuple[str, int] | None:
     """The first count in a sentence with its qualifier, skipping dates and years."""
     for m in _FIGURE.finditer(sentence):
@@ -91,10 +117,12 @@ def find_disagreement(question: str, statements: list[tuple[int, str | None, int
     """
     if not is_quantity_question(question):
         return None
-    claims = []
+    claims, counted = [], counted_terms(question)
     for passage, source, start, end, sentence in statements:
         if found := first_figure(sentence):
             figure, value = found
+            if counts_something_else(sentence, sentence.index(figure) + len(figure), counted):
+                continue
             claims.append(Claim(passage, figure, value, source, attribution(sentence), start, end))
     if len({c.value for c in claims}) < 2:
         return None

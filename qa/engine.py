@@ -121,7 +121,9 @@ class Engine:
         top, rest = candidates[:depth], candidates[depth:]
         if not top:
             return candidates
-        for c, s in zip(top, self.ranker.score(self.featurizer.features(question, top)), strict=True):
+        for c, s in zip(
+            top, self.ranker.score(self.featurizer.features(question, self._query_vector(question), top)), strict=True
+        ):
             c.score = float(s)
         top.sort(key=lambda c: (-c.score, c.chunk_id))
         floor = top[-1].score
@@ -137,7 +139,7 @@ class Engine:
         candidates = self.search(question, self.settings.candidates)
         chosen = diversify(candidates, self.index, k, self.settings)
         best = max((c.dense for c in candidates), default=0.0)
-        confidence, answered = self.confidence(question, chosen[0].chunk_id if chosen else None, best)
+        confidence, answered = self.confidence(question, chosen[0] if chosen else None, best)
         weights = self.featurizer.weights(question)
         passages = []
         for c in chosen:
@@ -152,7 +154,7 @@ class Engine:
             disagreements=[disagreement] if disagreement else [],
         )
 
-    def confidence(self, question: str, best_chunk: int | None, best_dense: float) -> tuple[float, bool]:
+    def confidence(self, question: str, top: Candidate | None, best_dense: float) -> tuple[float, bool]:
         """How likely the corpus answers ``question``, and whether that is enough to say it does.
 
         Below ``settings.min_dense`` nothing is close in meaning and the answer
@@ -162,7 +164,7 @@ class Engine:
         close = best_dense >= self.settings.min_dense
         if self.calibrator is None:
             return max(0.0, min(1.0, best_dense)), close
-        features = confidence_features(self.featurizer, question, best_chunk, best_dense)
+        features = confidence_features(self.featurizer, question, self._query_vector(question), top, best_dense)
         p = self.calibrator.probability(features)
         return p, close and p >= self.calibrator.threshold
 
@@ -170,18 +172,21 @@ class Engine:
         """Different figures stated by the passages' sentences closest in meaning to a quantity question."""
         if not is_quantity_question(question):
             return None
-        statements = []
+        query = self._query_vector(question)
+        statements, similarity = [], []
         for number, (c, p) in enumerate(zip(chosen, passages, strict=True)):
             if p.section == "boilerplate":  # captions and credits describe related material, not the story's claims
                 continue
             text = self.document(p.doc_id).text
-            for s in self.featurizer.sentences(c.chunk_id):
+            sentences = self.featurizer.sentences(c.chunk_id)
+            closeness = self.featurizer.sentence_similarities(c.chunk_id, query)
+            for s, sim in zip(sentences, closeness, strict=True):
                 if first_figure(text[s.start : s.end]):
                     statements.append((number, p.source, s.start, s.end, text[s.start : s.end]))
+                    similarity.append(float(sim))
         if len(statements) < 2:
             return None
-        similarity = self.index.embedder.encode([s[4] for s in statements]) @ self._query_vector(question)
-        floor = max(self.settings.statement_similarity, float(similarity.max()) - self.settings.statement_margin)
+        floor = max(self.settings.statement_similarity, max(similarity) - self.settings.statement_margin)
         return find_disagreement(question, [s for s, sim in zip(statements, similarity, strict=True) if sim >= floor])
 
     def _query_vector(self, question: str) -> np.ndarray:

@@ -8,9 +8,9 @@ feature (`qa.ranker`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from qa.chunking import split_sentences
 from qa.index import tokenize
 
 
@@ -30,11 +30,11 @@ class ScoredSentence:
     end: int
 
 
-def sentence_terms(text: str, start: int, end: int) -> list[SentenceTerms]:
-    """The sentences of ``text[start:end]`` with their terms, in reading order."""
-    spans = split_sentences(text, start, end)
-    tokens = tokenize([text[s.start : s.end] for s in spans]) if spans else []
-    return [SentenceTerms(s.start, s.end, frozenset(t)) for s, t in zip(spans, tokens, strict=True)]
+def sentence_terms(text: str, spans: Iterable[tuple[int, int]]) -> list[SentenceTerms]:
+    """The sentences of ``text`` at ``spans`` (an index stores each chunk's) with their terms."""
+    spans = [(int(s), int(e)) for s, e in spans]
+    tokens = tokenize([text[s:e] for s, e in spans]) if spans else []
+    return [SentenceTerms(s, e, frozenset(t)) for (s, e), t in zip(spans, tokens, strict=True)]
 
 
 def coverage(weights: dict[str, float], terms: frozenset[str] | set[str]) -> float:

@@ -7,6 +7,8 @@ An index folder holds everything needed to answer without the corpus files:
 - ``documents.jsonl``: each document's text and labelled segments;
 - ``chunks.jsonl``: one chunk span per line, row ``i`` is vector ``i``;
 - ``dense.faiss``: unit vectors under inner product (cosine);
+- ``sentences.npz``: each chunk's sentence spans and their unit vectors
+  (float16), for sentence-level evidence in the second stage and highlights;
 - ``bm25/``: the bm25s index of the same chunks.
 
 Writes go to a temporary sibling folder that is renamed into place, so a
@@ -19,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,11 +30,11 @@ import faiss
 import numpy as np
 import Stemmer
 
-from qa.chunking import Chunk, ChunkingSettings, chunk_document
+from qa.chunking import Chunk, ChunkingSettings, chunk_document, split_sentences
 from qa.documents import METADATA_FILE, CorpusError, Document, Segment, corpus_files, file_sha256, load_corpus
 from qa.models import DEFAULT_MODEL, Embedder, installed_version, load_embedder
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentence spans and vectors
 HNSW_FROM = 200_000  # chunks; below this, exact search is fast enough
 _TOKEN_PATTERN = r"(?u)\b\w+\b"  # keep one-character tokens: "4 million", "6 bombings"
 
@@ -114,6 +117,52 @@ def lexical_text(document: Document, chunk: Chunk) -> str:
 
 
 @dataclass
+class Sentences:
+    """Every chunk's sentences: document spans and unit vectors, chunk ``i`` owning rows ``offsets[i]:offsets[i+1]``.
+
+    Stored at index time because embedding a candidate's sentences per
+    question would cost a second per question on a CPU.
+    """
+
+    spans: np.ndarray  # (n, 2) int64 document offsets
+    offsets: np.ndarray  # (chunks + 1,) int64
+    vectors: np.ndarray  # (n, dim) float16
+
+    @classmethod
+    def of(
+        cls, documents: dict[str, Document], chunks: list[Chunk], embedder: Embedder, show_progress: bool = False
+    ) -> Sentences:
+        """Split every chunk into sentences and embed them."""
+        spans, offsets, texts = [], [0], []
+        for c in chunks:
+            text = documents[c.doc_id].text
+            for s in split_sentences(text, c.start, c.end):
+                spans.append((s.start, s.end))
+                texts.append(" ".join(text[s.start : s.end].split()))
+            offsets.append(len(spans))
+        vectors = embedder.encode(texts, show_progress=show_progress) if texts else np.zeros((0, embedder.dim))
+        return cls(
+            np.asarray(spans, dtype=np.int64).reshape(-1, 2),
+            np.asarray(offsets, dtype=np.int64),
+            np.asarray(vectors, dtype=np.float16).reshape(len(spans), embedder.dim),
+        )
+
+    def of_chunk(self, chunk_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """The spans and vectors of one chunk's sentences, in reading order."""
+        lo, hi = self.offsets[chunk_id], self.offsets[chunk_id + 1]
+        return self.spans[lo:hi], self.vectors[lo:hi]
+
+    def check(self, n_chunks: int, dim: int) -> str | None:
+        """What is inconsistent about the table, or None."""
+        n = len(self.spans)
+        if self.offsets.shape != (n_chunks + 1,) or self.offsets[0] != 0 or self.offsets[-1] != n:
+            return f"sentence offsets do not cover {n_chunks} chunks and {n} sentences"
+        if np.any(np.diff(self.offsets) < 0) or self.spans.shape != (n, 2) or self.vectors.shape != (n, dim):
+            return f"sentence table shapes disagree ({self.spans.shape} spans, {self.vectors.shape} vectors)"
+        return None
+
+
+@dataclass
 class Index:
     """A corpus's documents, chunks, dense vectors and BM25 index, searchable together."""
 
@@ -122,6 +171,7 @@ class Index:
     chunks: list[Chunk]
     dense: faiss.Index
     lexical: bm25s.BM25
+    sentences: Sentences
     embedder: Embedder | None = field(default=None, repr=False)
 
     # --- building ---------------------------------------------------------
@@ -149,6 +199,7 @@ class Index:
         dense, kind = _dense_index(vectors)
         lexical = bm25s.BM25()
         lexical.index(tokenize([lexical_text(by_id[c.doc_id], c) for c in chunks]), show_progress=False)
+        sentences = Sentences.of(by_id, chunks, embedder, show_progress)
         manifest = Manifest(
             model=embedder.name,
             model_version=embedder.version,
@@ -160,7 +211,7 @@ class Index:
             n_chunks=len(chunks),
             faiss=kind,
         )
-        return cls(manifest, by_id, chunks, dense, lexical, embedder)
+        return cls(manifest, by_id, chunks, dense, lexical, sentences, embedder)
 
     # --- saving and loading -------------------------------------------------
 
@@ -173,6 +224,7 @@ class Index:
         try:
             faiss.write_index(self.dense, str(tmp / "dense.faiss"))
             self.lexical.save(str(tmp / "bm25"))
+            np.savez(tmp / "sentences.npz", **asdict(self.sentences))
             _write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in self.chunks))
             _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in self.documents.values()))
             (tmp / "manifest.json").write_text(json.dumps(asdict(self.manifest), indent=2, ensure_ascii=False) + "\n")
@@ -198,7 +250,9 @@ class Index:
                 documents[row["doc_id"]] = Document(**row)
             dense = faiss.read_index(str(index_dir / "dense.faiss"))
             lexical = bm25s.BM25.load(str(index_dir / "bm25"))
-        except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+            with np.load(index_dir / "sentences.npz", allow_pickle=False) as table:
+                sentences = Sentences(table["spans"], table["offsets"], table["vectors"])
+        except (OSError, ValueError, TypeError, KeyError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
             raise IndexFormatError(
                 f"{index_dir}: corrupt or incomplete index ({exc}); rebuild it with `qa index`"
             ) from exc
@@ -207,11 +261,13 @@ class Index:
                 f"{index_dir}: index files disagree ({len(chunks)} chunks, {dense.ntotal} vectors of "
                 f"dimension {dense.d}, manifest says {manifest.n_chunks} of {manifest.dim}); rebuild it"
             )
+        if problem := sentences.check(len(chunks), manifest.dim):
+            raise IndexFormatError(f"{index_dir}: {problem}; rebuild it")
         if embedder is not None and (embedder.name, embedder.dim) != (manifest.model, manifest.dim):
             raise StaleIndexError(
                 f"{index_dir}: built with {manifest.model} ({manifest.dim}-d), not {embedder.name} ({embedder.dim}-d)"
             )
-        return cls(manifest, documents, chunks, dense, lexical, embedder)
+        return cls(manifest, documents, chunks, dense, lexical, sentences, embedder)
 
     # --- staleness --------------------------------------------------------
 

@@ -41,6 +41,8 @@ FEATURES = (
     "coverage",  # IDF-weighted share of question terms in the chunk (with its headline)
     "bigrams",  # share of the question's adjacent term pairs that stand together in the chunk
     "sentence_coverage",  # the same, for the chunk's best sentence
+    "sentence_dense",  # cosine of question and the chunk's closest sentence, or the whole chunk if closer
+    "sentence_dense_gap",  # that minus the best candidate's
     "coverage_gap",  # coverage minus the best candidate's
     "sentence_coverage_gap",  # sentence coverage minus the best candidate's
     "phrase",  # longest run of the question's words, in order, in the best sentence (share of the question)
@@ -132,10 +134,15 @@ class Featurizer:
     def sentences(self, chunk_id: int) -> list[SentenceTerms]:
         """A chunk's sentences with their terms, computed once per chunk."""
         if (cached := self._sentences.get(chunk_id)) is None:
-            chunk = self.index.chunks[chunk_id]
-            cached = sentence_terms(self.index.documents[chunk.doc_id].text, chunk.start, chunk.end)
+            spans, _ = self.index.sentences.of_chunk(chunk_id)
+            cached = sentence_terms(self.index.documents[self.index.chunks[chunk_id].doc_id].text, spans)
             self._sentences[chunk_id] = cached
         return cached
+
+    def sentence_similarities(self, chunk_id: int, query_vector: np.ndarray) -> np.ndarray:
+        """Cosine of the question and each of the chunk's sentences, in the order of `sentences`."""
+        _, vectors = self.index.sentences.of_chunk(chunk_id)
+        return vectors.astype(np.float32) @ np.asarray(query_vector, dtype=np.float32)
 
     def _chunk_terms(self, chunk_id: int) -> _ChunkTerms:
         """A chunk's terms and term pairs (with its context), its headline's terms, whether it states figures."""
@@ -149,8 +156,8 @@ class Featurizer:
             self._terms[chunk_id] = cached
         return cached
 
-    def features(self, question: str, candidates: list[Candidate]) -> np.ndarray:
-        """One row of `FEATURES` per candidate."""
+    def features(self, question: str, query_vector: np.ndarray, candidates: list[Candidate]) -> np.ndarray:
+        """One row of `FEATURES` per candidate (``query_vector``: the question's embedding)."""
         index = self.index
         weights = self.weights(question)
         question_pairs = _pairs(tokenize([question], stopwords=QUESTION_STOPWORDS)[0])
@@ -178,7 +185,9 @@ class Featurizer:
                     coverage(weights, terms.terms),
                     len(question_pairs & terms.pairs) / len(question_pairs) if question_pairs else 0.0,
                     scored[0].score if scored else 0.0,
-                    0.0,  # coverage gap, filled in below
+                    self.sentence_similarities(c.chunk_id, query_vector).max(initial=c.dense),
+                    0.0,  # sentence dense gap, filled in below
+                    0.0,  # coverage gap
                     0.0,  # sentence coverage gap
                     longest_run(q_words, best[0]) if best else 0.0,
                     answer_type_present(question, best),
@@ -191,7 +200,7 @@ class Featurizer:
                 ]
             )
         x = np.asarray(rows, dtype=np.float64).reshape(len(candidates), len(FEATURES))
-        for of in ("coverage", "sentence_coverage"):
+        for of in ("coverage", "sentence_coverage", "sentence_dense"):
             column = x[:, FEATURES.index(of)]
             x[:, FEATURES.index(f"{of}_gap")] = column - column.max(initial=0.0)
         return x

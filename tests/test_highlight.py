@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from qa.chunking import split_sentences
 from qa.highlight import coverage, highlight, score_sentences, sentence_terms
 from qa.index import tokenize
 
@@ -20,8 +21,12 @@ def weights(question: str, **overrides: float) -> dict[str, float]:
     return w
 
 
+def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    return [(s.start, s.end) for s in split_sentences(text, start, end)]
+
+
 def best(question_weights: dict[str, float], text: str = TEXT, start: int = START, end: int = END):
-    return highlight(question_weights, sentence_terms(text, start, end))
+    return highlight(question_weights, sentence_terms(text, sentence_spans(text, start, end)))
 
 
 def test_sentence_with_most_question_terms_is_highlighted():
@@ -57,7 +62,7 @@ def test_a_rare_term_outweighs_common_ones():
 
 
 def test_sentence_terms_are_the_passage_sentences_in_order():
-    sentences = sentence_terms(TEXT, START, END)
+    sentences = sentence_terms(TEXT, sentence_spans(TEXT, START, END))
     assert [TEXT[s.start : s.end] for s in sentences] == [
         "The cat sat on the mat.",
         "Mark Toner spoke for the State Department on Monday.",
@@ -67,7 +72,7 @@ def test_sentence_terms_are_the_passage_sentences_in_order():
 
 
 def test_scores_are_shares_in_zero_one_best_first():
-    scored = score_sentences(weights("Mark Toner cat"), sentence_terms(TEXT, START, END))
+    scored = score_sentences(weights("Mark Toner cat"), sentence_terms(TEXT, sentence_spans(TEXT, START, END)))
     assert [round(s.score, 3) for s in scored] == [0.667, 0.333, 0.0]
     assert coverage(weights("a b"), set()) == 0.0
     assert coverage({}, {"x"}) == 0.0

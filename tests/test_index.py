@@ -8,6 +8,7 @@ import os
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import qa
@@ -15,7 +16,7 @@ import qa.index
 from qa.chunking import chunk_document
 from qa.index import Index
 
-INDEX_FILES = {"manifest.json", "documents.jsonl", "chunks.jsonl", "dense.faiss", "bm25"}
+INDEX_FILES = {"manifest.json", "documents.jsonl", "chunks.jsonl", "dense.faiss", "bm25", "sentences.npz"}
 
 
 def sha256(path: Path) -> str:
@@ -200,6 +201,13 @@ def drop_last_line(path: Path) -> None:
     path.write_text("".join(lines[:-1]), encoding="utf-8")
 
 
+def rewrite_sentences(path: Path, **changes) -> None:
+    """Replace arrays of the sentence table (None: drop one)."""
+    with np.load(path) as table:
+        arrays = {k: v for k, v in (dict(table) | changes).items() if v is not None}
+    np.savez(path, **arrays)
+
+
 def remove_tree(path: Path) -> None:
     for p in sorted(path.rglob("*"), reverse=True):
         p.unlink() if p.is_file() else p.rmdir()
@@ -216,6 +224,15 @@ CORRUPTIONS = {
     "missing documents.jsonl": lambda d: (d / "documents.jsonl").unlink(),
     "wrong documents.jsonl": lambda d: (d / "documents.jsonl").write_text('{"doc_id": "x"}\n'),
     "missing bm25": lambda d: remove_tree(d / "bm25"),
+    "missing sentences.npz": lambda d: (d / "sentences.npz").unlink(),
+    "truncated sentences.npz": lambda d: truncate(d / "sentences.npz"),
+    "sentences.npz without vectors": lambda d: rewrite_sentences(d / "sentences.npz", vectors=None),
+    "sentence offsets short of the chunks": lambda d: rewrite_sentences(
+        d / "sentences.npz", offsets=np.load(d / "sentences.npz")["offsets"][:-1]
+    ),
+    "sentence vectors of another dimension": lambda d: rewrite_sentences(
+        d / "sentences.npz", vectors=np.load(d / "sentences.npz")["vectors"][:, :10]
+    ),
     "garbage manifest.json": lambda d: (d / "manifest.json").write_text("this is not json"),
     "binary manifest.json": lambda d: (d / "manifest.json").write_bytes(b"\xff\xfe\x00garbage"),
     "list manifest.json": lambda d: (d / "manifest.json").write_text("[1, 2, 3]"),
@@ -314,6 +331,16 @@ def test_default_index_dir_honours_the_environment(monkeypatch, tmp_path: Path, 
     assert qa.default_index_dir() == tmp_path
     monkeypatch.delenv("QA_INDEX_DIR")
     assert qa.default_index_dir() == repo_root / "embeddings"
+
+
+def test_every_chunk_has_its_sentences_with_unit_vectors(built: qa.Engine):
+    index = built.index
+    for chunk_id, chunk in enumerate(index.chunks):
+        spans, vectors = index.sentences.of_chunk(chunk_id)
+        assert len(spans) >= 1
+        assert spans[0][0] == chunk.start and spans[-1][1] == chunk.end  # the chunk, cut into sentences
+        assert all(chunk.start <= s < e <= chunk.end for s, e in spans)
+        assert np.allclose(np.linalg.norm(vectors.astype(np.float32), axis=1), 1, atol=1e-2)
 
 
 def test_index_files_are_readable_text(built, index_dir: Path):

@@ -8,7 +8,7 @@ import qa
 from qa.answer_type import answer_type_present
 from qa.confidence import CONFIDENCE_FILE, Calibrator
 from qa.disagreement import attribution, find_disagreement, first_figure, is_quantity_question
-from qa.ranker import FEATURES, RANKER_FILE, Ranker
+from qa.ranker import FEATURES, RANKER_FILE, Ranker, longest_run
 
 DEATH_TOLL = "What was the death toll from the May 2016 ISIS bombings in Jableh and Tartous?"
 
@@ -65,6 +65,19 @@ def test_disagreement_needs_a_quantity_question_and_two_figures():
     assert find_disagreement("Why did they bomb Tartous?", differ) is None
     assert find_disagreement(DEATH_TOLL, differ).values() == [78, 150]
     assert is_quantity_question("How many people lived in Aleppo?")
+
+
+def test_figures_of_other_things_are_not_compared():
+    troops = "How many additional US troops did Obama say were being sent to Syria?"
+    statements = [
+        (0, "A", 0, 10, "Obama announced that 250 troops had been deployed."),
+        (1, "B", 20, 30, "ISIS still has 8,000 to 11,000 fighters scattered across Syria."),
+    ]
+    assert find_disagreement(troops, statements) is None  # fighters are not troops
+    statements.append((2, "C", 40, 50, "Officials said 300 troops would follow."))
+    assert find_disagreement(troops, statements).values() == [250, 300]
+    casualties = [(0, "A", 0, 10, "with at least 120 people killed"), (1, "B", 20, 30, "killing about 150 and more")]
+    assert find_disagreement("How many people were killed in the bombings?", casualties).values() == [120, 150]
 
 
 def test_coastal_bombing_death_toll_shows_sources_side_by_side(real_engine):
@@ -143,3 +156,25 @@ def test_ranked_stage_reorders_only_the_top_candidates(real_engine):
     assert {c.chunk_id for c in ranked[:depth]} == {c.chunk_id for c in fused[:depth]}
     assert [c.chunk_id for c in ranked[depth:]] == [c.chunk_id for c in fused[depth:]]
     assert all(a.score >= b.score for a, b in zip(ranked, ranked[1:], strict=False))
+
+
+def test_longest_run_counts_question_words_in_order():
+    words = ["which", "team", "won", "the", "super", "bowl"]
+    assert longest_run(words, "The Broncos won the Super Bowl in 2016.") == 4 / 6  # "won the super bowl"
+    assert longest_run(words, "Bowl super the won.") == 1 / 6  # the same words, out of order
+    assert longest_run([], "anything") == 0.0
+
+
+def test_sentence_features_read_the_closest_sentence(real_engine):
+    question = "How did angry residents react after the Jableh and Tartous bombings?"
+    candidates = real_engine.search(question, 10)
+    query = real_engine.index.encode_query(question)
+    x = real_engine.featurizer.features(question, query, candidates)
+    column = {f: x[:, FEATURES.index(f)] for f in FEATURES}
+    for row, c in enumerate(candidates):
+        similarities = real_engine.featurizer.sentence_similarities(c.chunk_id, query)
+        assert len(similarities) == len(real_engine.featurizer.sentences(c.chunk_id))
+        closest = max(float(similarities.max()), c.dense)  # a sentence, or the whole chunk if closer
+        assert column["sentence_dense"][row] == pytest.approx(closest, abs=1e-6)
+    assert column["sentence_dense_gap"].max() == 0.0 and (column["sentence_dense_gap"] <= 0).all()
+    assert column["coverage_gap"].max() == 0.0
