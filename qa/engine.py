@@ -115,15 +115,15 @@ class Engine:
         """The top ``settings.rerank_depth`` candidates re-ordered by the learned ranker; the rest keep fused order.
 
         The ranker sees the fused ranks among its features, so its score replaces
-        the fused order outright (a blend of the two did worse on held-out folds).
+        the fused order outright (on held-out folds, neither a blend with the
+        fused position nor a prior for it did better).
         """
         depth = self.settings.rerank_depth
         top, rest = candidates[:depth], candidates[depth:]
         if not top:
             return candidates
-        for c, s in zip(
-            top, self.ranker.score(self.featurizer.features(question, self._query_vector(question), top)), strict=True
-        ):
+        learned = self.ranker.score(self.featurizer.features(question, self._query_vector(question), top))
+        for c, s in zip(top, learned, strict=True):
             c.score = float(s)
         top.sort(key=lambda c: (-c.score, c.chunk_id))
         floor = top[-1].score
