@@ -62,9 +62,7 @@ def confidence_features(
     featurizer: Featurizer, question: str, query_vector: np.ndarray, top: Candidate | None, best_dense: float
 ) -> np.ndarray:
     """`FEATURES` of a question and its top candidate (``None``: nothing retrieved)."""
-    weights = featurizer.weights(question)
-    total = sum(weights.values())
-    known = sum(w for t, w in weights.items() if featurizer.knows(t)) / total if total else 0.0
+    known = featurizer.known_share(question)
     if top is None:
         return np.asarray([best_dense, *[0.0] * len(_FROM_RANKER), known])
     row = featurizer.features(question, query_vector, [top])[0]

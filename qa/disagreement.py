@@ -89,14 +89,20 @@ def counts_something_else(sentence: str, end: int, counted: set[str]) -> bool:
     return bool(word) and not set(word) & counted
 
 
-def first_figure(sentence: str) -> tuple[str, int] | None:
-    """The first count in a sentence with its qualifier, skipping dates and years."""
+def _figure_match(sentence: str) -> tuple[re.Match, int] | None:
+    """Where the first count of a sentence stands, and its value."""
     for m in _FIGURE.finditer(sentence):
         value = round(float(m.group("number").replace(",", "")) * _SCALE.get((m.group("scale") or "").lower(), 1))
         if _DATE_BEFORE.search(sentence[: m.start()]) or 1900 <= value <= 2100 and not m.group("qualifier"):
             continue
-        return m.group(0), value
+        return m, value
     return None
+
+
+def first_figure(sentence: str) -> tuple[str, int] | None:
+    """The first count in a sentence with its qualifier, skipping dates and years."""
+    found = _figure_match(sentence)
+    return (found[0].group(0), found[1]) if found else None
 
 
 def attribution(sentence: str) -> str | None:
@@ -119,11 +125,11 @@ def find_disagreement(question: str, statements: list[tuple[int, str | None, int
         return None
     claims, counted = [], counted_terms(question)
     for passage, source, start, end, sentence in statements:
-        if found := first_figure(sentence):
-            figure, value = found
-            if counts_something_else(sentence, sentence.index(figure) + len(figure), counted):
+        if found := _figure_match(sentence):
+            match, value = found
+            if counts_something_else(sentence, match.end(), counted):
                 continue
-            claims.append(Claim(passage, figure, value, source, attribution(sentence), start, end))
+            claims.append(Claim(passage, match.group(0), value, source, attribution(sentence), start, end))
     if len({c.value for c in claims}) < 2:
         return None
     return Disagreement(claims)

@@ -119,17 +119,26 @@ class Featurizer:
         self._default_idf = math.log(1 + (n_docs + 0.5) / 0.5)
         self._sentences: dict[int, list[SentenceTerms]] = {}
         self._terms: dict[int, _ChunkTerms] = {}
+        self._last_question: tuple[str, list[str]] | None = None
 
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._default_idf)
 
-    def knows(self, term: str) -> bool:
-        """Whether any chunk of the index holds ``term``."""
-        return term in self._idf
+    def question_terms(self, question: str) -> list[str]:
+        """The question's topic terms in order; the last question's are kept, as one `ask` needs them thrice."""
+        if self._last_question is None or self._last_question[0] != question:
+            self._last_question = (question, tokenize([question], stopwords=QUESTION_STOPWORDS)[0])
+        return self._last_question[1]
 
     def weights(self, question: str) -> dict[str, float]:
         """The question's terms and their IDF in this index."""
-        return {t: self.idf(t) for t in set(tokenize([question], stopwords=QUESTION_STOPWORDS)[0])}
+        return {t: self.idf(t) for t in set(self.question_terms(question))}
+
+    def known_share(self, question: str) -> float:
+        """IDF-weighted share of the question's terms that some chunk of the index holds."""
+        weights = self.weights(question)
+        total = sum(weights.values())
+        return sum(w for t, w in weights.items() if t in self._idf) / total if total else 0.0
 
     def sentences(self, chunk_id: int) -> list[SentenceTerms]:
         """A chunk's sentences with their terms, computed once per chunk."""
@@ -160,7 +169,7 @@ class Featurizer:
         """One row of `FEATURES` per candidate (``query_vector``: the question's embedding)."""
         index = self.index
         weights = self.weights(question)
-        question_pairs = _pairs(tokenize([question], stopwords=QUESTION_STOPWORDS)[0])
+        question_pairs = _pairs(self.question_terms(question))
         quantity = 1.0 if _QUANTITY.search(question) else 0.0
         q_numbers = set(_NUMBER.findall(question))
         q_words = [w.lower() for w in _WORD.findall(question)]
