@@ -84,6 +84,9 @@ class QueryMemo:
             self.vectors[texts[0]] = self.inner.encode(texts)
         return self.vectors[texts[0]]
 
+    def word_vectors(self, words: list[str]) -> np.ndarray:
+        return self.inner.word_vectors(words)
+
 
 def memoised(engine: qa.Engine) -> qa.Engine:
     index = engine.index

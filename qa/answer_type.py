@@ -17,7 +17,7 @@ _ASKS_NUMBER = re.compile(
     r"\bhow (many|much)\b|\bwhat (number|percentage|fraction|proportion|share|amount)\b|\bdeath toll\b", re.I
 )
 _ASKS_DATE = re.compile(r"^\s*when\b|\b(what|which) (date|year|day|month|time)\b|\bon what date\b", re.I)
-_ASKS_NAME = re.compile(r"^\s*(who|whom|whose|where)\b|\b(which|what) (is the )?name\b", re.I)
+_ASKS_NAME = re.compile(r"^\s*(who|whom|whose|where)\b|\bwhich\b|\bwhat (is |was )?(the )?names?\b", re.I)
 _DIGITS = re.compile(r"\d[\d,.]*")
 _HAS_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
 _HAS_DATE = re.compile(rf"\b({MONTHS}|{_DAYS}|(1[89]|20)\d\d|yesterday|today|last (week|month|year))\b")

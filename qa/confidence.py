@@ -3,8 +3,9 @@
 Off-topic questions are easy (nothing is close in meaning); on-topic questions
 the corpus does not answer are not: the passages are about the right thing but
 lack the answer. So besides how close the best passage is, the features look
-at its best sentence (how much of the question it covers, how close in meaning
-it is, the longest phrase of the question it keeps) and ask whether its best
+at the passage and its best sentence (how much of the question they cover,
+exactly or by related words, how close in meaning the sentence is, the longest
+phrase of the question it keeps) and ask whether its best
 sentences hold an answer of the kind the question wants (a figure for "how
 many", a date for "when", a name not already in the question for "who" or
 "where"); they are computed as the ranker computes them.  A logistic model over these features,
@@ -35,6 +36,8 @@ FEATURES = (
     "sentence_dense",  # cosine of the question and the top passage's closest sentence
     "phrase",  # longest run of the question's words in that best sentence
     "answer_type",  # the top passage's best sentences hold an answer of the kind asked for
+    "coverage",  # IDF-weighted share of the question in the top passage as a whole
+    "soft_coverage",  # the best sentence's share of the question, by related words too
     "known_terms",  # IDF-weighted share of the question's terms that the corpus has at all
 )
 _FROM_RANKER = [RANKER_FEATURES.index(f) for f in FEATURES[1:-1]]  # computed as the ranker computes them

@@ -59,6 +59,15 @@ class Document:
                 return seg
         return None
 
+    def headline_only(self, start: int, end: int) -> bool:
+        """Whether ``text[start:end]`` holds nothing but the page's title or roundup ``Source:`` lines.
+
+        Such a span names a piece rather than saying anything of its own: it
+        matches a question's words well and answers it rarely.
+        """
+        lines = [line.strip() for line in self.text[start:end].splitlines() if line.strip()]
+        return bool(lines) and all(line == self.title or _SOURCE_LINE.match(line) for line in lines)
+
 
 # --- page furniture -------------------------------------------------------
 

@@ -304,10 +304,15 @@ class Index:
 
     # --- searching --------------------------------------------------------
 
-    def encode_query(self, question: str) -> np.ndarray:
+    @property
+    def model(self) -> Embedder:
+        """The embedder the index was built with, loaded on first use."""
         if self.embedder is None:
             self.embedder = load_embedder(self.manifest.model)
-        return self.embedder.encode([question])[0]
+        return self.embedder
+
+    def encode_query(self, question: str) -> np.ndarray:
+        return self.model.encode([question])[0]
 
     def dense_search(self, query_vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Chunk ids and cosine similarities of the ``n`` nearest chunks, best first."""

@@ -30,6 +30,8 @@ SHIPPED_MODELS: dict[str, tuple[str, str]] = {
 # A question or a few sentences: one torch thread is as fast, and on a busy machine a second
 # thread makes such a call many times slower (seen: 15 ms alone, 500 ms beside another job).
 SMALL_BATCH = 16
+# Words whose word pieces an embedder remembers before it starts afresh (a few MB).
+MAX_REMEMBERED_WORDS = 200_000
 
 
 @contextmanager
@@ -59,6 +61,10 @@ class Embedder(Protocol):
         """Unit-length float32 vectors, one row per text."""
         ...
 
+    def word_vectors(self, words: list[str]) -> np.ndarray:
+        """Unit-length float32 vectors of single words, without context: cheap enough for every word of a passage."""
+        ...
+
 
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from the package that ships it."""
@@ -85,6 +91,7 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self._model = SentenceTransformer(str(module.get_model_path()), device="cpu", local_files_only=True)
         self.dim = int(self._model.get_embedding_dimension())
+        self._pieces: dict[str, list[int]] = {}  # word -> its word-piece ids
 
     def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
         if len(texts) <= SMALL_BATCH:
@@ -101,6 +108,38 @@ class SentenceTransformerEmbedder:
             show_progress_bar=show_progress,
         )
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def word_vectors(self, words: list[str]) -> np.ndarray:
+        """The mean of each word's input word-piece embeddings (the model's first layer), unit length.
+
+        Running the transformer on every word of 30 passages would take a
+        second; the input embeddings take a millisecond and still place "anger"
+        near "angry" and "residents" near "locals".  Only the word pieces of a
+        word are remembered (a few integers), never its vector.
+        """
+        pieces = self._word_pieces(words)
+        table = self._input_embeddings()
+        vectors = np.zeros((len(words), self.dim), dtype=np.float32)
+        single = [i for i, p in enumerate(pieces) if len(p) == 1]  # most words: one gather for all of them
+        vectors[single] = table[[pieces[i][0] for i in single]]
+        for i, p in enumerate(pieces):
+            if len(p) > 1:
+                vectors[i] = table[p].mean(axis=0)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms > 0, norms, 1.0)
+
+    def _input_embeddings(self) -> np.ndarray:
+        """The model's word-piece embedding table, shared with torch (no copy)."""
+        return self._model[0].auto_model.get_input_embeddings().weight.detach().numpy()
+
+    def _word_pieces(self, words: list[str]) -> list[list[int]]:
+        if len(self._pieces) > MAX_REMEMBERED_WORDS:
+            self._pieces.clear()
+        missing = list({w for w in words if w not in self._pieces})
+        if missing:
+            ids = self._model.tokenizer(missing, add_special_tokens=False)["input_ids"]
+            self._pieces.update(zip(missing, ids, strict=True))
+        return [self._pieces[w] for w in words]
 
 
 class HashEmbedder:
@@ -128,6 +167,10 @@ class HashEmbedder:
             if norm > 0:
                 out[row] /= norm
         return out
+
+    def word_vectors(self, words: list[str]) -> np.ndarray:
+        """A word's own direction: only the same word is similar."""
+        return self.encode(words)
 
 
 def installed_version(name: str) -> str | None:

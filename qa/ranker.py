@@ -3,8 +3,10 @@
 No cross-encoder ships here, so the second stage combines what we can compute
 cheaply for a question and a candidate chunk: the dense and BM25 scores and
 ranks, how much of the question (IDF-weighted) the chunk and its best sentence
-cover, the longest phrase of the question a sentence keeps, whether the best
-sentences hold an answer of the asked kind, the section, the length.  A linear
+cover, exactly or by related words (word vectors from the embedder's first
+layer, for questions that paraphrase), the longest phrase of the question a
+sentence keeps, whether the best sentences hold an answer of the asked kind,
+the section, whether the chunk is only a headline, the length.  A linear
 model over these features is trained listwise by ``benchmarks/train_ranker.py``
 on SQuAD dev and the seed dev set and shipped as ``qa/ranker.json`` (about a
 kilobyte).
@@ -45,13 +47,16 @@ FEATURES = (
     "sentence_dense_gap",  # that minus the best candidate's
     "coverage_gap",  # coverage minus the best candidate's
     "sentence_coverage_gap",  # sentence coverage minus the best candidate's
+    "soft_coverage",  # like sentence coverage, each question word credited with its closest word's similarity
+    "soft_coverage_gap",  # that minus the best candidate's
     "phrase",  # longest run of the question's words, in order, in the best sentence (share of the question)
     "answer_type",  # the best sentences hold an answer of the kind asked for (a figure, a date, a new name)
     "title_coverage",  # the same, for the headline or title alone
     "numbers",  # a quantity question and a chunk with figures
-    "question_numbers",  # share of the question's own figures found in the chunk
+    "question_numbers",  # share of the question's own figures found in the chunk (1 when it has none)
     "comment",
     "boilerplate",
+    "headline",  # the chunk is only a title or a roundup's Source line
     "log_words",
 )
 
@@ -63,6 +68,7 @@ _QUANTITY = re.compile(
 _FIGURE = re.compile(r"\d")
 _NUMBER = re.compile(r"\d[\d,.]*")
 _WORD = re.compile(r"\w+")
+_SOFT_WORD = re.compile(r"[^\W\d_][\w'-]*|\d[\d,.]*")
 
 
 def longest_run(question_words: list[str], sentence: str) -> float:
@@ -76,6 +82,35 @@ def longest_run(question_words: list[str], sentence: str) -> float:
     words = [w.lower() for w in _WORD.findall(sentence)]
     match = SequenceMatcher(None, question_words, words, autojunk=False).find_longest_match()
     return match.size / len(question_words)
+
+
+@dataclass(frozen=True)
+class _Question:
+    """What the features need of a question, computed once per question."""
+
+    text: str
+    terms: list[str]  # topic terms (stemmed), in order
+    words: list[str]  # topic words as written (lower-cased), for soft matching
+    word_weights: np.ndarray  # the IDF of each word's term
+
+
+def soft_coverage(question_vectors: np.ndarray, weights: np.ndarray, sentences: list[np.ndarray]) -> float:
+    """The best sentence's IDF-weighted share of the question, each word credited with its closest word's cosine.
+
+    Term coverage gives nothing for "angry locals" against "the anger of
+    residents"; word vectors give "angry"~"anger" 0.7 and "locals"~"residents"
+    0.4 (unrelated words stay near 0).  ``sentences``: one matrix of word
+    vectors per sentence.
+    """
+    total = float(weights.sum())
+    if not total or not len(question_vectors):
+        return 0.0
+    best = 0.0
+    for words in sentences:
+        if len(words):
+            closest = np.clip((question_vectors @ words.T).max(axis=1), 0.0, 1.0)
+            best = max(best, float(weights @ closest) / total)
+    return best
 
 
 @dataclass(frozen=True)
@@ -118,17 +153,26 @@ class Featurizer:
         self._idf = {t: math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self._default_idf = math.log(1 + (n_docs + 0.5) / 0.5)
         self._sentences: dict[int, list[SentenceTerms]] = {}
+        self._sentence_words: dict[int, list[list[str]]] = {}
         self._terms: dict[int, _ChunkTerms] = {}
-        self._last_question: tuple[str, list[str]] | None = None
+        self._last_question: _Question | None = None
 
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._default_idf)
 
+    def _question(self, question: str) -> _Question:
+        """The question's terms and words; the last question's are kept, as one `ask` needs them thrice."""
+        if self._last_question is None or self._last_question.text != question:
+            stop = set(QUESTION_STOPWORDS)
+            words = [w for w in (w.lower() for w in _SOFT_WORD.findall(question)) if w not in stop]
+            stems = tokenize([question, *words], stopwords=QUESTION_STOPWORDS)
+            weights = np.asarray([self.idf(t[0]) if t else 0.0 for t in stems[1:]])
+            self._last_question = _Question(question, stems[0], words, weights)
+        return self._last_question
+
     def question_terms(self, question: str) -> list[str]:
-        """The question's topic terms in order; the last question's are kept, as one `ask` needs them thrice."""
-        if self._last_question is None or self._last_question[0] != question:
-            self._last_question = (question, tokenize([question], stopwords=QUESTION_STOPWORDS)[0])
-        return self._last_question[1]
+        """The question's topic terms (stemmed), in order."""
+        return self._question(question).terms
 
     def weights(self, question: str) -> dict[str, float]:
         """The question's terms and their IDF in this index."""
@@ -153,6 +197,20 @@ class Featurizer:
         _, vectors = self.index.sentences.of_chunk(chunk_id)
         return vectors.astype(np.float32) @ np.asarray(query_vector, dtype=np.float32)
 
+    def sentence_words(self, chunk_id: int) -> list[list[str]]:
+        """The words of each of the chunk's sentences, lower-cased, computed once per chunk."""
+        if (cached := self._sentence_words.get(chunk_id)) is None:
+            text = self.index.documents[self.index.chunks[chunk_id].doc_id].text
+            cached = [[w.lower() for w in _SOFT_WORD.findall(text[s.start : s.end])] for s in self.sentences(chunk_id)]
+            self._sentence_words[chunk_id] = cached
+        return cached
+
+    def sentence_word_vectors(self, chunk_id: int) -> list[np.ndarray]:
+        """Word vectors of each of the chunk's sentences (not kept: 150 words of vectors are 230 KB)."""
+        sentences = self.sentence_words(chunk_id)
+        vectors = self.index.model.word_vectors([w for words in sentences for w in words])
+        return np.split(vectors, np.cumsum([len(words) for words in sentences])[:-1])
+
     def _chunk_terms(self, chunk_id: int) -> _ChunkTerms:
         """A chunk's terms and term pairs (with its context), its headline's terms, whether it states figures."""
         if (cached := self._terms.get(chunk_id)) is None:
@@ -169,7 +227,9 @@ class Featurizer:
         """One row of `FEATURES` per candidate (``query_vector``: the question's embedding)."""
         index = self.index
         weights = self.weights(question)
-        question_pairs = _pairs(self.question_terms(question))
+        asked = self._question(question)
+        question_pairs = _pairs(asked.terms)
+        word_vectors = index.model.word_vectors(asked.words)
         quantity = 1.0 if _QUANTITY.search(question) else 0.0
         q_numbers = set(_NUMBER.findall(question))
         q_words = [w.lower() for w in _WORD.findall(question)]
@@ -198,18 +258,21 @@ class Featurizer:
                     0.0,  # sentence dense gap, filled in below
                     0.0,  # coverage gap
                     0.0,  # sentence coverage gap
+                    soft_coverage(word_vectors, asked.word_weights, self.sentence_word_vectors(c.chunk_id)),
+                    0.0,  # soft coverage gap
                     longest_run(q_words, best[0]) if best else 0.0,
                     answer_type_present(question, best),
                     coverage(weights, terms.head),
                     quantity * terms.figures,
-                    (sum(n in text for n in q_numbers) / len(q_numbers)) if q_numbers else 0.0,
+                    (sum(n in text for n in q_numbers) / len(q_numbers)) if q_numbers else 1.0,
                     1.0 if chunk.section == "comment" else 0.0,
                     1.0 if chunk.section == "boilerplate" else 0.0,
+                    1.0 if index.documents[chunk.doc_id].headline_only(chunk.start, chunk.end) else 0.0,
                     math.log(1 + len(text.split())),
                 ]
             )
         x = np.asarray(rows, dtype=np.float64).reshape(len(candidates), len(FEATURES))
-        for of in ("coverage", "sentence_coverage", "sentence_dense"):
+        for of in ("coverage", "sentence_coverage", "sentence_dense", "soft_coverage"):
             column = x[:, FEATURES.index(of)]
             x[:, FEATURES.index(f"{of}_gap")] = column - column.max(initial=0.0)
         return x

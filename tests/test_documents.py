@@ -217,6 +217,31 @@ def test_non_roundup_pages_have_no_headlines(default_docs):
         assert all(s.headline is None for s in default_docs[doc_id].segments)
 
 
+@pytest.mark.parametrize(
+    "doc_id, needle, expected",
+    [
+        (D000, "With Defeat Looming, ISIL haunts Syria", True),  # the page title
+        (D001, "Source: ISIS strikes in Assad territory", True),  # a roundup piece's Source line
+        (D002, "WEST KURDISTAN (SYRIA) – May 24 – By Scott Lucas", False),  # a byline says who wrote it
+        (D001, "(Reporting By Arshad Mohammed", False),
+        (D003, "Despite massive defeats ISIS still has", False),  # a standfirst states facts
+    ],
+)
+def test_headline_only_spans(default_docs, doc_id, needle, expected):
+    doc = default_docs[doc_id]
+    start = doc.text.index(needle)
+    end = doc.text.index("\n", start) if "\n" in doc.text[start:] else len(doc.text)
+    assert doc.headline_only(start, end) is expected
+
+
+def test_headline_only_needs_every_line_to_be_a_headline(default_docs):
+    doc = default_docs[D001]
+    start = doc.text.index("(Reporting By Arshad Mohammed")
+    source = doc.text.index("Source: Russia has special responsibility")
+    assert doc.headline_only(source, doc.text.index("\n", source))
+    assert not doc.headline_only(start, doc.text.index("\n", source))
+
+
 def test_default_corpus_is_the_five_pages(default_docs):
     assert sorted(default_docs) == [D000, D001, D002, D003, D004]
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import qa
 from qa.answer_type import answer_type_present
 from qa.confidence import CONFIDENCE_FILE, Calibrator
 from qa.disagreement import attribution, find_disagreement, first_figure, is_quantity_question
-from qa.ranker import FEATURES, RANKER_FILE, Ranker, longest_run
+from qa.ranker import FEATURES, RANKER_FILE, Ranker, longest_run, soft_coverage
+from qa.retrieval import Candidate
 
 DEATH_TOLL = "What was the death toll from the May 2016 ISIS bombings in Jableh and Tartous?"
 
@@ -143,6 +145,10 @@ def test_answerable_question_is_confident(real_engine):
         ("Who replaced Alloush?", ["Alloush is not irreplaceable; someone is getting a promotion."], 0.0),
         ("Who led the Army of Islam?", ["It was led by Zahran Alloush."], 1.0),
         ("Why did the talks fail?", ["Anything at all."], 1.0),
+        ("What was the name of the reporter?", ["The reporter obtained the files."], 0.0),
+        ("What was the name of the reporter?", ["Stuart Ramsay obtained the files."], 1.0),
+        ("In which mosque was it proclaimed?", ["In the mosque it was proclaimed."], 0.0),
+        ("In which mosque was it proclaimed?", ["In the Great Mosque of al-Nuri it was proclaimed."], 1.0),
     ],
 )
 def test_answer_type_present(question, sentences, expected):
@@ -163,6 +169,56 @@ def test_longest_run_counts_question_words_in_order():
     assert longest_run(words, "The Broncos won the Super Bowl in 2016.") == 4 / 6  # "won the super bowl"
     assert longest_run(words, "Bowl super the won.") == 1 / 6  # the same words, out of order
     assert longest_run([], "anything") == 0.0
+
+
+def test_soft_coverage_credits_each_word_with_its_closest_word_in_the_best_sentence():
+    axes = np.eye(3, dtype=np.float32)
+    question = axes[:2]  # two words, the first weighted three times the second
+    weights = np.asarray([3.0, 1.0])
+    halfway = np.asarray([[0.6, 0.8, 0.0]], dtype=np.float32)  # cosine 0.6 with the first word, 0.8 with the second
+    assert soft_coverage(question, weights, [axes[:1]]) == pytest.approx(0.75)  # the first word, exactly
+    assert soft_coverage(question, weights, [axes[2:], halfway]) == pytest.approx((3 * 0.6 + 0.8) / 4)
+    assert soft_coverage(question, weights, [-axes[:2]]) == 0.0  # opposed words count as nothing
+    assert soft_coverage(question, weights, []) == 0.0
+    assert soft_coverage(question[:0], weights[:0], [axes]) == 0.0
+
+
+def test_model_word_vectors_place_related_words_closer(real_engine):
+    vectors = real_engine.index.model.word_vectors(["angry", "anger", "locals", "residents", "bus"])
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    cos = vectors @ vectors.T
+    assert cos[0, 1] > cos[0, 4] + 0.3  # angry ~ anger, not ~ bus
+    assert cos[2, 3] > cos[2, 4] + 0.2  # locals ~ residents
+
+
+def test_word_vectors_are_the_same_after_the_remembered_word_pieces_are_dropped(real_engine, monkeypatch):
+    model = real_engine.index.model
+    words = ["vigilantes", "refugee", "camp", "vigilantes", ""]
+    before = model.word_vectors(words)
+    monkeypatch.setattr("qa.models.MAX_REMEMBERED_WORDS", 2)
+    model.word_vectors(["tents", "burning", "casualties"])  # over the limit: starts afresh
+    assert len(model._pieces) <= 3
+    after = model.word_vectors(words)
+    assert np.allclose(before, after) and np.allclose(before[0], before[3])
+    assert not after[4].any()  # a word without pieces has no direction
+
+
+def test_soft_coverage_credits_a_paraphrase_that_term_coverage_misses(real_engine):
+    question = "How did angry locals lash out after the bombings?"
+    paraphrase = "The anger of residents spilled over into attacks on displaced Syrians."
+    chunk_id = next(
+        i
+        for i, c in enumerate(real_engine.index.chunks)
+        if paraphrase in real_engine.index.documents[c.doc_id].text[c.start : c.end]
+    )
+    candidate = Candidate(chunk_id=chunk_id, score=0.0, dense=0.5, lexical=0.0)
+    row = real_engine.featurizer.features(question, real_engine.index.encode_query(question), [candidate])[0]
+    assert row[FEATURES.index("soft_coverage")] > row[FEATURES.index("sentence_coverage")] + 0.2
+
+
+def test_hash_word_vectors_match_only_the_same_word(hash_embedder):
+    a, b, again = hash_embedder.word_vectors(["anger", "angry", "anger"])
+    assert np.allclose(a, again) and abs(float(a @ b)) < 0.5
 
 
 def test_sentence_features_read_the_closest_sentence(real_engine):
