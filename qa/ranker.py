@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN_PLUS
@@ -31,6 +34,8 @@ from qa.linear import LinearModel
 from qa.retrieval import Candidate
 
 RANKER_FILE = Path(__file__).with_name("ranker.json")
+CHUNKS_CACHED = 4096  # chunks whose sentences, words and terms a featurizer keeps (a few KB each)
+T = TypeVar("T")
 # Words that carry no topic in a question ("what", "from", "did"…); BM25 keeps its shorter list.
 QUESTION_STOPWORDS = list(STOPWORDS_EN_PLUS)
 
@@ -140,6 +145,30 @@ def load_ranker(path: str = str(RANKER_FILE)) -> Ranker | None:
     return Ranker.load(path) if Path(path).exists() else None
 
 
+class ChunkCache(Generic[T]):
+    """``compute(chunk_id)``, remembered for the most recently used chunks.
+
+    Bounded, so a long-running app over a large corpus does not end up
+    holding the terms and words of every chunk it ever ranked.
+    """
+
+    def __init__(self, compute: Callable[[int], T], size: int = CHUNKS_CACHED):
+        self.compute, self.size = compute, size
+        self._kept: OrderedDict[int, T] = OrderedDict()
+
+    def __call__(self, chunk_id: int) -> T:
+        if chunk_id in self._kept:
+            self._kept.move_to_end(chunk_id)
+            return self._kept[chunk_id]
+        value = self._kept[chunk_id] = self.compute(chunk_id)
+        if len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
 class Featurizer:
     """Computes `FEATURES` for candidates of one index; caches what depends only on the index."""
 
@@ -152,9 +181,9 @@ class Featurizer:
         df = {t: int(counts[i]) for t, i in vocab.items() if t and i < len(counts)}
         self._idf = {t: math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self._default_idf = math.log(1 + (n_docs + 0.5) / 0.5)
-        self._sentences: dict[int, list[SentenceTerms]] = {}
-        self._sentence_words: dict[int, list[list[str]]] = {}
-        self._terms: dict[int, _ChunkTerms] = {}
+        self.sentences = ChunkCache(self._sentences)
+        self.sentence_words = ChunkCache(self._sentence_words)
+        self._chunk_terms = ChunkCache(self._terms)
         self._last_question: _Question | None = None
 
     def idf(self, term: str) -> float:
@@ -184,26 +213,20 @@ class Featurizer:
         total = sum(weights.values())
         return sum(w for t, w in weights.items() if t in self._idf) / total if total else 0.0
 
-    def sentences(self, chunk_id: int) -> list[SentenceTerms]:
-        """A chunk's sentences with their terms, computed once per chunk."""
-        if (cached := self._sentences.get(chunk_id)) is None:
-            spans, _ = self.index.sentences.of_chunk(chunk_id)
-            cached = sentence_terms(self.index.documents[self.index.chunks[chunk_id].doc_id].text, spans)
-            self._sentences[chunk_id] = cached
-        return cached
+    def _sentences(self, chunk_id: int) -> list[SentenceTerms]:
+        """A chunk's sentences with their terms (read through the cache `sentences`)."""
+        spans, _ = self.index.sentences.of_chunk(chunk_id)
+        return sentence_terms(self.index.documents[self.index.chunks[chunk_id].doc_id].text, spans)
 
     def sentence_similarities(self, chunk_id: int, query_vector: np.ndarray) -> np.ndarray:
         """Cosine of the question and each of the chunk's sentences, in the order of `sentences`."""
         _, vectors = self.index.sentences.of_chunk(chunk_id)
         return vectors.astype(np.float32) @ np.asarray(query_vector, dtype=np.float32)
 
-    def sentence_words(self, chunk_id: int) -> list[list[str]]:
-        """The words of each of the chunk's sentences, lower-cased, computed once per chunk."""
-        if (cached := self._sentence_words.get(chunk_id)) is None:
-            text = self.index.documents[self.index.chunks[chunk_id].doc_id].text
-            cached = [[w.lower() for w in _SOFT_WORD.findall(text[s.start : s.end])] for s in self.sentences(chunk_id)]
-            self._sentence_words[chunk_id] = cached
-        return cached
+    def _sentence_words(self, chunk_id: int) -> list[list[str]]:
+        """The words of each of the chunk's sentences, lower-cased (read through the cache `sentence_words`)."""
+        text = self.index.documents[self.index.chunks[chunk_id].doc_id].text
+        return [[w.lower() for w in _SOFT_WORD.findall(text[s.start : s.end])] for s in self.sentences(chunk_id)]
 
     def sentence_word_vectors(self, chunk_id: int) -> list[np.ndarray]:
         """Word vectors of each of the chunk's sentences (not kept: 150 words of vectors are 230 KB)."""
@@ -211,17 +234,14 @@ class Featurizer:
         vectors = self.index.model.word_vectors([w for words in sentences for w in words])
         return np.split(vectors, np.cumsum([len(words) for words in sentences])[:-1])
 
-    def _chunk_terms(self, chunk_id: int) -> _ChunkTerms:
+    def _terms(self, chunk_id: int) -> _ChunkTerms:
         """A chunk's terms and term pairs (with its context), its headline's terms, whether it states figures."""
-        if (cached := self._terms.get(chunk_id)) is None:
-            chunk = self.index.chunks[chunk_id]
-            doc = self.index.documents[chunk.doc_id]
-            full = lexical_text(doc, chunk)
-            terms, head = tokenize([full, full.split("\n", 1)[0]], stopwords=QUESTION_STOPWORDS)
-            figures = bool(_FIGURE.search(doc.text, chunk.start, chunk.end))
-            cached = _ChunkTerms(frozenset(terms), _pairs(terms), frozenset(head), figures)
-            self._terms[chunk_id] = cached
-        return cached
+        chunk = self.index.chunks[chunk_id]
+        doc = self.index.documents[chunk.doc_id]
+        full = lexical_text(doc, chunk)
+        terms, head = tokenize([full, full.split("\n", 1)[0]], stopwords=QUESTION_STOPWORDS)
+        figures = bool(_FIGURE.search(doc.text, chunk.start, chunk.end))
+        return _ChunkTerms(frozenset(terms), _pairs(terms), frozenset(head), figures)
 
     def features(self, question: str, query_vector: np.ndarray, candidates: list[Candidate]) -> np.ndarray:
         """One row of `FEATURES` per candidate (``query_vector``: the question's embedding)."""

@@ -9,7 +9,7 @@ import qa
 from qa.answer_type import answer_type_present
 from qa.confidence import CONFIDENCE_FILE, Calibrator
 from qa.disagreement import attribution, find_disagreement, first_figure, is_quantity_question
-from qa.ranker import FEATURES, RANKER_FILE, Ranker, longest_run, soft_coverage
+from qa.ranker import FEATURES, RANKER_FILE, ChunkCache, Ranker, longest_run, soft_coverage
 from qa.retrieval import Candidate
 
 DEATH_TOLL = "What was the death toll from the May 2016 ISIS bombings in Jableh and Tartous?"
@@ -214,6 +214,16 @@ def test_soft_coverage_credits_a_paraphrase_that_term_coverage_misses(real_engin
     candidate = Candidate(chunk_id=chunk_id, score=0.0, dense=0.5, lexical=0.0)
     row = real_engine.featurizer.features(question, real_engine.index.encode_query(question), [candidate])[0]
     assert row[FEATURES.index("soft_coverage")] > row[FEATURES.index("sentence_coverage")] + 0.2
+
+
+def test_chunk_cache_computes_once_and_forgets_the_least_recently_used():
+    calls = []
+    cache = ChunkCache(lambda i: calls.append(i) or i * 10, size=2)
+    assert [cache(1), cache(2), cache(1)] == [10, 20, 10] and calls == [1, 2]
+    cache(3)  # over the size: chunk 2, used least recently, goes
+    assert len(cache) == 2
+    cache(1), cache(2)
+    assert calls == [1, 2, 3, 2]
 
 
 def test_hash_word_vectors_match_only_the_same_word(hash_embedder):
