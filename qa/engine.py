@@ -143,7 +143,8 @@ class Engine:
         weights = self.featurizer.weights(question)
         passages = []
         for c in chosen:
-            marked = highlight(weights, self.featurizer.sentences(c.chunk_id))
+            related = self.featurizer.soft_coverages(question, c.chunk_id)
+            marked = highlight(weights, self.featurizer.sentences(c.chunk_id), related)
             passages.append(self._passage(c.chunk_id, c.score, marked))
         disagreement = self._disagreement(question, chosen, passages) if answered else None
         return Answer(

@@ -97,10 +97,11 @@ class _Question:
     terms: list[str]  # topic terms (stemmed), in order
     words: list[str]  # topic words as written (lower-cased), for soft matching
     word_weights: np.ndarray  # the IDF of each word's term
+    word_vectors: np.ndarray  # one row per word
 
 
-def soft_coverage(question_vectors: np.ndarray, weights: np.ndarray, sentences: list[np.ndarray]) -> float:
-    """The best sentence's IDF-weighted share of the question, each word credited with its closest word's cosine.
+def soft_coverages(question_vectors: np.ndarray, weights: np.ndarray, sentences: list[np.ndarray]) -> np.ndarray:
+    """Each sentence's IDF-weighted share of the question, each word credited with its closest word's cosine.
 
     Term coverage gives nothing for "angry locals" against "the anger of
     residents"; word vectors give "angry"~"anger" 0.7 and "locals"~"residents"
@@ -109,13 +110,9 @@ def soft_coverage(question_vectors: np.ndarray, weights: np.ndarray, sentences: 
     """
     total = float(weights.sum())
     if not total or not len(question_vectors):
-        return 0.0
-    best = 0.0
-    for words in sentences:
-        if len(words):
-            closest = np.clip((question_vectors @ words.T).max(axis=1), 0.0, 1.0)
-            best = max(best, float(weights @ closest) / total)
-    return best
+        return np.zeros(len(sentences))
+    closest = [np.clip((question_vectors @ w.T).max(axis=1), 0.0, 1.0) if len(w) else None for w in sentences]
+    return np.asarray([float(weights @ c) / total if c is not None else 0.0 for c in closest])
 
 
 @dataclass(frozen=True)
@@ -196,7 +193,8 @@ class Featurizer:
             words = [w for w in (w.lower() for w in _SOFT_WORD.findall(question)) if w not in stop]
             stems = tokenize([question, *words], stopwords=QUESTION_STOPWORDS)
             weights = np.asarray([self.idf(t[0]) if t else 0.0 for t in stems[1:]])
-            self._last_question = _Question(question, stems[0], words, weights)
+            vectors = self.index.model.word_vectors(words)
+            self._last_question = _Question(question, stems[0], words, weights, vectors)
         return self._last_question
 
     def question_terms(self, question: str) -> list[str]:
@@ -228,11 +226,16 @@ class Featurizer:
         text = self.index.documents[self.index.chunks[chunk_id].doc_id].text
         return [[w.lower() for w in _SOFT_WORD.findall(text[s.start : s.end])] for s in self.sentences(chunk_id)]
 
-    def sentence_word_vectors(self, chunk_id: int) -> list[np.ndarray]:
-        """Word vectors of each of the chunk's sentences (not kept: 150 words of vectors are 230 KB)."""
+    def soft_coverages(self, question: str, chunk_id: int) -> np.ndarray:
+        """`soft_coverages` of the chunk's sentences, in the order of `sentences`.
+
+        The sentences' word vectors are not kept: 150 words of them are 230 KB.
+        """
+        asked = self._question(question)
         sentences = self.sentence_words(chunk_id)
         vectors = self.index.model.word_vectors([w for words in sentences for w in words])
-        return np.split(vectors, np.cumsum([len(words) for words in sentences])[:-1])
+        per_sentence = np.split(vectors, np.cumsum([len(words) for words in sentences])[:-1]) if sentences else []
+        return soft_coverages(asked.word_vectors, asked.word_weights, per_sentence)
 
     def _terms(self, chunk_id: int) -> _ChunkTerms:
         """A chunk's terms and term pairs (with its context), its headline's terms, whether it states figures."""
@@ -249,7 +252,6 @@ class Featurizer:
         weights = self.weights(question)
         asked = self._question(question)
         question_pairs = _pairs(asked.terms)
-        word_vectors = index.model.word_vectors(asked.words)
         quantity = 1.0 if _QUANTITY.search(question) else 0.0
         q_numbers = set(_NUMBER.findall(question))
         q_words = [w.lower() for w in _WORD.findall(question)]
@@ -278,7 +280,7 @@ class Featurizer:
                     0.0,  # sentence dense gap, filled in below
                     0.0,  # coverage gap
                     0.0,  # sentence coverage gap
-                    soft_coverage(word_vectors, asked.word_weights, self.sentence_word_vectors(c.chunk_id)),
+                    self.soft_coverages(question, c.chunk_id).max(initial=0.0),
                     0.0,  # soft coverage gap
                     longest_run(q_words, best[0]) if best else 0.0,
                     answer_type_present(question, best),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qa.chunking import split_sentences
-from qa.highlight import coverage, highlight, score_sentences, sentence_terms
+from qa.highlight import RELATED_ALONE, coverage, highlight, score_sentences, sentence_terms
 from qa.index import tokenize
 
 TEXT = (
@@ -59,6 +59,21 @@ def test_a_rare_term_outweighs_common_ones():
     text = "Syria and Russia met. Alloush was killed."
     question = weights("Syria Russia Alloush", alloush=5.0)
     assert [text[s:e] for s, e in best(question, text, 0, len(text))] == ["Alloush was killed."]
+
+
+def test_related_words_can_outweigh_a_shared_common_term():
+    sentences = sentence_terms(TEXT, sentence_spans(TEXT, START, END))
+    question = weights("mat spokesman")  # "mat" stands in the first sentence, nothing of the question in the second
+    assert best(question) == [(START, START + len("The cat sat on the mat."))]
+    marked = highlight(question, sentences, related=[0.3, 0.9, 0.1])  # "spokesman" ~ "spoke"
+    assert [TEXT[s:e] for s, e in marked] == ["Mark Toner spoke for the State Department on Monday."]
+
+
+def test_related_words_alone_mark_a_sentence_only_when_close_enough():
+    sentences = sentence_terms(TEXT, sentence_spans(TEXT, START, END))
+    question = weights("volcanic eruptions")
+    assert highlight(question, sentences, related=[0.2, 0.3, 0.25]) == []  # the noise of unrelated words
+    assert highlight(question, sentences, related=[0.2, 0.3, RELATED_ALONE]) == [(sentences[2].start, sentences[2].end)]
 
 
 def test_sentence_terms_are_the_passage_sentences_in_order():

@@ -9,7 +9,7 @@ import qa
 from qa.answer_type import answer_type_present
 from qa.confidence import CONFIDENCE_FILE, Calibrator
 from qa.disagreement import attribution, find_disagreement, first_figure, is_quantity_question
-from qa.ranker import FEATURES, RANKER_FILE, ChunkCache, Ranker, longest_run, soft_coverage
+from qa.ranker import FEATURES, RANKER_FILE, ChunkCache, Ranker, longest_run, soft_coverages
 from qa.retrieval import Candidate
 
 DEATH_TOLL = "What was the death toll from the May 2016 ISIS bombings in Jableh and Tartous?"
@@ -171,16 +171,15 @@ def test_longest_run_counts_question_words_in_order():
     assert longest_run([], "anything") == 0.0
 
 
-def test_soft_coverage_credits_each_word_with_its_closest_word_in_the_best_sentence():
+def test_soft_coverages_credit_each_word_with_its_closest_word_in_each_sentence():
     axes = np.eye(3, dtype=np.float32)
     question = axes[:2]  # two words, the first weighted three times the second
     weights = np.asarray([3.0, 1.0])
     halfway = np.asarray([[0.6, 0.8, 0.0]], dtype=np.float32)  # cosine 0.6 with the first word, 0.8 with the second
-    assert soft_coverage(question, weights, [axes[:1]]) == pytest.approx(0.75)  # the first word, exactly
-    assert soft_coverage(question, weights, [axes[2:], halfway]) == pytest.approx((3 * 0.6 + 0.8) / 4)
-    assert soft_coverage(question, weights, [-axes[:2]]) == 0.0  # opposed words count as nothing
-    assert soft_coverage(question, weights, []) == 0.0
-    assert soft_coverage(question[:0], weights[:0], [axes]) == 0.0
+    sentences = [axes[:1], axes[2:], halfway, -axes[:2], axes[:0]]
+    assert soft_coverages(question, weights, sentences) == pytest.approx([0.75, 0.0, (3 * 0.6 + 0.8) / 4, 0.0, 0.0])
+    assert soft_coverages(question, weights, []).shape == (0,)
+    assert not soft_coverages(question[:0], weights[:0], [axes]).any()
 
 
 def test_model_word_vectors_place_related_words_closer(real_engine):
