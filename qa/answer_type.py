@@ -1,6 +1,6 @@
 """What kind of answer a question asks for, and whether a piece of text holds one.
 
-"How many" wants a figure, "when" a date, "who" or "where" a name the question
+"How many" wants a figure, "when" a date, "who", "where" or "which" a name the question
 does not already say.  Both the second-stage ranker and the confidence model
 use it: a passage about the right thing that holds no answer of the asked kind
 is less likely to answer the question.

@@ -7,8 +7,8 @@ at the passage and its best sentence (how much of the question they cover,
 exactly or by related words, how close in meaning the sentence is, the longest
 phrase of the question it keeps) and ask whether its best
 sentences hold an answer of the kind the question wants (a figure for "how
-many", a date for "when", a name not already in the question for "who" or
-"where"); they are computed as the ranker computes them.  A logistic model over these features,
+many", a date for "when", a name not already in the question for "who",
+"where" or "which"); they are computed as the ranker computes them.  A logistic model over these features,
 trained by ``benchmarks/train_confidence.py`` and shipped as
 ``qa/confidence.json``, gives a probability; the threshold recorded with it was
 chosen on development data.
