@@ -16,6 +16,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 import qa
 from qa.documents import file_sha256
 from qa.index import FORMAT_VERSION
@@ -88,14 +90,38 @@ def index_key() -> str:
 
 
 def cached_engine(name: str, corpus: Path, cache: Path = CACHE, rebuild: bool = False) -> qa.Engine:
-    """The engine of ``corpus``, indexed once into ``cache/index/<name>-<key>`` and reused while current."""
+    """The engine of ``corpus``, indexed once into ``cache/index/<name>-<key>`` and reused while current (memoised)."""
     index_dir = cache / "index" / f"{name}-{index_key()}"
     if not rebuild:
         try:
-            return qa.load(index_dir, strict=True)
+            return memoised(qa.load(index_dir, strict=True))
         except (qa.IndexFormatError, qa.StaleIndexError) as exc:
             print(f"indexing {name}: {str(exc).splitlines()[0][:200]}", file=sys.stderr)
-    return qa.build(corpus, index_dir, show_progress=True)
+    return memoised(qa.build(corpus, index_dir, show_progress=True))
+
+
+class QueryMemo:
+    """An index's embedder that encodes each single question once (stages share the vector)."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.version, self.dim = inner, inner.name, inner.version, inner.dim
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+        if len(texts) != 1:
+            return self.inner.encode(texts, show_progress=show_progress)
+        if texts[0] not in self.vectors:
+            self.vectors[texts[0]] = self.inner.encode(texts)
+        return self.vectors[texts[0]]
+
+    def word_vectors(self, words: list[str]) -> np.ndarray:
+        return self.inner.word_vectors(words)
+
+
+def memoised(engine: qa.Engine) -> qa.Engine:
+    index = engine.index
+    index.embedder = QueryMemo(index.embedder or qa.load_embedder(index.manifest.model))
+    return engine
 
 
 def training_record(command: str) -> dict:

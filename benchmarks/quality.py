@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import datasets  # noqa: E402
-from benchmarks.datasets import EVAL, SEED, index_key, read_jsonl  # noqa: E402
+from benchmarks.datasets import EVAL, SEED, index_key, memoised, read_jsonl  # noqa: E402
 
 README = ROOT / "benchmarks" / "README.md"
 MARKERS = ("<!-- quality:start -->", "<!-- quality:end -->")
@@ -70,35 +70,11 @@ def norm(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
-class QueryMemo:
-    """An index's embedder that encodes each single question once (stages share the vector)."""
-
-    def __init__(self, inner):
-        self.inner, self.name, self.version, self.dim = inner, inner.name, inner.version, inner.dim
-        self.vectors: dict[str, np.ndarray] = {}
-
-    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
-        if len(texts) != 1:
-            return self.inner.encode(texts, show_progress=show_progress)
-        if texts[0] not in self.vectors:
-            self.vectors[texts[0]] = self.inner.encode(texts)
-        return self.vectors[texts[0]]
-
-    def word_vectors(self, words: list[str]) -> np.ndarray:
-        return self.inner.word_vectors(words)
-
-
-def memoised(engine: qa.Engine) -> qa.Engine:
-    index = engine.index
-    index.embedder = QueryMemo(index.embedder or qa.load_embedder(index.manifest.model))
-    return engine
-
-
 # --- corpora and indexes ------------------------------------------------------
 
 
 def cached(cache: Path, name: str, corpus: Path, rebuild: bool = False) -> qa.Engine:
-    return memoised(datasets.cached_engine(name, corpus, cache, rebuild))
+    return datasets.cached_engine(name, corpus, cache, rebuild)
 
 
 def default_engine(cache: Path) -> qa.Engine:

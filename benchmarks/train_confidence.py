@@ -33,7 +33,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import qa  # noqa: E402
-from benchmarks.datasets import EVAL, SEED, cached_engine, squad_corpus, squad_questions, training_record  # noqa: E402
+from benchmarks.datasets import (  # noqa: E402
+    EVAL,
+    SEED,
+    cached_engine,
+    memoised,
+    squad_corpus,
+    squad_questions,
+    training_record,
+)
 from qa.confidence import CONFIDENCE_FILE, FEATURES, Calibrator, confidence_features  # noqa: E402
 from qa.evaluation import read_gold  # noqa: E402
 
@@ -58,7 +66,7 @@ def features(engine: qa.Engine, question: str, leave_out: str | None = None, ans
 
 def collect(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows, labels (1 = answerable) and kinds ("squad", "squad-absent", "off-topic", "seed…")."""
-    squad, seed = cached_engine("squad", squad_corpus()), qa.load()
+    squad, seed = cached_engine("squad", squad_corpus()), memoised(qa.load())
     rng = np.random.default_rng(0)
     questions = squad_questions()
     sample = [questions[i] for i in rng.choice(len(questions), size=min(n, len(questions)), replace=False)]

@@ -29,7 +29,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import qa  # noqa: E402
-from benchmarks.datasets import CACHE, SEED, cached_engine, index_key, squad_corpus, squad_questions, training_record  # noqa: E402
+from benchmarks.datasets import (  # noqa: E402
+    CACHE,
+    SEED,
+    cached_engine,
+    index_key,
+    memoised,
+    squad_corpus,
+    squad_questions,
+    training_record,
+)
 from qa.evaluation import evidence_spans, read_gold  # noqa: E402
 from qa.ranker import FEATURES, RANKER_FILE, Ranker  # noqa: E402
 from qa.retrieval import RetrievalSettings  # noqa: E402
@@ -68,7 +77,7 @@ def collect(squad_limit: int | None):
         add(x, y, q.id, q.article)
         if n % 500 == 0:
             print(f"  squad {n}/{len(questions)}", flush=True)
-    seed = qa.load()
+    seed = memoised(qa.load())
     texts = {d: seed.document(d).text for d in seed.documents}
     for g in read_gold(SEED):
         if not g.answerable:
