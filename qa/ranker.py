@@ -18,7 +18,7 @@ import math
 import re
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +38,7 @@ CHUNKS_CACHED = 4096  # chunks whose sentences, words and terms a featurizer kee
 T = TypeVar("T")
 # Words that carry no topic in a question ("what", "from", "did"…); BM25 keeps its shorter list.
 QUESTION_STOPWORDS = list(STOPWORDS_EN_PLUS)
+_QUESTION_STOPSET = frozenset(QUESTION_STOPWORDS)
 
 FEATURES = (
     "dense",  # cosine of question and chunk
@@ -98,6 +99,7 @@ class _Question:
     words: list[str]  # topic words as written (lower-cased), for soft matching
     word_weights: np.ndarray  # the IDF of each word's term
     word_vectors: np.ndarray  # one row per word
+    soft: dict[int, np.ndarray] = field(default_factory=dict)  # chunk id -> its sentences' soft coverages
 
 
 def soft_coverages(question_vectors: np.ndarray, weights: np.ndarray, sentences: list[np.ndarray]) -> np.ndarray:
@@ -189,8 +191,7 @@ class Featurizer:
     def _question(self, question: str) -> _Question:
         """The question's terms and words; the last question's are kept, as one `ask` needs them thrice."""
         if self._last_question is None or self._last_question.text != question:
-            stop = set(QUESTION_STOPWORDS)
-            words = [w for w in (w.lower() for w in _SOFT_WORD.findall(question)) if w not in stop]
+            words = [w for w in (w.lower() for w in _SOFT_WORD.findall(question)) if w not in _QUESTION_STOPSET]
             stems = tokenize([question, *words], stopwords=QUESTION_STOPWORDS)
             weights = np.asarray([self.idf(t[0]) if t else 0.0 for t in stems[1:]])
             vectors = self.index.model.word_vectors(words)
@@ -229,13 +230,18 @@ class Featurizer:
     def soft_coverages(self, question: str, chunk_id: int) -> np.ndarray:
         """`soft_coverages` of the chunk's sentences, in the order of `sentences`.
 
-        The sentences' word vectors are not kept: 150 words of them are 230 KB.
+        Kept for the question's chunks (ranking, then highlighting and
+        confidence, read them); the sentences' word vectors are not kept:
+        150 words of them are 230 KB.
         """
         asked = self._question(question)
+        if (known := asked.soft.get(chunk_id)) is not None:
+            return known
         sentences = self.sentence_words(chunk_id)
         vectors = self.index.model.word_vectors([w for words in sentences for w in words])
         per_sentence = np.split(vectors, np.cumsum([len(words) for words in sentences])[:-1]) if sentences else []
-        return soft_coverages(asked.word_vectors, asked.word_weights, per_sentence)
+        asked.soft[chunk_id] = soft_coverages(asked.word_vectors, asked.word_weights, per_sentence)
+        return asked.soft[chunk_id]
 
     def _terms(self, chunk_id: int) -> _ChunkTerms:
         """A chunk's terms and term pairs (with its context), its headline's terms, whether it states figures."""
