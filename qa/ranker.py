@@ -100,6 +100,7 @@ class _Question:
     word_weights: np.ndarray  # the IDF of each word's term
     word_vectors: np.ndarray  # one row per word
     soft: dict[int, np.ndarray] = field(default_factory=dict)  # chunk id -> its sentences' soft coverages
+    columns: dict[int, list[float]] = field(default_factory=dict)  # chunk id -> `Featurizer.chunk_columns`
 
 
 def soft_coverages(question_vectors: np.ndarray, weights: np.ndarray, sentences: list[np.ndarray]) -> np.ndarray:
@@ -252,54 +253,68 @@ class Featurizer:
         figures = bool(_FIGURE.search(doc.text, chunk.start, chunk.end))
         return _ChunkTerms(frozenset(terms), _pairs(terms), frozenset(head), figures)
 
-    def features(self, question: str, query_vector: np.ndarray, candidates: list[Candidate]) -> np.ndarray:
-        """One row of `FEATURES` per candidate (``query_vector``: the question's embedding)."""
+    def chunk_columns(self, question: str, chunk_id: int) -> list[float]:
+        """`FEATURES` from "coverage" on, those that depend on the question and the chunk alone, kept per question.
+
+        Ranking computes them for every candidate and confidence reads the top
+        candidate's again.  The columns that depend on the candidate list or on
+        the question's vector are 0 here; `features` fills them in.
+        """
+        asked = self._question(question)
+        if (known := asked.columns.get(chunk_id)) is not None:
+            return known
         index = self.index
         weights = self.weights(question)
-        asked = self._question(question)
+        chunk = index.chunks[chunk_id]
+        document = index.documents[chunk.doc_id]
+        text = document.text[chunk.start : chunk.end]
+        terms = self._chunk_terms(chunk_id)
         question_pairs = _pairs(asked.terms)
-        quantity = 1.0 if _QUANTITY.search(question) else 0.0
         q_numbers = set(_NUMBER.findall(question))
-        q_words = [w.lower() for w in _WORD.findall(question)]
+        scored = score_sentences(weights, self.sentences(chunk_id))[:2]
+        best = [document.text[s.start : s.end] for s in scored]
+        asked.columns[chunk_id] = [
+            coverage(weights, terms.terms),
+            len(question_pairs & terms.pairs) / len(question_pairs) if question_pairs else 0.0,
+            scored[0].score if scored else 0.0,
+            0.0,  # sentence dense
+            0.0,  # sentence dense gap
+            0.0,  # coverage gap
+            0.0,  # sentence coverage gap
+            self.soft_coverages(question, chunk_id).max(initial=0.0),
+            0.0,  # soft coverage gap
+            longest_run([w.lower() for w in _WORD.findall(question)], best[0]) if best else 0.0,
+            answer_type_present(question, best),
+            coverage(weights, terms.head),
+            (1.0 if _QUANTITY.search(question) else 0.0) * terms.figures,
+            (sum(n in text for n in q_numbers) / len(q_numbers)) if q_numbers else 1.0,
+            1.0 if chunk.section == "comment" else 0.0,
+            1.0 if chunk.section == "boilerplate" else 0.0,
+            1.0 if document.headline_only(chunk.start, chunk.end) else 0.0,
+            math.log(1 + len(text.split())),
+        ]
+        return asked.columns[chunk_id]
+
+    def features(self, question: str, query_vector: np.ndarray, candidates: list[Candidate]) -> np.ndarray:
+        """One row of `FEATURES` per candidate (``query_vector``: the question's embedding)."""
         best_dense = max((c.dense for c in candidates), default=0.0)
         best_lexical = max((c.lexical for c in candidates), default=0.0) or 1.0
-        missing = len(index.chunks) + 1  # rank of a chunk outside a list
-        rows = []
-        for c in candidates:
-            chunk = index.chunks[c.chunk_id]
-            doc_text = index.documents[chunk.doc_id].text
-            text = doc_text[chunk.start : chunk.end]
-            terms = self._chunk_terms(c.chunk_id)
-            scored = score_sentences(weights, self.sentences(c.chunk_id))[:2]
-            best = [doc_text[s.start : s.end] for s in scored]
-            rows.append(
-                [
-                    c.dense,
-                    c.dense - best_dense,
-                    c.lexical / best_lexical,
-                    math.log(c.dense_rank or missing),
-                    math.log(c.lexical_rank or missing),
-                    coverage(weights, terms.terms),
-                    len(question_pairs & terms.pairs) / len(question_pairs) if question_pairs else 0.0,
-                    scored[0].score if scored else 0.0,
-                    self.sentence_similarities(c.chunk_id, query_vector).max(initial=c.dense),
-                    0.0,  # sentence dense gap, filled in below
-                    0.0,  # coverage gap
-                    0.0,  # sentence coverage gap
-                    self.soft_coverages(question, c.chunk_id).max(initial=0.0),
-                    0.0,  # soft coverage gap
-                    longest_run(q_words, best[0]) if best else 0.0,
-                    answer_type_present(question, best),
-                    coverage(weights, terms.head),
-                    quantity * terms.figures,
-                    (sum(n in text for n in q_numbers) / len(q_numbers)) if q_numbers else 1.0,
-                    1.0 if chunk.section == "comment" else 0.0,
-                    1.0 if chunk.section == "boilerplate" else 0.0,
-                    1.0 if index.documents[chunk.doc_id].headline_only(chunk.start, chunk.end) else 0.0,
-                    math.log(1 + len(text.split())),
-                ]
-            )
+        missing = len(self.index.chunks) + 1  # rank of a chunk outside a list
+        rows = [
+            [
+                c.dense,
+                c.dense - best_dense,
+                c.lexical / best_lexical,
+                math.log(c.dense_rank or missing),
+                math.log(c.lexical_rank or missing),
+                *self.chunk_columns(question, c.chunk_id),
+            ]
+            for c in candidates
+        ]
         x = np.asarray(rows, dtype=np.float64).reshape(len(candidates), len(FEATURES))
+        x[:, FEATURES.index("sentence_dense")] = [  # the closest sentence, or the whole chunk if closer
+            self.sentence_similarities(c.chunk_id, query_vector).max(initial=c.dense) for c in candidates
+        ]
         for of in ("coverage", "sentence_coverage", "sentence_dense", "soft_coverage"):
             column = x[:, FEATURES.index(of)]
             x[:, FEATURES.index(f"{of}_gap")] = column - column.max(initial=0.0)

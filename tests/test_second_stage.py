@@ -243,3 +243,16 @@ def test_sentence_features_read_the_closest_sentence(real_engine):
         assert column["sentence_dense"][row] == pytest.approx(closest, abs=1e-6)
     assert column["sentence_dense_gap"].max() == 0.0 and (column["sentence_dense_gap"] <= 0).all()
     assert column["coverage_gap"].max() == 0.0
+
+
+def test_a_chunks_own_features_do_not_depend_on_the_list_it_is_ranked_in(real_engine):
+    question = "How many people did the bombings in Jableh and Tartous kill?"
+    query = real_engine.index.encode_query(question)
+    candidates = real_engine.search(question, 8)
+    in_list = real_engine.featurizer.features(question, query, candidates)
+    real_engine.featurizer.features("What is Amaq?", query, candidates[:1])  # another question in between
+    alone = np.vstack([real_engine.featurizer.features(question, query, [c]) for c in candidates])
+    relative = [i for i, f in enumerate(FEATURES) if f.endswith("_gap") or f == "lexical"]
+    own = [i for i in range(len(FEATURES)) if i not in relative]
+    assert np.allclose(in_list[:, own], alone[:, own])
+    assert not np.allclose(in_list[:, FEATURES.index("coverage_gap")], 0.0)  # the list-relative ones do depend on it
