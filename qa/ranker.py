@@ -96,6 +96,11 @@ class _Question:
 
     text: str
     terms: list[str]  # topic terms (stemmed), in order
+    weights: dict[str, float]  # each distinct term's IDF in the index
+    pairs: frozenset[tuple[str, str]]  # adjacent term pairs
+    all_words: list[str]  # every word, lower-cased, in order (for the longest phrase)
+    numbers: frozenset[str]  # the figures it states
+    quantity: bool  # it asks for a quantity or a date
     words: list[str]  # topic words as written (lower-cased), for soft matching
     word_weights: np.ndarray  # the IDF of each word's term
     word_vectors: np.ndarray  # one row per word
@@ -194,18 +199,24 @@ class Featurizer:
         if self._last_question is None or self._last_question.text != question:
             words = [w for w in (w.lower() for w in _SOFT_WORD.findall(question)) if w not in _QUESTION_STOPSET]
             stems = tokenize([question, *words], stopwords=QUESTION_STOPWORDS)
-            weights = np.asarray([self.idf(t[0]) if t else 0.0 for t in stems[1:]])
-            vectors = self.index.model.word_vectors(words)
-            self._last_question = _Question(question, stems[0], words, weights, vectors)
+            word_weights = np.asarray([self.idf(t[0]) if t else 0.0 for t in stems[1:]])
+            self._last_question = _Question(
+                text=question,
+                terms=stems[0],
+                weights={t: self.idf(t) for t in set(stems[0])},
+                pairs=_pairs(stems[0]),
+                all_words=[w.lower() for w in _WORD.findall(question)],
+                numbers=frozenset(_NUMBER.findall(question)),
+                quantity=bool(_QUANTITY.search(question)),
+                words=words,
+                word_weights=word_weights,
+                word_vectors=self.index.model.word_vectors(words),
+            )
         return self._last_question
 
-    def question_terms(self, question: str) -> list[str]:
-        """The question's topic terms (stemmed), in order."""
-        return self._question(question).terms
-
     def weights(self, question: str) -> dict[str, float]:
-        """The question's terms and their IDF in this index."""
-        return {t: self.idf(t) for t in set(self.question_terms(question))}
+        """The question's terms and their IDF in this index (read only: kept for the question)."""
+        return self._question(question).weights
 
     def known_share(self, question: str) -> float:
         """IDF-weighted share of the question's terms that some chunk of the index holds."""
@@ -263,19 +274,16 @@ class Featurizer:
         asked = self._question(question)
         if (known := asked.columns.get(chunk_id)) is not None:
             return known
-        index = self.index
-        weights = self.weights(question)
-        chunk = index.chunks[chunk_id]
-        document = index.documents[chunk.doc_id]
+        weights, q_numbers = asked.weights, asked.numbers
+        chunk = self.index.chunks[chunk_id]
+        document = self.index.documents[chunk.doc_id]
         text = document.text[chunk.start : chunk.end]
         terms = self._chunk_terms(chunk_id)
-        question_pairs = _pairs(asked.terms)
-        q_numbers = set(_NUMBER.findall(question))
         scored = score_sentences(weights, self.sentences(chunk_id))[:2]
         best = [document.text[s.start : s.end] for s in scored]
         asked.columns[chunk_id] = [
             coverage(weights, terms.terms),
-            len(question_pairs & terms.pairs) / len(question_pairs) if question_pairs else 0.0,
+            len(asked.pairs & terms.pairs) / len(asked.pairs) if asked.pairs else 0.0,
             scored[0].score if scored else 0.0,
             0.0,  # sentence dense
             0.0,  # sentence dense gap
@@ -283,10 +291,10 @@ class Featurizer:
             0.0,  # sentence coverage gap
             self.soft_coverages(question, chunk_id).max(initial=0.0),
             0.0,  # soft coverage gap
-            longest_run([w.lower() for w in _WORD.findall(question)], best[0]) if best else 0.0,
+            longest_run(asked.all_words, best[0]) if best else 0.0,
             answer_type_present(question, best),
             coverage(weights, terms.head),
-            (1.0 if _QUANTITY.search(question) else 0.0) * terms.figures,
+            float(asked.quantity and terms.figures),
             (sum(n in text for n in q_numbers) / len(q_numbers)) if q_numbers else 1.0,
             1.0 if chunk.section == "comment" else 0.0,
             1.0 if chunk.section == "boilerplate" else 0.0,
