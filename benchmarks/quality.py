@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import datasets  # noqa: E402
-from benchmarks.datasets import EVAL, SEED, index_key, memoised, read_jsonl  # noqa: E402
+from benchmarks.datasets import EVAL, SEED, memoised, read_jsonl  # noqa: E402
 
 README = ROOT / "benchmarks" / "README.md"
 MARKERS = ("<!-- quality:start -->", "<!-- quality:end -->")
@@ -73,21 +73,13 @@ def norm(text: str) -> str:
 # --- corpora and indexes ------------------------------------------------------
 
 
-def cached(cache: Path, name: str, corpus: Path, rebuild: bool = False) -> qa.Engine:
-    return datasets.cached_engine(name, corpus, cache, rebuild)
-
-
 def default_engine(cache: Path) -> qa.Engine:
-    """The committed index (``qa.load()``); if it is stale, the default corpus indexed into the cache."""
+    """The committed index (``qa.load()``); if it is stale, the default corpus indexed into the cache (memoised)."""
     try:
-        return qa.load(strict=True)
+        return memoised(qa.load(strict=True))
     except (qa.IndexFormatError, qa.StaleIndexError) as exc:
         print(f"default index unusable ({exc}); indexing data/ into the cache", file=sys.stderr)
-        index_dir = cache / "index" / f"default-{index_key()}"
-        try:
-            return qa.load(index_dir, strict=True)
-        except (qa.IndexFormatError, qa.StaleIndexError):
-            return qa.build(ROOT / "data", index_dir, show_progress=True)
+        return datasets.cached_engine("default", ROOT / "data", cache)
 
 
 def at_stage(engine: qa.Engine, stage: str) -> qa.Engine:
@@ -126,7 +118,9 @@ class Bench:
             others = [r for r in rows if f"{r['_id']}.txt" not in relevant]
             rows = [r for r in rows if f"{r['_id']}.txt" in relevant] + others[: 200 - len(relevant)]
         name = "scifact" + self.tag
-        return cached(self.cache, name, datasets.scifact_corpus(self.cache, rows, name), self.args.rebuild)
+        return datasets.cached_engine(
+            name, datasets.scifact_corpus(self.cache, rows, name), self.cache, self.args.rebuild
+        )
 
     @cached_property
     def contexts(self) -> list[dict]:
@@ -142,7 +136,8 @@ class Bench:
     @cached_property
     def squad_engine(self) -> qa.Engine:
         name = "squad" + self.tag
-        return cached(self.cache, name, datasets.squad_corpus(self.cache, self.contexts, name), self.args.rebuild)
+        corpus = datasets.squad_corpus(self.cache, self.contexts, name)
+        return datasets.cached_engine(name, corpus, self.cache, self.args.rebuild)
 
     @cached_property
     def squad_holes(self) -> tuple[qa.Engine, list[str]]:
@@ -164,12 +159,13 @@ class Bench:
             )
         ]
         name = "squad-holes" + self.tag
-        engine = cached(self.cache, name, datasets.squad_corpus(self.cache, kept, name), self.args.rebuild)
+        corpus = datasets.squad_corpus(self.cache, kept, name)
+        engine = datasets.cached_engine(name, corpus, self.cache, self.args.rebuild)
         return engine, unanswered
 
     @cached_property
     def default_engine(self) -> qa.Engine:
-        return memoised(default_engine(self.cache))
+        return default_engine(self.cache)
 
     @cached_property
     def seed(self) -> list[qa.evaluation.GoldQuestion]:
