@@ -10,10 +10,11 @@
 from qa.answer import Answer, Passage
 from qa.chunking import Chunk, ChunkingSettings
 from qa.documents import CorpusError, Document, Segment, load_corpus
-from qa.engine import Engine, build, default_index_dir, load
+from qa.engine import Engine
 from qa.index import Index, IndexFormatError, StaleIndexError
 from qa.models import DEFAULT_MODEL, HashEmbedder, ModelError, load_embedder
 from qa.retrieval import RetrievalSettings
+from qa.store import build, default_index_dir, load
 
 __all__ = [
     "Answer",

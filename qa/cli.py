@@ -16,13 +16,13 @@ from qa.models import ModelError
 
 
 def _engine(index_dir: str | None):
-    from qa.engine import load
+    from qa.store import load
 
     return load(index_dir)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from qa.engine import build, default_index_dir
+    from qa.store import build, default_index_dir
 
     out = Path(args.out) if args.out else default_index_dir()
     started = time.perf_counter()

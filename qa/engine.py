@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from qa.answer import Answer, Passage
-from qa.chunking import ChunkingSettings
 from qa.confidence import Calibrator, confidence_features, load_calibrator
 from qa.disagreement import Disagreement, find_disagreement, first_figure, is_quantity_question
 from qa.documents import Document
 from qa.highlight import highlight
-from qa.index import Index, StaleIndexError
-from qa.models import DEFAULT_MODEL, Embedder, load_embedder
+from qa.index import Index
 from qa.ranker import Featurizer, Ranker, load_ranker
 from qa.retrieval import Candidate, RetrievalSettings, diversify, fuse, single_list
 
 log = logging.getLogger("qa")
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def default_index_dir() -> Path:
-    """``$QA_INDEX_DIR``, else ``embeddings/`` beside the package (the repo), else in the working folder."""
-    if env := os.environ.get("QA_INDEX_DIR"):
-        return Path(env)
-    beside = REPO_ROOT / "embeddings"
-    return beside if beside.exists() else Path.cwd() / "embeddings"
 
 
 class Engine:
@@ -219,69 +205,3 @@ def _checked(question: str) -> str:
     if not isinstance(question, str) or not question.strip():
         raise ValueError("the question is empty")
     return question.strip()
-
-
-def _relative(corpus_dir: Path, index_dir: Path) -> str:
-    """The corpus path as the manifest records it: relative to the index's parent when possible."""
-    try:
-        return os.path.relpath(corpus_dir.resolve(), index_dir.resolve().parent)
-    except ValueError:  # another drive
-        return str(corpus_dir.resolve())
-
-
-def build(
-    corpus_dir: str | Path,
-    index_dir: str | Path | None = None,
-    *,
-    embedder: Embedder | None = None,
-    settings: ChunkingSettings = ChunkingSettings(),
-    show_progress: bool = False,
-) -> Engine:
-    """Index every document of ``corpus_dir`` into ``index_dir`` (atomically) and return its engine."""
-    corpus_dir = Path(corpus_dir)
-    index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
-    index = Index.build(
-        corpus_dir,
-        embedder=embedder,
-        settings=settings,
-        show_progress=show_progress,
-        corpus_label=_relative(corpus_dir, index_dir),
-    )
-    index.save(index_dir)
-    return Engine(index)
-
-
-def load(
-    index_dir: str | Path | None = None,
-    *,
-    strict: bool = False,
-    embedder: Embedder | None = None,
-    settings: ChunkingSettings | None = None,
-) -> Engine:
-    """The engine of the index in ``index_dir`` (default: the repo's ``embeddings/``).
-
-    The index is checked against the corpus folder its manifest names (and
-    against ``settings`` and ``embedder`` when given).  A stale index raises
-    `StaleIndexError` when ``strict``; otherwise it is rebuilt, with a warning.
-    """
-    index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
-    index = Index.load(index_dir, embedder=embedder)
-    corpus_dir = index.corpus_path(index_dir)
-    model = embedder.name if embedder else None
-    reasons = index.stale_reasons(corpus_dir, settings=settings, model=model)
-    if not reasons:
-        return Engine(index)
-    message = f"index {index_dir} is stale for {corpus_dir}: " + "; ".join(reasons)
-    if strict:
-        raise StaleIndexError(message)
-    if not corpus_dir.is_dir():
-        log.warning("%s; using the index as it is", message)
-        return Engine(index)
-    log.warning("%s; rebuilding it", message)
-    chunking = settings or ChunkingSettings(**index.manifest.chunking)
-    return build(
-        corpus_dir,
-        index_dir,
-        embedder=embedder or load_embedder(index.manifest.model or DEFAULT_MODEL),
-        settings=chunking,
-    )

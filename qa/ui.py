@@ -54,6 +54,6 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
 def main() -> None:
     """Load the default index (rebuilding it if stale) and serve; host and port from GRADIO_* variables."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from qa.engine import load
+    from qa.store import load
 
     build_ui(load()).launch()
