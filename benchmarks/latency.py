@@ -1,8 +1,12 @@
-"""Cold start of `python app.py` to its first answer, and `Engine.ask` latency, on the default corpus.
+"""Cold start of `python app.py` to its first answer, `Engine.ask` latency, and many visitors at once.
 
-    python benchmarks/latency.py [--runs 3]
+    python benchmarks/latency.py [--runs 3] [--threads 8]
 
-Prints a Markdown table. Absolute times drift on shared machines: compare rows of one run.
+Prints Markdown tables. Absolute times drift on shared machines: compare rows of one run.
+The concurrency table asks the same questions of one engine from 1 thread and
+from ``--threads`` threads: the engine keeps no per-question state and takes no
+lock around `ask`, so throughput should not drop (on 2 cores it can at most
+double) and each visitor's wait grows only with the work queued ahead of it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,9 +72,39 @@ def ask_latencies(questions: list[str]) -> tuple[float, list[float]]:
     return load_s, times
 
 
+def timed(engine, question: str) -> float:
+    started = time.perf_counter()
+    engine.ask(question, k=5)
+    return (time.perf_counter() - started) * 1000
+
+
+def concurrency(questions: list[str], threads: int) -> list[list[str]]:
+    """Rows of the concurrency table: the same asks of one engine from 1 thread, then from ``threads``."""
+    import qa
+
+    engine = qa.load()
+    engine.ask(QUESTION)
+    rows = []
+    for workers in (1, threads):
+        started = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            times = sorted(pool.map(lambda q: timed(engine, q), questions))
+        wall = time.perf_counter() - started
+        rows.append(
+            [
+                str(workers),
+                f"{len(questions) / wall:.1f}",
+                f"{statistics.median(times):.1f}",
+                f"{times[int(0.95 * (len(times) - 1))]:.1f}",
+            ]
+        )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=3, help="cold starts to time")
+    ap.add_argument("--runs", type=int, default=3, help="cold starts to time (0: none)")
+    ap.add_argument("--threads", type=int, default=8, help="visitors asking at once in the concurrency table")
     args = ap.parse_args()
     import json
 
@@ -79,10 +114,16 @@ def main() -> None:
     times.sort()
     print(f"| measure (2-core CPU, {len(questions) * 5} asks) | value |")
     print("| --- | --- |")
-    print(f"| `python app.py` to first answer, median of {args.runs} | {statistics.median(colds):.1f} s |")
+    if colds:
+        print(f"| `python app.py` to first answer, median of {args.runs} | {statistics.median(colds):.1f} s |")
     print(f"| `qa.load()` + first `ask` in-process | {load_s:.1f} s |")
     print(f"| `ask` p50 | {statistics.median(times):.1f} ms |")
     print(f"| `ask` p95 | {times[int(0.95 * (len(times) - 1))]:.1f} ms |")
+    print()
+    print(f"| threads asking one engine ({len(questions) * 5} asks) | asks/s | ask p50 ms | ask p95 ms |")
+    print("| --- | --- | --- | --- |")
+    for row in concurrency(questions * 5, args.threads):
+        print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":

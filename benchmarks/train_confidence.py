@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,21 +48,22 @@ from qa.evaluation import read_gold  # noqa: E402
 
 
 def features(engine: qa.Engine, question: str, leave_out: str | None = None, answers: list[str] = ()):
-    """Confidence features of ``question``; ``leave_out``: a doc-id prefix whose passages don't count.
+    """Confidence features of ``question``, from the same evidence `ask` builds (same depth, same top candidate).
 
-    None when a passage that remains still holds one of ``answers`` (the
-    corpus answers the question elsewhere: not a clean negative).
+    ``leave_out``: a doc-id prefix whose candidates don't count, as if those
+    documents were not in the corpus. None when the remaining top candidate
+    still holds one of ``answers`` (the corpus answers it elsewhere: not a clean negative).
     """
-    candidates = engine.search(question, 60 if leave_out else engine.settings.rerank_depth)
+    evidence = engine.evidence(question)
     if leave_out:
-        candidates = [c for c in candidates if not engine.index.chunks[c.chunk_id].doc_id.startswith(leave_out)]
-    top = candidates[0] if candidates else None
+        kept = tuple(c for c in evidence.candidates if not engine.index.chunks[c.chunk_id].doc_id.startswith(leave_out))
+        evidence = replace(evidence, candidates=kept, best_dense=max((c.dense for c in kept), default=0.0))
+    top = engine.featurizer.with_signals(evidence.question, evidence.candidates[0]) if evidence.candidates else None
     if top is not None and answers:
         chunk = engine.index.chunks[top.chunk_id]
         if any(a in engine.index.documents[chunk.doc_id].text[chunk.start : chunk.end] for a in answers):
             return None
-    best_dense = max((c.dense for c in candidates), default=0.0)
-    return confidence_features(engine.featurizer, question, engine.index.encode_query(question), top, best_dense)
+    return confidence_features(evidence, top)
 
 
 def collect(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -7,7 +7,7 @@ corpus, and the seed dev set over the default corpus. SciFact is never used
 here (non-commercial licence; it only evaluates). For each question, the fused
 top candidates are featurised (`qa.ranker.FEATURES`) and labelled 1 when the
 chunk holds the answer: for SQuAD, it covers a gold answer span; for the seed
-set, it covers half an evidence span (the eval rule). A linear scorer is
+set, it covers half an evidence span (`qa.evaluation.covers`, the eval rule). A linear scorer is
 fitted listwise (softmax over each question's candidates); cross-validation is
 grouped by SQuAD article (the seed set is one more group spread over the
 folds), so every reported figure is on questions the model did not see. The
@@ -29,6 +29,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import qa  # noqa: E402
+import qa.answer_type  # noqa: E402
+import qa.evidence  # noqa: E402
+import qa.highlight  # noqa: E402
+import qa.ranker  # noqa: E402
 from benchmarks.datasets import (  # noqa: E402
     CACHE,
     SEED,
@@ -39,25 +43,26 @@ from benchmarks.datasets import (  # noqa: E402
     squad_questions,
     training_record,
 )
-from qa.evaluation import evidence_spans, read_gold  # noqa: E402
+from qa.evaluation import covers, gold_spans, read_gold  # noqa: E402
 from qa.ranker import FEATURES, RANKER_FILE, Ranker  # noqa: E402
 from qa.retrieval import RetrievalSettings  # noqa: E402
 
 DEPTH = RetrievalSettings().rerank_depth
 
 
-def featurise(engine: qa.Engine, question: str, gold_spans: list[tuple[str, int, int]], half: bool):
-    """Features and labels of the fused top candidates of one question."""
+def fused_stage(engine: qa.Engine) -> qa.Engine:
+    """The same index and featurizer, ranked up to fusion: what the second stage re-orders."""
     fused = qa.Engine(engine.index, RetrievalSettings(stage="fused"), ranker=None)
-    candidates = fused.search(question, DEPTH)
-    x = engine.featurizer.features(question, engine.index.encode_query(question), candidates)
-    y = np.zeros(len(candidates))
-    for i, c in enumerate(candidates):
-        chunk = engine.index.chunks[c.chunk_id]
-        for doc, start, end in gold_spans:
-            covered = min(end, chunk.end) - max(start, chunk.start)
-            if chunk.doc_id == doc and covered >= ((end - start) / 2 if half else end - start):
-                y[i] = 1
+    fused.featurizer = engine.featurizer  # one set of chunk caches
+    return fused
+
+
+def featurise(fused: qa.Engine, question: str, spans: list[tuple[str, int, int]], share: float):
+    """Features and labels of the fused top candidates of one question, exactly as the ranked stage builds them."""
+    evidence = fused.evidence(question)
+    candidates, x = fused.featurizer.featurize(evidence.question, evidence.candidates[:DEPTH])
+    chunks = [fused.index.chunks[c.chunk_id] for c in candidates]
+    y = np.asarray([any(covers(c.doc_id, c.start, c.end, s, share) for s in spans) for c in chunks], dtype=float)
     return x, y
 
 
@@ -69,28 +74,28 @@ def collect(squad_limit: int | None):
         xs.append(x), ys.append(y)
         qids.extend([qid] * len(y)), groups.extend([group] * len(y))
 
-    engine = cached_engine("squad", squad_corpus())
+    engine = fused_stage(cached_engine("squad", squad_corpus()))
     questions = squad_questions()[:squad_limit]
     for n, q in enumerate(questions):
         spans = [(q.doc_id, s, s + len(a)) for a, s in zip(q.answers, q.starts, strict=True)]
-        x, y = featurise(engine, q.question, spans, half=False)
+        x, y = featurise(engine, q.question, spans, share=1.0)
         add(x, y, q.id, q.article)
         if n % 500 == 0:
             print(f"  squad {n}/{len(questions)}", flush=True)
-    seed = memoised(qa.load())
+    seed = fused_stage(memoised(qa.load()))
     texts = {d: seed.document(d).text for d in seed.documents}
     for g in read_gold(SEED):
         if not g.answerable:
             continue
-        spans = [(d, s, e) for d in g.docs if d in texts for ev in g.evidence for s, e in evidence_spans(texts[d], ev)]
-        x, y = featurise(seed, g.question, spans, half=True)
+        x, y = featurise(seed, g.question, gold_spans(g, texts), share=0.5)
         add(x, y, g.id, "seed")
     return np.vstack(xs), np.concatenate(ys), np.asarray(qids), np.asarray(groups)
 
 
 def cached_collect(squad_limit: int | None):
-    """`collect`, saved under .benchcache keyed by the features, the index settings and the limit."""
-    key = hashlib.sha256(json.dumps([FEATURES, index_key(), squad_limit, DEPTH]).encode()).hexdigest()[:10]
+    """`collect`, saved under .benchcache keyed by the features, the code computing them, the index and the limit."""
+    code = [Path(m.__file__).read_text() for m in (qa.ranker, qa.answer_type, qa.highlight, qa.evidence)]
+    key = hashlib.sha256(json.dumps([FEATURES, index_key(), squad_limit, DEPTH, code]).encode()).hexdigest()[:10]
     path = CACHE / f"ranker-features-{key}.npz"
     if path.exists():
         data = np.load(path)

@@ -9,32 +9,41 @@
 
 from qa.answer import Answer, Passage
 from qa.chunking import Chunk, ChunkingSettings
-from qa.documents import CorpusError, Document, Segment, load_corpus
+from qa.documents import Corpus, CorpusError, Document, Segment, load_corpus, read_corpus
 from qa.engine import Engine
-from qa.index import Index, IndexFormatError, StaleIndexError
+from qa.evidence import Candidate, Evidence, Question
+from qa.index import Index, IndexFormatError, IndexLockedError, IndexVersionError, StaleIndexError
 from qa.models import DEFAULT_MODEL, HashEmbedder, ModelError, load_embedder
 from qa.retrieval import RetrievalSettings
-from qa.store import build, default_index_dir, load
+from qa.store import build, default_corpus_dir, default_index_dir, load
 
 __all__ = [
     "Answer",
+    "Candidate",
     "Chunk",
     "ChunkingSettings",
+    "Corpus",
     "CorpusError",
     "DEFAULT_MODEL",
     "Document",
     "Engine",
+    "Evidence",
     "HashEmbedder",
     "Index",
     "IndexFormatError",
+    "IndexLockedError",
+    "IndexVersionError",
     "ModelError",
     "Passage",
+    "Question",
     "RetrievalSettings",
     "Segment",
     "StaleIndexError",
     "build",
+    "default_corpus_dir",
     "default_index_dir",
     "load",
     "load_corpus",
     "load_embedder",
+    "read_corpus",
 ]

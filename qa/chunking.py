@@ -8,9 +8,9 @@ word pieces and silently drops the rest, which is about 170 English words.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 
 import pysbd
 
@@ -53,9 +53,15 @@ class Sentence:
     words: int
 
 
-@lru_cache(maxsize=1)
+_local = threading.local()
+
+
 def _segmenter() -> pysbd.Segmenter:
-    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+    """This thread's sentence splitter: pysbd keeps the text it splits on the object, so threads must not share one."""
+    segmenter = getattr(_local, "segmenter", None)
+    if segmenter is None:
+        segmenter = _local.segmenter = pysbd.Segmenter(language="en", clean=False, char_span=True)
+    return segmenter
 
 
 _WORD = re.compile(r"\S+")

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from qa.documents import CorpusError
-from qa.index import IndexFormatError, StaleIndexError
+from qa.index import IndexFormatError, IndexLockedError, StaleIndexError
 from qa.models import ModelError
 
 
@@ -26,12 +26,16 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else default_index_dir()
     started = time.perf_counter()
-    engine = build(args.corpus, out, show_progress=not args.quiet)
+    engine = build(args.corpus, out, show_progress=not args.quiet, strict=args.strict)
     m = engine.index.manifest
     print(
-        f"indexed {len(m.files)} documents as {m.n_chunks} chunks with {m.model} "
+        f"indexed {len(engine.documents)} documents as {m.n_chunks} chunks with {m.model} "
         f"into {out} in {time.perf_counter() - started:.1f}s"
     )
+    if m.skipped:
+        print(f"skipped {len(m.skipped)} file(s):")
+        for doc_id, why in sorted(m.skipped.items()):
+            print(f"  {doc_id}: {why}")
     return 0
 
 
@@ -80,6 +84,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("corpus", nargs="?", default="data", help="corpus folder (default: data)")
     s.add_argument("--out", help="index folder (default: embeddings/)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--strict", action="store_true", help="fail on the first unreadable file instead of skipping it")
     s.set_defaults(func=cmd_index)
 
     s = sub.add_parser("ask", help="answer a question with cited passages")
@@ -108,8 +113,21 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     try:
         return args.func(args)
-    except (CorpusError, IndexFormatError, StaleIndexError, ModelError, ValueError, KeyError) as exc:
+    except (
+        CorpusError,
+        IndexFormatError,
+        IndexLockedError,
+        StaleIndexError,
+        ModelError,
+        TypeError,
+        ValueError,
+        KeyError,
+    ) as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a missing or unreadable file named on the command line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"qa: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

@@ -23,10 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.evidence import Candidate, Evidence
 from qa.linear import LinearModel
-from qa.ranker import FEATURES as RANKER_FEATURES
-from qa.ranker import Featurizer
-from qa.retrieval import Candidate
 
 CONFIDENCE_FILE = Path(__file__).with_name("confidence.json")
 
@@ -40,7 +38,7 @@ FEATURES = (
     "soft_coverage",  # the best sentence's share of the question, by related words too
     "known_terms",  # IDF-weighted share of the question's terms that the corpus has at all
 )
-_FROM_RANKER = [RANKER_FEATURES.index(f) for f in FEATURES[1:-1]]  # computed as the ranker computes them
+_FROM_SIGNALS = FEATURES[1:-1]  # the top candidate's `Signals`, as the ranker reads them
 
 
 @dataclass
@@ -61,12 +59,16 @@ def load_calibrator(path: str = str(CONFIDENCE_FILE)) -> Calibrator | None:
     return Calibrator.load(path) if Path(path).exists() else None
 
 
-def confidence_features(
-    featurizer: Featurizer, question: str, query_vector: np.ndarray, top: Candidate | None, best_dense: float
-) -> np.ndarray:
-    """`FEATURES` of a question and its top candidate (``None``: nothing retrieved)."""
-    known = featurizer.known_share(question)
+def confidence_features(evidence: Evidence, top: Candidate | None) -> np.ndarray:
+    """`FEATURES` of a question's evidence and its top candidate (``None``: nothing retrieved).
+
+    ``top`` must carry its signals (`Featurizer.with_signals`).
+    """
+    named = {"dense": evidence.best_dense, "known_terms": evidence.question.known_share}
     if top is None:
-        return np.asarray([best_dense, *[0.0] * len(_FROM_RANKER), known])
-    row = featurizer.features(question, query_vector, [top])[0]
-    return np.asarray([best_dense, *row[_FROM_RANKER], known], dtype=float)
+        named |= dict.fromkeys(_FROM_SIGNALS, 0.0)
+    elif top.signals is None:
+        raise ValueError(f"candidate {top.chunk_id} has no signals; pass it through Featurizer.with_signals")
+    else:
+        named |= {name: float(getattr(top.signals, name)) for name in _FROM_SIGNALS}
+    return np.asarray([named[f] for f in FEATURES], dtype=float)

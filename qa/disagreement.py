@@ -1,6 +1,6 @@
 """Find where the passages of one answer state different figures for the same thing.
 
-When a quantity question ("how many…", "what was the death toll…") is answered
+When a question asking for a count ("how many…", "what was the death toll…") is answered
 by sentences from different outlets, or by one outlet quoting different
 sources, that give different figures, the reader should see them side by side
 rather than the first one alone.  Each figure keeps its outlet and, when the
@@ -16,11 +16,6 @@ from dataclasses import dataclass
 from qa.answer_type import MONTHS
 from qa.index import tokenize
 
-_QUANTITY_QUESTION = re.compile(
-    r"\b(how many|how much|death toll|toll|number of|casualt|killed|dead|wounded|injured|population|"
-    r"what (number|percentage|proportion|fraction|share|amount))\b",
-    re.I,
-)
 _FIGURE = re.compile(
     r"(?<![\w.,-])(?:(?P<qualifier>about|around|nearly|almost|at least|more than|over|some|up to|roughly|"
     r"approximately|fewer than|less than|as many as)\s+)?(?P<number>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w,.]\d)"
@@ -66,17 +61,13 @@ class Disagreement:
         return sorted({c.value for c in self.claims})
 
 
-def is_quantity_question(question: str) -> bool:
-    return bool(_QUANTITY_QUESTION.search(question))
-
-
 def counted_terms(question: str) -> set[str]:
     """Stemmed words of what a "how many" question counts ("additional US troops"), empty when it names nothing."""
     m = _COUNTED.search(question)
     return set(tokenize([m.group("what")])[0]) if m else set()
 
 
-def counts_something_else(sentence: str, end: int, counted: set[str]) -> bool:
+def counts_something_else(sentence: str, end: int, counted: frozenset[str] | set[str]) -> bool:
     """Whether the figure ending at ``end`` is followed by a noun the question does not count.
 
     "8,000 to 11,000 fighters" is no answer to "how many troops"; a figure
@@ -114,16 +105,17 @@ def attribution(sentence: str) -> str | None:
     return None
 
 
-def find_disagreement(question: str, statements: list[tuple[int, str | None, int, int, str]]) -> Disagreement | None:
+def find_disagreement(
+    counted: frozenset[str] | set[str], statements: list[tuple[int, str | None, int, int, str]]
+) -> Disagreement | None:
     """A `Disagreement` among ``(passage, source, start, end, sentence)`` statements, or None.
 
     The statements are the sentences of an answer's passages that best match
-    the question; there is a disagreement when a quantity question meets at
-    least two different figures.
+    a question asking for a count (the caller checks its kind); ``counted``:
+    what it counts (`counted_terms`), so figures of other things are left out.
+    There is a disagreement when at least two different figures remain.
     """
-    if not is_quantity_question(question):
-        return None
-    claims, counted = [], counted_terms(question)
+    claims = []
     for passage, source, start, end, sentence in statements:
         if found := _figure_match(sentence):
             match, value = found

@@ -16,7 +16,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 log = logging.getLogger("qa")
 
@@ -24,10 +24,20 @@ Section = Literal["article", "comment", "boilerplate"]
 
 TEXT_SUFFIXES = (".txt", ".md")
 METADATA_FILE = "metadata.json"
+BOM = "\ufeff"
 
 
 class CorpusError(ValueError):
     """A corpus file or folder cannot be read; the message names the file."""
+
+
+class UnusableFile(CorpusError):
+    """One corpus file cannot be used; ``reason`` says why without the path, for a list of skipped files."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -65,8 +75,9 @@ class Document:
         Such a span names a piece rather than saying anything of its own: it
         matches a question's words well and answers it rarely.
         """
+        title = clean_title(self.title)
         lines = [line.strip() for line in self.text[start:end].splitlines() if line.strip()]
-        return bool(lines) and all(line == self.title or _SOURCE_LINE.match(line) for line in lines)
+        return bool(lines) and all(clean_title(line) == title or _SOURCE_LINE.match(line) for line in lines)
 
 
 # --- page furniture -------------------------------------------------------
@@ -97,18 +108,35 @@ _DATELINE_BYLINE = re.compile(r"^(?P<fields>(?:[^–—\n]{1,40}\s[–—]\s){2,
 _AGENCY_DATELINE = re.compile(r"^[A-Z][A-Z .,'-]+\((?P<agency>[A-Z][\w .&-]{1,30})\)\s[–—-]\s")
 
 
+# A Markdown ATX heading: "# Title", "## Title ##"; the closing run only counts after an opening one.
+_ATX_HEADING = re.compile(r"^#{1,6}(?:[ \t]+(?P<text>.*?))??(?:[ \t]+#+)?[ \t]*$")
+_LINE = re.compile(r"[^\n]+")
+_LEAD = re.compile(rf"[\s{BOM}]*")  # white space, and the byte-order mark that is as invisible
+
+
 def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The file's hash; for an unreadable file, a marker that changes once it can be read (so an index goes stale)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+
+
+def clean_title(line: str) -> str:
+    """A title line as a title: without a byte-order mark or Markdown heading marks (the text keeps them)."""
+    title = line.strip().lstrip(BOM).strip()
+    heading = _ATX_HEADING.match(title)
+    return (heading.group("text") or "").strip() if heading else title
 
 
 def _lines(text: str) -> list[tuple[int, int]]:
-    """Spans of the non-blank lines of ``text``, without surrounding white space."""
+    """Spans of the non-blank lines of ``text``, without surrounding white space or a leading byte-order mark."""
     spans = []
-    for m in re.finditer(r"[^\n]+", text):
-        line = m.group()
-        if line.strip():
-            lead = len(line) - len(line.lstrip())
-            spans.append((m.start() + lead, m.start() + len(line.rstrip())))
+    for m in _LINE.finditer(text):
+        start = _LEAD.match(text, m.start(), m.end()).end()
+        end = m.start() + len(m.group().rstrip())
+        if start < end:
+            spans.append((start, end))
     return spans
 
 
@@ -197,7 +225,7 @@ def segment_page(text: str, meta: dict | None = None) -> tuple[str | None, str |
         if first_line:
             first_line = False
             if len(line.split()) <= 25 and not line.endswith((".", ":")):
-                title = line
+                title = clean_title(line) or None
                 add(start, end, "article", _TITLE)  # a segment of its own
                 continue
         if m := _SOURCE_LINE.match(line):
@@ -297,42 +325,102 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     return sorted(p for p in corpus_dir.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
 
 
-def read_text(path: Path) -> str:
-    """A text file's content, or a `CorpusError` that names the file."""
+def doc_id_of(path: Path, corpus_dir: Path) -> str:
+    """A document's id: its path relative to the corpus folder, in posix form."""
+    return path.relative_to(corpus_dir).as_posix()
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """The text of a file's bytes, or `UnusableFile` when they are not text worth indexing."""
+    if b"\0" in data:
+        raise UnusableFile(path, "binary: contains NUL bytes")
     try:
-        return path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise CorpusError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+        raise UnusableFile(path, f"not UTF-8: byte {exc.start}") from exc
+    if _LEAD.fullmatch(text):
+        raise UnusableFile(path, "empty")
+    return text
+
+
+def read_text(path: Path) -> str:
+    """A text file's content, or `UnusableFile` that names the file and why it cannot be used."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnusableFile(path, f"cannot be read: {exc.strerror or exc}") from exc
+    return _decode(path, data)
 
 
 def load_document(path: Path, corpus_dir: Path, meta: dict | None = None) -> Document:
-    """Read and segment one file of the corpus."""
-    doc_id = path.relative_to(corpus_dir).as_posix()
+    """Read and segment one file of the corpus; `UnusableFile` (a `CorpusError`) says why it cannot be used."""
+    doc_id = doc_id_of(path, corpus_dir)
     text = read_text(path)
     title, outlet, author, segments = segment_page(text, meta)
+    if not segments:
+        raise UnusableFile(path, "no indexable text")
     return Document(doc_id, text, title or Path(doc_id).stem, outlet, author, segments)
 
 
-def load_corpus(corpus_dir: str | Path) -> list[Document]:
-    """Every document of a corpus folder, segmented, in file-name order.
+class Corpus(NamedTuple):
+    """The usable documents of a corpus folder, and why each other document file was left out."""
 
-    Files of other formats are skipped with a warning that names them, so
-    nothing is left out silently.
+    documents: list[Document]
+    skipped: dict[str, str]  # doc id -> reason
+
+
+def _warn_unsupported(corpus_dir: Path, files: list[Path]) -> None:
+    """Name the files of other formats, so that nothing is left out silently."""
+    documents = set(files)
+    others = sorted(
+        doc_id_of(p, corpus_dir)
+        for p in corpus_dir.rglob("*")
+        if p.is_file() and p not in documents and p.name != METADATA_FILE and not p.name.startswith(".")
+    )
+    if others:
+        log.warning("%s: skipped %d file(s) of unsupported format: %s", corpus_dir, len(others), ", ".join(others[:10]))
+
+
+def _describe(skipped: dict[str, str]) -> str:
+    """``"skipped 2 file(s): a.txt (empty), b.txt (binary: …)"``."""
+    return f"skipped {len(skipped)} file(s): " + ", ".join(f"{doc_id} ({why})" for doc_id, why in skipped.items())
+
+
+def read_corpus(corpus_dir: str | Path, *, strict: bool = False) -> Corpus:
+    """Every usable document of a corpus folder, segmented, in file-name order, and the files skipped.
+
+    One bad file no longer stops the rest from being read: it is skipped with
+    a reason, and one warning names every skipped file.  ``strict=True``
+    raises `CorpusError` at the first bad file instead.
     """
     corpus_dir = Path(corpus_dir)
     metadata = read_metadata(corpus_dir)
     files = corpus_files(corpus_dir)
-    skipped = sorted(
-        p.relative_to(corpus_dir).as_posix()
-        for p in corpus_dir.rglob("*")
-        if p.is_file() and p not in files and p.name != METADATA_FILE and not p.name.startswith(".")
-    )
-    if skipped:
-        log.warning(
-            "%s: skipped %d file(s) of unsupported format: %s", corpus_dir, len(skipped), ", ".join(skipped[:10])
-        )
+    _warn_unsupported(corpus_dir, files)
     if not files:
         raise CorpusError(f"{corpus_dir}: no {'/'.join(TEXT_SUFFIXES)} documents")
-    return [load_document(p, corpus_dir, metadata.get(p.relative_to(corpus_dir).as_posix())) for p in files]
+    corpus = _read_files(corpus_dir, files, metadata, strict)
+    if not corpus.documents:
+        raise CorpusError(f"{corpus_dir}: no usable documents; {_describe(corpus.skipped)}")
+    if corpus.skipped:
+        log.warning("%s: %s", corpus_dir, _describe(corpus.skipped))
+    return corpus
+
+
+def _read_files(corpus_dir: Path, files: list[Path], metadata: dict, strict: bool) -> Corpus:
+    """Load each file, setting aside (or, when ``strict``, raising at) those that cannot be used."""
+    corpus = Corpus([], {})
+    for path in files:
+        doc_id = doc_id_of(path, corpus_dir)
+        try:
+            corpus.documents.append(load_document(path, corpus_dir, metadata.get(doc_id)))
+        except UnusableFile as exc:
+            if strict:
+                raise
+            corpus.skipped[doc_id] = exc.reason
+    return corpus
+
+
+def load_corpus(corpus_dir: str | Path) -> list[Document]:
+    """Every usable document of a corpus folder (see `read_corpus`), in file-name order."""
+    return read_corpus(corpus_dir).documents

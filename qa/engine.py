@@ -1,22 +1,61 @@
-"""`Engine`: answers questions from an index; `load` and `build` make one."""
+"""`Engine`: answers questions from an index with verbatim, cited passages.
+
+A call builds its `Evidence` once (`qa.evidence`) and every stage reads it:
+retrieval and fusion, the second stage, the cut to ``k`` distinct passages,
+confidence, highlights, "sources differ".  The engine holds only what does
+not depend on a question (the index, settings, models, bounded caches of
+chunk text), so many threads may call `ask` and `search` on one engine.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Literal
 
 import numpy as np
 
 from qa.answer import Answer, Passage
 from qa.confidence import Calibrator, confidence_features, load_calibrator
-from qa.disagreement import Disagreement, find_disagreement, first_figure, is_quantity_question
+from qa.disagreement import Disagreement, find_disagreement, first_figure
 from qa.documents import Document
+from qa.evidence import Candidate, Evidence, Question
 from qa.highlight import highlight
 from qa.index import Index
 from qa.ranker import Featurizer, Ranker, load_ranker
-from qa.retrieval import Candidate, RetrievalSettings, diversify, fuse, single_list
+from qa.retrieval import RetrievalSettings, diversify, fuse, single_list
 
 log = logging.getLogger("qa")
+
+MAX_QUESTION_CHARS = 2000  # after stripping; a question, not a document
+MAX_K = 50  # passages one answer may hold
+MAX_N = 10_000  # candidates one search may list
+
+
+def checked_question(question: object) -> str:
+    """``question`` stripped, or a `TypeError` / `ValueError` that says what is allowed (never echoing it back)."""
+    if not isinstance(question, str):
+        raise TypeError(f"question must be a str, not {type(question).__name__}")
+    stripped = question.strip()
+    if not stripped:
+        raise ValueError("question is empty: ask with 1 to 2,000 characters")
+    if len(stripped) > MAX_QUESTION_CHARS:
+        raise ValueError(f"question is {len(stripped):,} characters long; the limit is {MAX_QUESTION_CHARS:,}")
+    return stripped
+
+
+def checked_count(value: object, name: str, most: int) -> int:
+    """``value`` if it is an int (not a bool) from 1 to ``most``; else a `TypeError` / `ValueError` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int from 1 to {most}, not {type(value).__name__} {_short(value)}")
+    if not 1 <= value <= most:
+        raise ValueError(f"{name} must be an int from 1 to {most}, not {value}")
+    return value
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class Engine:
@@ -38,33 +77,13 @@ class Engine:
     ):
         self.index = index
         self.settings = settings
-        self._ranker = ranker
-        self._calibrator = calibrator
-        self._featurizer: Featurizer | None = None
-        self._last_query: tuple[str, np.ndarray] | None = None
-
-    @property
-    def ranker(self) -> Ranker | None:
-        """The second stage's model, the shipped one read on first use (so training scripts can replace it)."""
-        if self._ranker == "shipped":
-            self._ranker = load_ranker()
-        return self._ranker
-
-    @property
-    def calibrator(self) -> Calibrator | None:
-        """The confidence model, the shipped one read on first use."""
-        if self._calibrator == "shipped":
-            self._calibrator = load_calibrator()
-        return self._calibrator
-
-    @property
-    def featurizer(self) -> Featurizer:
-        if self._featurizer is None:
-            self._featurizer = Featurizer(self.index)
-        return self._featurizer
+        self.ranker = load_ranker() if ranker == "shipped" else ranker
+        self.calibrator = load_calibrator() if calibrator == "shipped" else calibrator
+        self.featurizer = Featurizer(index)
 
     @property
     def documents(self) -> list[str]:
+        """The doc ids of the index, in corpus order."""
         return list(self.index.documents)
 
     def document(self, doc_id: str) -> Document:
@@ -74,30 +93,44 @@ class Engine:
         except KeyError:
             raise KeyError(f"no document {doc_id!r} in this index") from None
 
-    def search(self, question: str, n: int = 100) -> list[Candidate]:
-        """Chunks ranked for ``question``, best first, before passages are cut and checked.
+    # --- the evidence of one question ---------------------------------------------
 
-        This is the ranking that `ask` shows and that benchmarks score; the
-        stage (``settings.stage``) decides whether it is one list, both fused,
-        or fused and re-ranked.
+    def question(self, question: str) -> Question:
+        """``question`` checked and analysed once for every stage (`TypeError` / `ValueError` if it is no question)."""
+        text = checked_question(question)
+        return self.featurizer.question(text, self.index.encode_query(text))
+
+    def evidence(self, question: str, n: int | None = None) -> Evidence:
+        """The question and its ranked candidates, best first (at least ``settings.candidates`` deep, or ``n``).
+
+        The stage (``settings.stage``) decides whether the ranking is one list,
+        both fused, or fused and re-ranked; the re-ranked top candidates carry
+        their `Signals`.
         """
-        question = _checked(question)
+        asked = self.question(question)
         index, settings = self.index, self.settings
-        dense_ids, dense_scores = index.dense_search(self._query_vector(question), max(n, settings.candidates))
-        lexical = index.lexical_scores(question)
+        depth = max(n or 0, settings.candidates)
+        dense_ids, dense_scores = index.dense_search(asked.vector, depth)
+        best_dense = float(dense_scores[0]) if len(dense_scores) else 0.0
+        lexical = index.lexical_scores(asked.text)
         if settings.stage == "dense":
-            return single_list(
-                dense_ids[:n], dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True)), lexical, "dense"
-            )
-        if settings.stage == "lexical":
-            top = np.argsort(-lexical, kind="stable")[:n]
-            return single_list(top[lexical[top] > 0], {}, lexical, "lexical")
-        fused = fuse(dense_ids, dense_scores, lexical, settings)
-        if settings.stage == "ranked" and self.ranker is not None:
-            fused = self.rerank(question, fused)
-        return fused[:n]
+            dense_of = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
+            ranked = single_list(dense_ids, dense_of, lexical, "dense")
+        elif settings.stage == "lexical":
+            top = np.argsort(-lexical, kind="stable")[:depth]
+            ranked = single_list(top[lexical[top] > 0], {}, lexical, "lexical")
+        else:
+            ranked = fuse(dense_ids, dense_scores, lexical, settings)
+            if settings.stage == "ranked" and self.ranker is not None:
+                ranked = self._rerank(asked, ranked)
+        return Evidence(asked, tuple(ranked[:depth]), best_dense)
 
-    def rerank(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
+    def search(self, question: str, n: int = 100) -> list[Candidate]:
+        """Chunks ranked for ``question``, best first, at most ``n`` (1 to 10,000): the ranking `ask` cuts from."""
+        n = checked_count(n, "n", MAX_N)
+        return list(self.evidence(question, n).candidates[:n])
+
+    def _rerank(self, question: Question, candidates: list[Candidate]) -> list[Candidate]:
         """The top ``settings.rerank_depth`` candidates re-ordered by the learned ranker; the rest keep fused order.
 
         The ranker sees the fused ranks among its features, so its score replaces
@@ -108,82 +141,75 @@ class Engine:
         top, rest = candidates[:depth], candidates[depth:]
         if not top:
             return candidates
-        learned = self.ranker.score(self.featurizer.features(question, self._query_vector(question), top))
-        for c, s in zip(top, learned, strict=True):
-            c.score = float(s)
-        top.sort(key=lambda c: (-c.score, c.chunk_id))
-        floor = top[-1].score
-        for i, c in enumerate(rest, 1):  # keep them below every re-ranked one, in fused order
-            c.score = floor - i
-        return top + rest
+        top, x = self.featurizer.featurize(question, top)
+        learned = self.ranker.score(x)
+        top = sorted(
+            (replace(c, score=float(s)) for c, s in zip(top, learned, strict=True)),
+            key=lambda c: (-c.score, c.chunk_id),
+        )
+        floor = top[-1].score  # the rest stay below every re-ranked one, in fused order
+        return top + [replace(c, score=floor - i) for i, c in enumerate(rest, 1)]
+
+    # --- the answer -------------------------------------------------------------------
 
     def ask(self, question: str, k: int = 5) -> Answer:
-        """The ``k`` best passages for ``question``, whether they answer it, and where sources differ."""
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"k must be a positive integer, not {k!r}")
-        question = _checked(question)
-        candidates = self.search(question, self.settings.candidates)
-        chosen = diversify(candidates, self.index, k, self.settings)
-        best = max((c.dense for c in candidates), default=0.0)
-        confidence, answered = self.confidence(question, chosen[0] if chosen else None, best)
-        weights = self.featurizer.weights(question)
-        passages = []
-        for c in chosen:
-            related = self.featurizer.soft_coverages(question, c.chunk_id)
-            marked = highlight(weights, self.featurizer.sentences(c.chunk_id), related)
-            passages.append(self._passage(c.chunk_id, c.score, marked))
-        disagreement = self._disagreement(question, chosen, passages) if answered else None
+        """The ``k`` best passages (1 to 50) for ``question``, whether they answer it, and where sources differ."""
+        k = checked_count(k, "k", MAX_K)
+        evidence = self.evidence(question)
+        asked = evidence.question
+        chosen = [
+            self.featurizer.with_signals(asked, c)
+            for c in diversify(list(evidence.candidates), self.index, k, self.settings)
+        ]
+        confidence, answered = self.confidence(evidence, chosen[0] if chosen else None)
+        passages = [
+            self._passage(c, highlight(asked.weights, list(c.signals.sentences), c.signals.related)) for c in chosen
+        ]
+        disagreement = self._disagreement(asked, chosen, passages) if answered else None
         return Answer(
-            question,
+            asked.text,
             answered,
             passages,
             confidence=round(confidence, 4),
             disagreements=[disagreement] if disagreement else [],
         )
 
-    def confidence(self, question: str, top: Candidate | None, best_dense: float) -> tuple[float, bool]:
-        """How likely the corpus answers ``question``, and whether that is enough to say it does.
+    def confidence(self, evidence: Evidence, top: Candidate | None) -> tuple[float, bool]:
+        """How likely the corpus answers the question, and whether that is enough to say it does.
 
         Below ``settings.min_dense`` nothing is close in meaning and the answer
         is always no; above it, the shipped calibrator decides (or, before one
-        is trained, the cosine itself).
+        is trained, the cosine itself).  ``top`` carries its signals.
         """
-        close = best_dense >= self.settings.min_dense
+        close = evidence.best_dense >= self.settings.min_dense
         if self.calibrator is None:
-            return max(0.0, min(1.0, best_dense)), close
-        features = confidence_features(self.featurizer, question, self._query_vector(question), top, best_dense)
-        p = self.calibrator.probability(features)
+            return max(0.0, min(1.0, evidence.best_dense)), close
+        p = self.calibrator.probability(confidence_features(evidence, top))
         return p, close and p >= self.calibrator.threshold
 
-    def _disagreement(self, question: str, chosen: list[Candidate], passages: list[Passage]) -> Disagreement | None:
-        """Different figures stated by the passages' sentences closest in meaning to a quantity question."""
-        if not is_quantity_question(question):
+    def _disagreement(
+        self, question: Question, chosen: list[Candidate], passages: list[Passage]
+    ) -> Disagreement | None:
+        """Different figures stated by the passages' sentences closest in meaning to a question asking for a count."""
+        if question.kind != "count":
             return None
-        query = self._query_vector(question)
         statements, similarity = [], []
         for number, (c, p) in enumerate(zip(chosen, passages, strict=True)):
             if p.section == "boilerplate":  # captions and credits describe related material, not the story's claims
                 continue
             text = self.document(p.doc_id).text
-            sentences = self.featurizer.sentences(c.chunk_id)
-            closeness = self.featurizer.sentence_similarities(c.chunk_id, query)
-            for s, sim in zip(sentences, closeness, strict=True):
+            for s, sim in zip(c.signals.sentences, c.signals.sentence_similarity, strict=True):
                 if first_figure(text[s.start : s.end]):
                     statements.append((number, p.source, s.start, s.end, text[s.start : s.end]))
                     similarity.append(float(sim))
         if len(statements) < 2:
             return None
         floor = max(self.settings.statement_similarity, max(similarity) - self.settings.statement_margin)
-        return find_disagreement(question, [s for s, sim in zip(statements, similarity, strict=True) if sim >= floor])
+        kept = [s for s, sim in zip(statements, similarity, strict=True) if sim >= floor]
+        return find_disagreement(question.counted, kept)
 
-    def _query_vector(self, question: str) -> np.ndarray:
-        """The question's vector; the last one is kept, as `ask` needs it twice."""
-        if self._last_query is None or self._last_query[0] != question:
-            self._last_query = (question, self.index.encode_query(question))
-        return self._last_query[1]
-
-    def _passage(self, chunk_id: int, score: float, highlights: list[tuple[int, int]]) -> Passage:
-        chunk = self.index.chunks[chunk_id]
+    def _passage(self, candidate: Candidate, highlights: list[tuple[int, int]]) -> Passage:
+        chunk = self.index.chunks[candidate.chunk_id]
         doc = self.index.documents[chunk.doc_id]
         segment = doc.segment_at(chunk.start)
         head = doc.text[: chunk.start].split("\n")
@@ -192,16 +218,10 @@ class Engine:
             start=chunk.start,
             end=chunk.end,
             text=doc.text[chunk.start : chunk.end],
-            score=round(score, 6),
+            score=round(candidate.score, 6),
             title=(segment.headline if segment and segment.headline else doc.title),
             source=chunk.source,
             section=chunk.section,
             highlights=highlights,
             paragraph=sum(1 for line in head[:-1] if line.strip()) + 1,
         )
-
-
-def _checked(question: str) -> str:
-    if not isinstance(question, str) or not question.strip():
-        raise ValueError("the question is empty")
-    return question.strip()

@@ -67,9 +67,12 @@ class Report:
 
 
 def read_gold(path: str | Path) -> list[GoldQuestion]:
+    """The questions of a gold file, one JSON object a line; a line that is not one is a `ValueError` naming it."""
     rows = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
             d = json.loads(line)
             docs = d.get("doc") or []
             rows.append(
@@ -81,6 +84,8 @@ def read_gold(path: str | Path) -> list[GoldQuestion]:
                     d["type"],
                 )
             )
+        except (ValueError, KeyError, AttributeError) as exc:
+            raise ValueError(f"{path}, line {number}: not a gold question ({type(exc).__name__}: {exc})") from None
     return rows
 
 
@@ -93,16 +98,35 @@ def evidence_spans(text: str, evidence: str) -> list[tuple[int, int]]:
     return [m.span() for m in re.finditer(pattern, text)]
 
 
+def gold_spans(gold: GoldQuestion, texts: dict[str, str]) -> list[tuple[str, int, int]]:
+    """``(doc_id, start, end)`` of every place an evidence string of ``gold`` stands in its documents."""
+    return [
+        (doc, s, e)
+        for doc in gold.docs
+        if doc in texts
+        for ev in gold.evidence
+        for s, e in evidence_spans(texts[doc], ev)
+    ]
+
+
+def covers(doc_id: str, start: int, end: int, span: tuple[str, int, int], share: float = 0.5) -> bool:
+    """Whether ``doc_id[start:end]`` holds at least ``share`` of an evidence ``span`` (the rule of every score here).
+
+    Half by default: a passage that holds half the evidence sentence holds
+    the fact; the ranker's training asks the same of the seed set, and the
+    whole answer (``share=1``) of SQuAD's short answers.
+    """
+    span_doc, span_start, span_end = span
+    covered = min(end, span_end) - max(start, span_start)
+    return doc_id == span_doc and covered > 0 and covered >= (span_end - span_start) * share
+
+
 def first_hit(answer: Answer, gold: GoldQuestion, texts: dict[str, str]) -> int:
     """1-based rank of the first passage that covers half an evidence span, else 0."""
-    spans = [
-        (doc, s) for doc in gold.docs if doc in texts for ev in gold.evidence for s in evidence_spans(texts[doc], ev)
-    ]
+    spans = gold_spans(gold, texts)
     for rank, p in enumerate(answer.passages, 1):
-        for doc, (start, end) in spans:
-            covered = min(end, p.end) - max(start, p.start)
-            if p.doc_id == doc and covered >= (end - start) / 2:
-                return rank
+        if any(covers(p.doc_id, p.start, p.end, span) for span in spans):
+            return rank
     return 0
 
 

@@ -1,86 +1,175 @@
 """Build, save, load and check the dense (FAISS) + lexical (BM25) index of a corpus.
 
-An index folder holds everything needed to answer without the corpus files:
+An index folder (format 3) holds everything needed to answer without the corpus files:
 
 - ``manifest.json``: what determines the index (format, model, chunking, corpus
-  file hashes), so a stale or foreign index is detected, never silently used;
+  file hashes, the files skipped) and a checksum of every other file, so a
+  stale, foreign or damaged index is detected, never silently used;
 - ``documents.jsonl``: each document's text and labelled segments;
 - ``chunks.jsonl``: one chunk span per line, row ``i`` is vector ``i``;
 - ``dense.faiss``: unit vectors under inner product (cosine);
-- ``sentences.npz``: each chunk's sentence spans and their unit vectors
-  (float16), for sentence-level evidence in the second stage and highlights;
+- ``sentence_spans.npz``: each chunk's sentence spans (``spans``, ``offsets``),
+  and ``sentence_vectors.npy`` their unit vectors (float16), for sentence-level
+  evidence in the second stage and highlights;
+- ``document_frequencies.json``: how many chunks each BM25 token occurs in;
 - ``bm25/``: the bm25s index of the same chunks.
 
-Writes go to a temporary sibling folder that is renamed into place, so a
-crash never leaves half an index behind.
+Files that hold text, spans or offsets are hashed in full; the two vector files,
+by far the largest, by a sample (size, both ends, 64 blocks between), so that
+verifying costs little more than reading.  Loading also checks the structure
+(every chunk inside one segment of its document, every sentence inside its
+chunk) and that each document's text is the corpus file the manifest hashed.
+
+A save writes a hidden sibling folder and swaps it into place (one atomic
+``renameat2(RENAME_EXCHANGE)`` on Linux, two renames elsewhere) under a lock
+file, so a save killed at any moment leaves the old or the new index, and the
+next save or load tidies up what it left.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import hashlib
 import json
+import logging
 import os
+import re
+import secrets
 import shutil
-import tempfile
+import sys
+import threading
 import zipfile
-from dataclasses import asdict, dataclass, field
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import bm25s
 import faiss
 import numpy as np
 import Stemmer
+from filelock import FileLock, Timeout
 
 from qa.chunking import Chunk, ChunkingSettings, chunk_document, split_sentences
-from qa.documents import METADATA_FILE, CorpusError, Document, Segment, corpus_files, file_sha256, load_corpus
+from qa.documents import (
+    METADATA_FILE,
+    TEXT_SUFFIXES,
+    CorpusError,
+    Document,
+    Segment,
+    corpus_files,
+    file_sha256,
+    read_corpus,
+)
 from qa.models import DEFAULT_MODEL, Embedder, installed_version, load_embedder
 
-FORMAT_VERSION = 2  # 2: sentence spans and vectors
+log = logging.getLogger("qa")
+
+FORMAT_VERSION = 3  # 2: sentence spans and vectors; 3: checksums, split sentence files, document frequencies
 HNSW_FROM = 200_000  # chunks; below this, exact search is fast enough
 _TOKEN_PATTERN = r"(?u)\b\w+\b"  # keep one-character tokens: "4 million", "6 bombings"
 
+MANIFEST = "manifest.json"
+DOCUMENTS = "documents.jsonl"
+CHUNKS = "chunks.jsonl"
+DENSE = "dense.faiss"
+SENTENCE_SPANS = "sentence_spans.npz"
+SENTENCE_VECTORS = "sentence_vectors.npy"
+FREQUENCIES = "document_frequencies.json"
+BM25 = "bm25"
+REQUIRED_FILES = (DOCUMENTS, CHUNKS, DENSE, SENTENCE_SPANS, SENTENCE_VECTORS, FREQUENCIES)
+SAMPLED_FILES = frozenset({DENSE, SENTENCE_VECTORS})  # large and numeric: a sampled checksum
+SAMPLE_EDGE = 64 * 1024  # bytes hashed at each end of a sampled file
+SAMPLE_BLOCK = 4 * 1024
+SAMPLE_BLOCKS = 64  # blocks hashed between the ends
+
+LOCK_TIMEOUT = 30.0  # seconds a save waits while another process saves the same index
+_LOAD_ATTEMPTS = 3  # a load that overlapped a save of the same folder reads it again
+
 
 class IndexFormatError(RuntimeError):
-    """An index folder is missing, incomplete or corrupt."""
+    """An index folder is missing, incomplete, corrupt or edited."""
 
 
 class StaleIndexError(RuntimeError):
     """An index does not match its corpus, model or chunking settings."""
 
 
+class IndexVersionError(StaleIndexError):
+    """An index written in another format version: stale, so rebuilt like one whose corpus changed."""
+
+
+class IndexLockedError(RuntimeError):
+    """Another process kept an index's lock for longer than a save would wait."""
+
+
+# --- the manifest ---------------------------------------------------------------
+
+
+def read_manifest_data(path: Path) -> dict:
+    """A manifest file's fields as stored; `IndexFormatError` when there is none or it is not a JSON object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexFormatError(
+            f"{path.parent}: no index here ({MANIFEST} is missing); build one with `qa index`"
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise IndexFormatError(f"{path}: not a valid index manifest ({exc}); rebuild it with `qa index`") from exc
+    if not isinstance(data, dict):
+        raise IndexFormatError(f"{path}: not a valid index manifest (not an object); rebuild it with `qa index`")
+    return data
+
+
 @dataclass
 class Manifest:
-    """Everything that determines an index's content."""
+    """Everything that determines an index's content, and the checksums of its files."""
 
     model: str
     model_version: str
     dim: int
     chunking: dict
     corpus_dir: str  # as given at build time; relative paths are relative to the index's parent
-    files: dict[str, str]  # doc id -> sha256 of the file
+    files: dict[str, str]  # doc id -> sha256 of the file (skipped files included)
     metadata_sha256: str | None = None
     n_chunks: int = 0
     faiss: str = "Flat"
+    skipped: dict[str, str] = field(default_factory=dict)  # doc id -> why it is not indexed
+    checksums: dict[str, dict] = field(default_factory=dict)  # file of the index -> `file_checksum`
     format_version: int = FORMAT_VERSION
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
+        """The manifest at ``path``; `IndexVersionError` for another format, `IndexFormatError` if unreadable."""
+        data = read_manifest_data(path)
+        version = data.get("format_version")
+        if not isinstance(version, int):
+            raise IndexFormatError(f"{path}: not a valid index manifest (no format version); rebuild it")
+        if version != FORMAT_VERSION:
+            raise IndexVersionError(f"{path.parent}: index format {version}, this version reads {FORMAT_VERSION}")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
             return cls(**data)
-        except FileNotFoundError as exc:
-            raise IndexFormatError(
-                f"{path.parent}: no index here (manifest.json is missing); build one with `qa index`"
-            ) from exc
-        except (OSError, ValueError, TypeError) as exc:
-            raise IndexFormatError(f"{path}: not a valid index manifest ({exc})") from exc
+        except TypeError as exc:
+            raise IndexFormatError(f"{path}: not a valid index manifest ({exc}); rebuild it") from exc
 
 
 def corpus_fingerprint(corpus_dir: Path) -> tuple[dict[str, str], str | None]:
-    """Hashes of every document file, and of the metadata file if there is one."""
+    """Hashes of every document file (skipped ones too), and of the metadata file if there is one."""
     files = {p.relative_to(corpus_dir).as_posix(): file_sha256(p) for p in corpus_files(corpus_dir)}
     meta = corpus_dir / METADATA_FILE
     return files, (file_sha256(meta) if meta.exists() else None)
 
+
+def corpus_path(recorded: str, index_dir: str | Path) -> Path:
+    """The corpus folder a manifest records (relative paths: from the index's parent)."""
+    path = Path(recorded)
+    return path if path.is_absolute() else Path(index_dir).resolve().parent / path
+
+
+# --- what the embedder and BM25 read ----------------------------------------------
 
 _stemmer = Stemmer.Stemmer("english")
 
@@ -116,6 +205,12 @@ def lexical_text(document: Document, chunk: Chunk) -> str:
     return " | ".join(context) + "\n" + embedding_text(document, chunk)
 
 
+def document_frequencies(tokens: list[list[str]]) -> dict[str, int]:
+    """How many chunks each token occurs in, from the token lists BM25 indexes (the second stage's IDF)."""
+    counts = Counter(t for chunk in tokens for t in set(chunk))
+    return dict(sorted(counts.items()))
+
+
 @dataclass
 class Sentences:
     """Every chunk's sentences: document spans and unit vectors, chunk ``i`` owning rows ``offsets[i]:offsets[i+1]``.
@@ -147,19 +242,40 @@ class Sentences:
             np.asarray(vectors, dtype=np.float16).reshape(len(spans), embedder.dim),
         )
 
+    def write(self, folder: Path) -> None:
+        """Spans and offsets in one file (hashed in full), the vectors in another (sampled)."""
+        np.savez(folder / SENTENCE_SPANS, spans=self.spans, offsets=self.offsets)
+        np.save(folder / SENTENCE_VECTORS, self.vectors)
+
+    @classmethod
+    def read(cls, folder: Path) -> Sentences:
+        with np.load(folder / SENTENCE_SPANS, allow_pickle=False) as table:
+            spans, offsets = table["spans"], table["offsets"]
+        return cls(spans, offsets, np.load(folder / SENTENCE_VECTORS, mmap_mode=None, allow_pickle=False))
+
     def of_chunk(self, chunk_id: int) -> tuple[np.ndarray, np.ndarray]:
         """The spans and vectors of one chunk's sentences, in reading order."""
         lo, hi = self.offsets[chunk_id], self.offsets[chunk_id + 1]
         return self.spans[lo:hi], self.vectors[lo:hi]
 
     def check(self, n_chunks: int, dim: int) -> str | None:
-        """What is inconsistent about the table, or None."""
+        """What is inconsistent about the table's shapes and types, or None."""
         n = len(self.spans)
+        if self.spans.dtype.kind != "i" or self.offsets.dtype.kind != "i" or self.vectors.dtype != np.float16:
+            return f"sentence table types disagree ({self.spans.dtype}, {self.offsets.dtype}, {self.vectors.dtype})"
         if self.offsets.shape != (n_chunks + 1,) or self.offsets[0] != 0 or self.offsets[-1] != n:
             return f"sentence offsets do not cover {n_chunks} chunks and {n} sentences"
         if np.any(np.diff(self.offsets) < 0) or self.spans.shape != (n, 2) or self.vectors.shape != (n, dim):
             return f"sentence table shapes disagree ({self.spans.shape} spans, {self.vectors.shape} vectors)"
         return None
+
+
+@dataclass(frozen=True)
+class Check:
+    """What comparing an index with its corpus found; the two lists call for different errors."""
+
+    stale: list[str]  # the corpus, model or settings changed since the build: `StaleIndexError`, rebuild
+    problems: list[str]  # the index contradicts unchanged corpus files: `IndexFormatError`, it is damaged or forged
 
 
 @dataclass
@@ -172,7 +288,9 @@ class Index:
     dense: faiss.Index
     lexical: bm25s.BM25
     sentences: Sentences
+    document_frequencies: dict[str, int]  # token -> chunks holding it, as BM25 tokenized them
     embedder: Embedder | None = field(default=None, repr=False)
+    _model_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     # --- building ---------------------------------------------------------
 
@@ -185,20 +303,20 @@ class Index:
         settings: ChunkingSettings = ChunkingSettings(),
         show_progress: bool = False,
         corpus_label: str | None = None,
+        strict: bool = False,
     ) -> Index:
-        """Read, chunk, embed and index every document of ``corpus_dir``."""
+        """Read, chunk, embed and index every usable document of ``corpus_dir`` (``strict``: every one)."""
         corpus_dir = Path(corpus_dir)
         embedder = embedder or load_embedder(DEFAULT_MODEL)
-        docs = load_corpus(corpus_dir)
+        corpus = read_corpus(corpus_dir, strict=strict)
         files, meta_sha = corpus_fingerprint(corpus_dir)
-        chunks = [c for d in docs for c in chunk_document(d, settings)]
+        chunks = [c for d in corpus.documents for c in chunk_document(d, settings)]
         if not chunks:
             raise CorpusError(f"{corpus_dir}: the documents hold no indexable text")
-        by_id = {d.doc_id: d for d in docs}
+        by_id = {d.doc_id: d for d in corpus.documents}
         vectors = embedder.encode([embedding_text(by_id[c.doc_id], c) for c in chunks], show_progress=show_progress)
         dense, kind = _dense_index(vectors)
-        lexical = bm25s.BM25()
-        lexical.index(tokenize([lexical_text(by_id[c.doc_id], c) for c in chunks]), show_progress=False)
+        lexical, frequencies = _lexical_index(by_id, chunks)
         sentences = Sentences.of(by_id, chunks, embedder, show_progress)
         manifest = Manifest(
             model=embedder.name,
@@ -210,81 +328,82 @@ class Index:
             metadata_sha256=meta_sha,
             n_chunks=len(chunks),
             faiss=kind,
+            skipped=dict(corpus.skipped),
         )
-        return cls(manifest, by_id, chunks, dense, lexical, sentences, embedder)
+        return cls(manifest, by_id, chunks, dense, lexical, sentences, frequencies, embedder)
 
     # --- saving and loading -------------------------------------------------
 
-    def save(self, index_dir: str | Path) -> None:
-        """Write the index atomically: a temporary folder renamed over ``index_dir``."""
+    def save(self, index_dir: str | Path, *, lock_timeout: float | None = None) -> None:
+        """Write the index into a hidden sibling folder and swap it in, holding the index's lock throughout.
+
+        ``lock_timeout`` (default `LOCK_TIMEOUT`) is how long to wait for
+        another process's save of the same folder before `IndexLockedError`.
+        """
         index_dir = Path(index_dir)
         index_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.", dir=index_dir.parent))
-        tmp.chmod(0o755)  # mkdtemp makes it owner-only; the index is as public as the folder it replaces
-        try:
-            faiss.write_index(self.dense, str(tmp / "dense.faiss"))
-            self.lexical.save(str(tmp / "bm25"))
-            np.savez(tmp / "sentences.npz", **asdict(self.sentences))
-            _write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in self.chunks))
-            _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in self.documents.values()))
-            (tmp / "manifest.json").write_text(json.dumps(asdict(self.manifest), indent=2, ensure_ascii=False) + "\n")
-            _replace_dir(tmp, index_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        with writer_lock(index_dir, LOCK_TIMEOUT if lock_timeout is None else lock_timeout):
+            _recover(index_dir)
+            _remove_leftovers(index_dir)
+            new = _hidden_sibling(index_dir, "tmp")
+            try:
+                manifest = _write_index(self, new)
+                _swap_into_place(new, index_dir)
+            except BaseException:
+                shutil.rmtree(new, ignore_errors=True)  # best effort: the next save or load removes what is left
+                raise
+        self.manifest = manifest
 
     @classmethod
     def load(cls, index_dir: str | Path, *, embedder: Embedder | None = None) -> Index:
-        """Read an index folder; `IndexFormatError` if anything is missing or corrupt."""
+        """Read and verify an index folder; `IndexFormatError` if anything is missing, corrupt or edited."""
         index_dir = Path(index_dir)
-        manifest = Manifest.read(index_dir / "manifest.json")
-        if manifest.format_version != FORMAT_VERSION:
-            raise StaleIndexError(
-                f"{index_dir}: index format {manifest.format_version}, this version reads {FORMAT_VERSION}; rebuild it"
-            )
-        try:
-            chunks = [Chunk(**row) for row in _read_jsonl(index_dir / "chunks.jsonl")]
-            documents = {}
-            for row in _read_jsonl(index_dir / "documents.jsonl"):
-                row["segments"] = [Segment(**s) for s in row["segments"]]
-                documents[row["doc_id"]] = Document(**row)
-            dense = faiss.read_index(str(index_dir / "dense.faiss"))
-            lexical = bm25s.BM25.load(str(index_dir / "bm25"))
-            with np.load(index_dir / "sentences.npz", allow_pickle=False) as table:
-                sentences = Sentences(table["spans"], table["offsets"], table["vectors"])
-        except (OSError, ValueError, TypeError, KeyError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
-            raise IndexFormatError(
-                f"{index_dir}: corrupt or incomplete index ({exc}); rebuild it with `qa index`"
-            ) from exc
-        if not (len(chunks) == manifest.n_chunks == dense.ntotal) or dense.d != manifest.dim:
-            raise IndexFormatError(
-                f"{index_dir}: index files disagree ({len(chunks)} chunks, {dense.ntotal} vectors of "
-                f"dimension {dense.d}, manifest says {manifest.n_chunks} of {manifest.dim}); rebuild it"
-            )
-        if problem := sentences.check(len(chunks), manifest.dim):
-            raise IndexFormatError(f"{index_dir}: {problem}; rebuild it")
+        _tidy(index_dir)
+        index = _read_verified(cls, index_dir)
+        manifest = index.manifest
         if embedder is not None and (embedder.name, embedder.dim) != (manifest.model, manifest.dim):
             raise StaleIndexError(
                 f"{index_dir}: built with {manifest.model} ({manifest.dim}-d), not {embedder.name} ({embedder.dim}-d)"
             )
-        return cls(manifest, documents, chunks, dense, lexical, sentences, embedder)
+        index.embedder = embedder
+        return index
 
-    # --- staleness --------------------------------------------------------
+    # --- staleness and integrity against the corpus ---------------------------
 
     def corpus_path(self, index_dir: str | Path) -> Path:
         """The corpus folder this index was built from (relative paths: from the index's parent)."""
-        path = Path(self.manifest.corpus_dir)
-        return path if path.is_absolute() else Path(index_dir).resolve().parent / path
+        return corpus_path(self.manifest.corpus_dir, index_dir)
+
+    def check(
+        self, corpus_dir: str | Path, *, settings: ChunkingSettings | None = None, model: str | None = None
+    ) -> Check:
+        """Why this index no longer matches ``corpus_dir``, and where it contradicts the files that did not change.
+
+        A corpus file whose hash is the one recorded is the truth: the stored
+        text of its document must be that file's text.  Each file is read once.
+        """
+        try:
+            files, meta_sha = corpus_fingerprint(Path(corpus_dir))
+        except CorpusError as exc:
+            return Check(stale=[str(exc)], problems=[])
+        unchanged = {f: h for f, h in files.items() if self.manifest.files.get(f) == h}
+        problems = [
+            f"{doc_id}: the index holds other text than this unchanged corpus file"
+            for doc_id in _text_mismatches(self.documents, unchanged)
+        ]
+        return Check(stale=self._stale(files, meta_sha, settings, model), problems=problems)
 
     def stale_reasons(
         self, corpus_dir: Path, *, settings: ChunkingSettings | None = None, model: str | None = None
     ) -> list[str]:
-        """Why this index no longer matches ``corpus_dir`` (empty when it is current)."""
+        """Why this index no longer matches ``corpus_dir`` (empty when it is current); see `check`."""
+        return self.check(corpus_dir, settings=settings, model=model).stale
+
+    def _stale(
+        self, files: dict[str, str], meta_sha: str | None, settings: ChunkingSettings | None, model: str | None
+    ) -> list[str]:
+        """What changed since the build: corpus files, metadata, settings, model."""
         reasons = []
-        try:
-            files, meta_sha = corpus_fingerprint(corpus_dir)
-        except CorpusError as exc:
-            return [str(exc)]
         old = self.manifest.files
         added, removed = sorted(set(files) - set(old)), sorted(set(old) - set(files))
         changed = sorted(f for f in set(files) & set(old) if files[f] != old[f])
@@ -306,9 +425,11 @@ class Index:
 
     @property
     def model(self) -> Embedder:
-        """The embedder the index was built with, loaded on first use."""
+        """The embedder the index was built with, loaded once on first use (threads may ask at once)."""
         if self.embedder is None:
-            self.embedder = load_embedder(self.manifest.model)
+            with self._model_lock:
+                if self.embedder is None:
+                    self.embedder = load_embedder(self.manifest.model)
         return self.embedder
 
     def encode_query(self, question: str) -> np.ndarray:
@@ -347,7 +468,266 @@ def _dense_index(vectors: np.ndarray) -> tuple[faiss.Index, str]:
     return index, kind
 
 
-def _write_jsonl(path: Path, rows) -> None:
+def _lexical_index(documents: dict[str, Document], chunks: list[Chunk]) -> tuple[bm25s.BM25, dict[str, int]]:
+    """The BM25 index of the chunks and the document frequencies of the very tokens it was given."""
+    tokens = tokenize([lexical_text(documents[c.doc_id], c) for c in chunks])
+    lexical = bm25s.BM25()
+    lexical.index(tokens, show_progress=False)
+    return lexical, document_frequencies(tokens)
+
+
+# --- reading and verifying ------------------------------------------------------
+
+_READ_ERRORS = (OSError, ValueError, TypeError, KeyError, AttributeError, RuntimeError, EOFError, zipfile.BadZipFile)
+
+
+def _read_verified(cls: type[Index], index_dir: Path) -> Index:
+    """The index in ``index_dir``, read again when a save replaced the folder while it was being read."""
+    for attempt in range(_LOAD_ATTEMPTS):
+        identity = _identity(index_dir)
+        try:
+            return _read_once(cls, index_dir)
+        except IndexFormatError:
+            if attempt + 1 == _LOAD_ATTEMPTS or _identity(index_dir) == identity:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which folder is at ``path`` now (a swap puts another one there)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _read_once(cls: type[Index], index_dir: Path) -> Index:
+    """Verify the checksums, then read the files and check what they say against each other."""
+    manifest = Manifest.read(index_dir / MANIFEST)
+    if problem := checksum_problem(index_dir, manifest.checksums):
+        raise IndexFormatError(f"{problem}; the index is damaged: rebuild it with `qa index`")
+    try:
+        chunks = [Chunk(**row) for row in _read_jsonl(index_dir / CHUNKS)]
+        index = cls(
+            manifest,
+            _read_documents(index_dir / DOCUMENTS),
+            chunks,
+            faiss.read_index(str(index_dir / DENSE)),
+            bm25s.BM25.load(str(index_dir / BM25)),
+            Sentences.read(index_dir),
+            _read_frequencies(index_dir / FREQUENCIES, len(chunks)),
+        )
+        problem = integrity_problem(index)
+    except IndexFormatError:
+        raise
+    except _READ_ERRORS as exc:
+        raise IndexFormatError(f"{index_dir}: corrupt or incomplete index ({exc}); rebuild it with `qa index`") from exc
+    if problem:
+        raise IndexFormatError(f"{index_dir}: {problem}; rebuild it with `qa index`")
+    return index
+
+
+def _read_documents(path: Path) -> dict[str, Document]:
+    documents = {}
+    for row in _read_jsonl(path):
+        row["segments"] = [Segment(**s) for s in row["segments"]]
+        documents[row["doc_id"]] = Document(**row)
+    return documents
+
+
+def _read_frequencies(path: Path, n_chunks: int) -> dict[str, int]:
+    """The stored document frequencies; `ValueError` unless they are counts of ``n_chunks`` chunks."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    df = data["df"]
+    if data["n_chunks"] != n_chunks or not isinstance(df, dict):
+        raise ValueError(f"{path.name} counts {data['n_chunks']} chunks, {CHUNKS} holds {n_chunks}")
+    if not all(isinstance(v, int) and 0 < v <= n_chunks for v in df.values()):
+        raise ValueError(f"{path.name} holds counts that are not between 1 and {n_chunks}")
+    return df
+
+
+# --- checksums --------------------------------------------------------------------
+
+
+def sample_ranges(size: int) -> list[tuple[int, int]]:
+    """``(offset, length)`` of the bytes a sampled checksum reads: both 64 KiB ends and 64 blocks spread between."""
+    if size <= 2 * SAMPLE_EDGE + SAMPLE_BLOCKS * SAMPLE_BLOCK:
+        return [(0, size)]
+    room = size - 2 * SAMPLE_EDGE - SAMPLE_BLOCK  # where a middle block may start, after the head
+    middle = [(SAMPLE_EDGE + room * i // (SAMPLE_BLOCKS - 1), SAMPLE_BLOCK) for i in range(SAMPLE_BLOCKS)]
+    return [(0, SAMPLE_EDGE), *middle, (size - SAMPLE_EDGE, SAMPLE_EDGE)]
+
+
+def sample_sha256(path: Path, size: int) -> str:
+    """sha256 over a file's size and `sample_ranges`: cheap for vectors, still catching truncation and most edits."""
+    digest = hashlib.sha256(b"%d\n" % size)
+    with path.open("rb") as f:
+        for offset, length in sample_ranges(size):
+            digest.update(os.pread(f.fileno(), length, offset))
+    return digest.hexdigest()
+
+
+def file_checksum(folder: Path, name: str) -> dict:
+    """What the manifest records for one file of the index: a sampled hash for the vector files, else the full one."""
+    path = folder / name
+    if name in SAMPLED_FILES:
+        size = path.stat().st_size
+        return {"size": size, "sample_sha256": sample_sha256(path, size)}
+    with path.open("rb") as f:
+        return {"sha256": hashlib.file_digest(f, "sha256").hexdigest()}
+
+
+def index_files(folder: Path) -> set[str]:
+    """The files of an index folder but its manifest, as posix paths relative to it (hidden names ignored)."""
+    names = set()
+    for path in folder.rglob("*"):
+        relative = path.relative_to(folder)
+        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
+            names.add(relative.as_posix())
+    return names - {MANIFEST}
+
+
+def checksums(folder: Path) -> dict[str, dict]:
+    """`file_checksum` of every file of the index in ``folder``."""
+    return {name: file_checksum(folder, name) for name in sorted(index_files(folder))}
+
+
+def checksum_problem(folder: Path, recorded: dict[str, dict]) -> str | None:
+    """The first file of ``folder`` that is missing, extra, or not what ``recorded`` says, named; else None."""
+    if not isinstance(recorded, dict):
+        return f"{folder / MANIFEST}: no checksums"
+    present = index_files(folder)
+    if missing := [name for name in REQUIRED_FILES if name not in recorded]:
+        return f"{folder / MANIFEST}: no checksum of {missing[0]}"
+    if missing := sorted(set(recorded) - present):
+        return f"{folder / missing[0]}: missing"
+    if extra := sorted(present - set(recorded)):
+        return f"{folder / extra[0]}: not a file of this index"
+    for name in sorted(recorded):
+        expected, actual = recorded[name], file_checksum(folder, name)
+        if actual != expected:
+            if isinstance(expected, dict) and "size" in expected and expected["size"] != actual["size"]:
+                return f"{folder / name}: {actual['size']} bytes, the manifest says {expected['size']}"
+            return f"{folder / name}: contents differ from the manifest's checksum"
+    return None
+
+
+# --- structure ----------------------------------------------------------------------
+
+
+def integrity_problem(index: Index) -> str | None:
+    """The first way the index's parts contradict each other, or None; O(chunks + sentences)."""
+    m, chunks, dense = index.manifest, index.chunks, index.dense
+    if not (len(chunks) == m.n_chunks == dense.ntotal) or dense.d != m.dim:
+        return (
+            f"index files disagree ({len(chunks)} chunks, {dense.ntotal} vectors of dimension {dense.d}, "
+            f"manifest says {m.n_chunks} of {m.dim})"
+        )
+    return (
+        index.sentences.check(len(chunks), m.dim)
+        or _documents_problem(index.documents, m)
+        or _chunks_problem(index.documents, chunks)
+        or _sentences_problem(chunks, index.sentences)
+    )
+
+
+def _documents_problem(documents: dict[str, Document], manifest: Manifest) -> str | None:
+    """Documents that are not the manifest's files, segments out of order, text that is not the hashed file."""
+    expected = set(manifest.files) - set(manifest.skipped)
+    if odd := sorted(set(documents) ^ expected):
+        return f"{DOCUMENTS} and the manifest disagree about document {odd[0]}"
+    for doc in documents.values():
+        if problem := _segments_problem(doc):
+            return f"document {doc.doc_id}: {problem}"
+    if edited := _text_mismatches(documents, manifest.files):
+        return f"the stored text of {edited[0]} is not the corpus file the manifest hashed (edited?)"
+    return None
+
+
+def _segments_problem(doc: Document) -> str | None:
+    """Segments must be in order, apart and inside the text (chunks are found among them by bisection)."""
+    end = 0
+    for seg in doc.segments:
+        if not end <= seg.start < seg.end <= len(doc.text):
+            return f"segment {seg.start}:{seg.end} is out of order or outside the text"
+        end = seg.end
+    return None
+
+
+def _text_mismatches(documents: dict[str, Document], hashes: dict[str, str]) -> list[str]:
+    """Ids of the .txt/.md documents with a hash in ``hashes`` whose text is not the file so hashed."""
+    return [
+        doc_id
+        for doc_id, doc in documents.items()
+        if doc_id in hashes
+        and Path(doc_id).suffix.lower() in TEXT_SUFFIXES
+        and hashlib.sha256(doc.text.encode("utf-8")).hexdigest() != hashes[doc_id]
+    ]
+
+
+def _chunks_problem(documents: dict[str, Document], chunks: list[Chunk]) -> str | None:
+    starts = {doc_id: [s.start for s in doc.segments] for doc_id, doc in documents.items()}
+    for i, chunk in enumerate(chunks):
+        if problem := _chunk_problem(chunk, documents.get(chunk.doc_id), starts.get(chunk.doc_id, [])):
+            return f"chunk {i} ({chunk.doc_id} {chunk.start}:{chunk.end}) {problem}"
+    return None
+
+
+def _chunk_problem(chunk: Chunk, doc: Document | None, starts: list[int]) -> str | None:
+    """Why a chunk is not a stripped span inside one segment of its document, with that segment's labels."""
+    if doc is None:
+        return "belongs to no document of the index"
+    if not 0 <= chunk.start < chunk.end <= len(doc.text):
+        return "lies outside its document"
+    at = bisect_right(starts, chunk.start) - 1
+    segment = doc.segments[at] if at >= 0 else None
+    if segment is None or chunk.end > segment.end:
+        return "is not inside one segment"
+    if (chunk.section, chunk.source) != (segment.section, segment.source):
+        return "has other labels than its segment"
+    if doc.text[chunk.start].isspace() or doc.text[chunk.end - 1].isspace():
+        return "starts or ends with white space"
+    return None
+
+
+def _sentences_problem(chunks: list[Chunk], sentences: Sentences) -> str | None:
+    """The first sentence span that is empty or outside the chunk that owns it (vectorised)."""
+    n = len(chunks)
+    owner = np.repeat(np.arange(n), np.diff(sentences.offsets))
+    starts = np.fromiter((c.start for c in chunks), dtype=np.int64, count=n)[owner]
+    ends = np.fromiter((c.end for c in chunks), dtype=np.int64, count=n)[owner]
+    spans = sentences.spans
+    bad = (spans[:, 0] < starts) | (spans[:, 1] > ends) | (spans[:, 0] >= spans[:, 1])
+    if not bad.any():
+        return None
+    j = int(np.argmax(bad))
+    return f"sentence {j} ({spans[j, 0]}:{spans[j, 1]}) is not inside chunk {owner[j]}"
+
+
+# --- writing ----------------------------------------------------------------------
+
+
+def _write_index(index: Index, folder: Path) -> Manifest:
+    """Every file of the index into a new ``folder``, the manifest with their checksums last; returns it."""
+    folder.mkdir()
+    faiss.write_index(index.dense, str(folder / DENSE))
+    index.lexical.save(str(folder / BM25))
+    index.sentences.write(folder)
+    _write_jsonl(folder / CHUNKS, (asdict(c) for c in index.chunks))
+    _write_jsonl(folder / DOCUMENTS, (asdict(d) for d in index.documents.values()))
+    _write_json(folder / FREQUENCIES, {"n_chunks": len(index.chunks), "df": index.document_frequencies})
+    manifest = replace(index.manifest, checksums=checksums(folder))
+    _write_json(folder / MANIFEST, asdict(manifest), indent=2)
+    _sync_tree(folder)
+    return manifest
+
+
+def _write_json(path: Path, data: dict, indent: int | None = None) -> None:
+    path.write_text(json.dumps(data, indent=indent, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
     with path.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -358,17 +738,167 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _replace_dir(new: Path, target: Path) -> None:
-    """Put folder ``new`` at ``target``; the old one is removed only once the new one is in place."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        target.rename(old)
+def _sync_tree(folder: Path) -> None:
+    """Flush a folder's files and the folder itself to disk, so a swap never publishes unwritten data."""
+    for path in [*folder.rglob("*"), folder]:
+        _fsync(path)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        new.rename(target)
-    except BaseException:
-        if old is not None:
-            old.rename(target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- atomic replacement --------------------------------------------------------------
+#
+# Every step goes through a module-level function (`_write_index`, `_exchange`,
+# `_rename`, `_remove_tree`) so that tests can stop a save at any of them.
+
+
+def lock_path(index_dir: Path) -> Path:
+    """The lock file of an index folder: ``.<name>.lock`` beside it."""
+    return index_dir.parent / f".{index_dir.name}.lock"
+
+
+@contextmanager
+def writer_lock(index_dir: Path, timeout: float) -> Iterator[None]:
+    """Hold the index's lock; `IndexLockedError` after ``timeout`` seconds of another process holding it."""
+    lock = FileLock(lock_path(index_dir))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise IndexLockedError(
+            f"{index_dir}: another process is writing this index (it holds {lock_path(index_dir)}); "
+            f"gave up after {timeout:g} s, try again when it is done"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _hidden_sibling(target: Path, kind: str) -> Path:
+    """A fresh hidden name beside ``target``: ``.<name>.<kind>-<pid>-<random>``."""
+    return target.with_name(f".{target.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def _hidden_copies(target: Path, kinds: str = "tmp|old") -> list[Path]:
+    """The hidden sibling folders saves of ``target`` left, newest first (``.old-<pid>``: by format-2 code)."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(?:{kinds})-\d+(?:-[0-9a-f]+)?")
+    try:
+        found = [p for p in target.parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir()]
+    except FileNotFoundError:
+        return []
+    return sorted(found, key=_mtime, reverse=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _complete(folder: Path) -> bool:
+    """Whether a hidden copy is a whole index: its manifest (written last) is there and every checksum holds."""
+    try:
+        manifest = Manifest.read(folder / MANIFEST)
+        return checksum_problem(folder, manifest.checksums) is None
+    except (IndexFormatError, StaleIndexError, OSError):
+        return False
+
+
+def _recover(target: Path) -> None:
+    """Put back an index a killed save left missing: its complete new copy if there is one, else the old one."""
+    if target.exists():
+        return
+    for copy in _hidden_copies(target, "tmp") + _hidden_copies(target, "old"):
+        if _complete(copy):
+            _rename(copy, target)
+            log.warning("%s was missing after an interrupted save; restored it from %s", target, copy.name)
+            return
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Remove the hidden folders of killed saves (only call while holding the lock: none is being filled)."""
+    for copy in _hidden_copies(target):
+        log.info("removing %s, left by an interrupted save", copy)
+        _remove_tree(copy)
+
+
+def _tidy(target: Path) -> None:
+    """Before a load: restore and clean up after killed saves, unless a live writer holds the lock.
+
+    A missing index is worth waiting for (a save may be between its renames);
+    a present one is read as it is if the lock is taken.
+    """
+    if not _hidden_copies(target):
+        return
+    try:
+        with writer_lock(target, 0 if target.exists() else LOCK_TIMEOUT):
+            _recover(target)
+            _remove_leftovers(target)
+    except IndexLockedError:
+        log.info("%s: another process is saving this index; not tidying", target)
+
+
+def _swap_into_place(new: Path, target: Path) -> None:
+    """Make ``new`` the index at ``target`` (one atomic exchange where possible), then remove the replaced one."""
+    if not target.exists():
+        _rename(new, target)
+        replaced = None
+    elif _exchange(new, target):
+        replaced = new  # it holds the old index now
+    else:
+        replaced = _hidden_sibling(target, "old")
+        _rename(target, replaced)
+        try:
+            _rename(new, target)
+        except BaseException:
+            _rename(replaced, target)
+            raise
+    _fsync(target.parent)
+    if replaced is not None:
+        _remove_tree(replaced)
+
+
+def _load_renameat2():
+    """libc's ``renameat2``, or None where there is none (not Linux, glibc before 2.28)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_renameat2 = _load_renameat2()
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_NO_EXCHANGE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP})
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step; False where the system or file system cannot."""
+    if _renameat2 is None:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _NO_EXCHANGE:
+        return False
+    raise OSError(code, os.strerror(code), str(a), None, str(b))
+
+
+def _rename(src: Path, dst: Path) -> None:
+    os.rename(src, dst)
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path)

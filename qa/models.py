@@ -11,6 +11,7 @@ import hashlib
 import importlib
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -18,6 +19,7 @@ from importlib import metadata
 from typing import Protocol
 
 import numpy as np
+from tqdm import tqdm
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
@@ -34,16 +36,68 @@ SMALL_BATCH = 16
 MAX_REMEMBERED_WORDS = 200_000
 
 
-@contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    import torch
+class TorchThreads:
+    """Who may set torch's intra-op thread count, which is process-wide, and when.
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    Small encodes (questions) run on one thread each, many at once: faster on
+    a busy CPU, and a question's vector then has the same bits on every call
+    (with two threads its last bits differ, which can reorder near ties).
+    A batch of an index build uses every thread, alone: small encodes wait
+    for the batch in flight (one batch, about a second), never for the whole
+    build.  The count is restored when nobody is encoding.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._small = 0
+        self._batch = False
+        self._resting: int | None = None  # the count before we changed it
+
+    @contextmanager
+    def small(self) -> Iterator[None]:
+        import torch
+
+        with self._changed:
+            self._changed.wait_for(lambda: not self._batch)
+            self._remember(torch)
+            self._small += 1
+        try:
+            torch.set_num_threads(1)  # in this thread: its OpenMP setting is its own
+            yield
+        finally:
+            self._leave(torch, small=True)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        import torch
+
+        with self._changed:
+            self._changed.wait_for(lambda: not self._batch and not self._small)
+            self._remember(torch)
+            self._batch = True
+        try:
+            torch.set_num_threads(self._resting)
+            yield
+        finally:
+            self._leave(torch, small=False)
+
+    def _remember(self, torch) -> None:
+        if self._resting is None:
+            self._resting = torch.get_num_threads()
+
+    def _leave(self, torch, *, small: bool) -> None:
+        with self._changed:
+            if small:
+                self._small -= 1
+            else:
+                self._batch = False
+            if not self._small and not self._batch and self._resting is not None:
+                torch.set_num_threads(self._resting)
+                self._resting = None
+            self._changed.notify_all()
+
+
+TORCH_THREADS = TorchThreads()
 
 
 class ModelError(RuntimeError):
@@ -90,24 +144,43 @@ class SentenceTransformerEmbedder:
         self.name = name
         self.batch_size = batch_size
         self._model = SentenceTransformer(str(module.get_model_path()), device="cpu", local_files_only=True)
+        self._model.eval()  # inference only: no dropout
         self.dim = int(self._model.get_embedding_dimension())
         self._pieces: dict[str, list[int]] = {}  # word -> its word-piece ids
+        # A fast tokenizer is not safe across threads: "Already borrowed" when one call changes its
+        # truncation settings (word pieces need none) while another reads them. Tokenising is quick.
+        self._tokenizing = threading.Lock()
 
     def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
-        if len(texts) <= SMALL_BATCH:
-            with _one_torch_thread():
-                return self._encode(texts, show_progress)
-        return self._encode(texts, show_progress)
+        """Unit vectors in batches of ``batch_size``, longest texts first (as sentence-transformers batches them).
 
-    def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        )
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+        Each batch is tokenised under a lock and run through the model outside
+        it, so questions of different visitors are embedded side by side.
+        """
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) <= SMALL_BATCH:
+            with TORCH_THREADS.small():
+                return self._forward(texts)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        starts = range(0, len(texts), self.batch_size)
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in tqdm(starts, desc="Embedding", unit="batch", disable=not show_progress):
+            rows = order[start : start + self.batch_size]
+            with TORCH_THREADS.batch():
+                vectors[rows] = self._forward([texts[i] for i in rows])
+        return vectors
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        with self._tokenizing:
+            features = self._model.preprocess(texts)
+        with torch.inference_mode():
+            out = self._model(features)["sentence_embedding"]
+            out = torch.nn.functional.normalize(out, p=2, dim=1)
+        return out.float().numpy().reshape(len(texts), self.dim)
 
     def word_vectors(self, words: list[str]) -> np.ndarray:
         """The mean of each word's input word-piece embeddings (the model's first layer), unit length.
@@ -133,13 +206,16 @@ class SentenceTransformerEmbedder:
         return self._model[0].auto_model.get_input_embeddings().weight.detach().numpy()
 
     def _word_pieces(self, words: list[str]) -> list[list[int]]:
-        if len(self._pieces) > MAX_REMEMBERED_WORDS:
-            self._pieces.clear()
-        missing = list({w for w in words if w not in self._pieces})
-        if missing:
-            ids = self._model.tokenizer(missing, add_special_tokens=False)["input_ids"]
-            self._pieces.update(zip(missing, ids, strict=True))
-        return [self._pieces[w] for w in words]
+        """Each word's piece ids, remembered (bounded); the tokenizer and the memo are used under one lock."""
+        with self._tokenizing:
+            if len(self._pieces) > MAX_REMEMBERED_WORDS:
+                self._pieces = {}
+            known = self._pieces
+            missing = list({w for w in words if w not in known})
+            if missing:
+                ids = self._model.tokenizer(missing, add_special_tokens=False)["input_ids"]
+                known.update(zip(missing, ids, strict=True))
+            return [known[w] for w in words]
 
 
 class HashEmbedder:
@@ -184,9 +260,17 @@ def installed_version(name: str) -> str | None:
         return None
 
 
-@lru_cache(maxsize=4)
+_LOADING = threading.Lock()
+
+
 def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:
-    """The embedder called ``name``, loaded once per process."""
+    """The embedder called ``name``, loaded once per process (two threads asking at once share one load)."""
+    with _LOADING:
+        return _load_embedder(name)
+
+
+@lru_cache(maxsize=4)
+def _load_embedder(name: str) -> Embedder:
     if name.startswith("hash-"):
         return HashEmbedder(int(name.split("-", 1)[1]))
     return SentenceTransformerEmbedder(name)

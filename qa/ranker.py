@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
@@ -27,11 +28,12 @@ from typing import Generic, TypeVar
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-from qa.answer_type import answer_type_present
+from qa.answer_type import answer_type_present, question_kind
+from qa.disagreement import counted_terms
+from qa.evidence import Candidate, Question, Signals
 from qa.highlight import SentenceTerms, coverage, score_sentences, sentence_terms
 from qa.index import Index, lexical_text, tokenize
 from qa.linear import LinearModel
-from qa.retrieval import Candidate
 
 RANKER_FILE = Path(__file__).with_name("ranker.json")
 CHUNKS_CACHED = 4096  # chunks whose sentences, words and terms a featurizer keeps (a few KB each)
@@ -58,26 +60,28 @@ FEATURES = (
     "phrase",  # longest run of the question's words, in order, in the best sentence (share of the question)
     "answer_type",  # the best sentences hold an answer of the kind asked for (a figure, a date, a new name)
     "title_coverage",  # the same, for the headline or title alone
-    "numbers",  # a quantity question and a chunk with figures
+    "numbers",  # a count or date question and a chunk with figures
     "question_numbers",  # share of the question's own figures found in the chunk (1 when it has none)
     "comment",
     "boilerplate",
     "headline",  # the chunk is only a title or a roundup's Source line
     "log_words",
 )
-
-_QUANTITY = re.compile(
-    r"\b(how (many|much|long|far|old|big|large)|what (number|percentage|proportion|fraction|share|amount)|"
-    r"death toll|toll|population|when|what year|what date|which year)\b",
-    re.I,
-)
+LIST_FEATURES = ("dense", "dense_gap", "lexical", "dense_rank", "lexical_rank")  # read off the candidate list
+GAPS = ("coverage", "sentence_coverage", "sentence_dense", "soft_coverage")  # each also as "<name>_gap"
+SIGNAL_FEATURES = tuple(f for f in FEATURES if f not in LIST_FEATURES and f.removesuffix("_gap") not in GAPS) + GAPS
 _FIGURE = re.compile(r"\d")
 _NUMBER = re.compile(r"\d[\d,.]*")
 _WORD = re.compile(r"\w+")
 _SOFT_WORD = re.compile(r"[^\W\d_][\w'-]*|\d[\d,.]*")
 
 
-def longest_run(question_words: list[str], sentence: str) -> float:
+def bm25_idf(df: int, n: int) -> float:
+    """BM25's IDF of a term in ``df`` of ``n`` chunks (the Lucene form, as bm25s scores by default)."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+def longest_run(question_words: Sequence[str], sentence: str) -> float:
     """The longest run of ``question_words`` standing in the same order in ``sentence``, as a share of them.
 
     Questions written from a sentence often keep a phrase of it ("the first
@@ -86,26 +90,8 @@ def longest_run(question_words: list[str], sentence: str) -> float:
     if not question_words:
         return 0.0
     words = [w.lower() for w in _WORD.findall(sentence)]
-    match = SequenceMatcher(None, question_words, words, autojunk=False).find_longest_match()
+    match = SequenceMatcher(None, list(question_words), words, autojunk=False).find_longest_match()
     return match.size / len(question_words)
-
-
-@dataclass(frozen=True)
-class _Question:
-    """What the features need of a question, computed once per question."""
-
-    text: str
-    terms: list[str]  # topic terms (stemmed), in order
-    weights: dict[str, float]  # each distinct term's IDF in the index
-    pairs: frozenset[tuple[str, str]]  # adjacent term pairs
-    all_words: list[str]  # every word, lower-cased, in order (for the longest phrase)
-    numbers: frozenset[str]  # the figures it states
-    quantity: bool  # it asks for a quantity or a date
-    words: list[str]  # topic words as written (lower-cased), for soft matching
-    word_weights: np.ndarray  # the IDF of each word's term
-    word_vectors: np.ndarray  # one row per word
-    soft: dict[int, np.ndarray] = field(default_factory=dict)  # chunk id -> its sentences' soft coverages
-    columns: dict[int, list[float]] = field(default_factory=dict)  # chunk id -> `Featurizer.chunk_columns`
 
 
 def soft_coverages(question_vectors: np.ndarray, weights: np.ndarray, sentences: list[np.ndarray]) -> np.ndarray:
@@ -131,7 +117,7 @@ class _ChunkTerms:
     figures: bool
 
 
-def _pairs(tokens: list[str]) -> frozenset[tuple[str, str]]:
+def _pairs(tokens: Sequence[str]) -> frozenset[tuple[str, str]]:
     return frozenset(zip(tokens, tokens[1:], strict=False))
 
 
@@ -151,23 +137,29 @@ def load_ranker(path: str = str(RANKER_FILE)) -> Ranker | None:
 
 
 class ChunkCache(Generic[T]):
-    """``compute(chunk_id)``, remembered for the most recently used chunks.
+    """``compute(chunk_id)``, remembered for the most recently used chunks, safe to share between threads.
 
     Bounded, so a long-running app over a large corpus does not end up
-    holding the terms and words of every chunk it ever ranked.
+    holding the terms and words of every chunk it ever ranked.  What it holds
+    depends on the chunk alone, never on a question; a value is computed
+    outside the lock (two threads may both compute one: the same value).
     """
 
     def __init__(self, compute: Callable[[int], T], size: int = CHUNKS_CACHED):
         self.compute, self.size = compute, size
         self._kept: OrderedDict[int, T] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __call__(self, chunk_id: int) -> T:
-        if chunk_id in self._kept:
-            self._kept.move_to_end(chunk_id)
-            return self._kept[chunk_id]
-        value = self._kept[chunk_id] = self.compute(chunk_id)
-        if len(self._kept) > self.size:
-            self._kept.popitem(last=False)
+        with self._lock:
+            if chunk_id in self._kept:
+                self._kept.move_to_end(chunk_id)
+                return self._kept[chunk_id]
+        value = self.compute(chunk_id)
+        with self._lock:
+            self._kept[chunk_id] = value
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
         return value
 
     def __len__(self) -> int:
@@ -175,85 +167,57 @@ class ChunkCache(Generic[T]):
 
 
 class Featurizer:
-    """Computes `FEATURES` for candidates of one index; caches what depends only on the index."""
+    """Analyses questions and computes each candidate's `Signals` and `FEATURES` over one index.
+
+    It holds the index and what depends on the index alone (term weights,
+    bounded caches of each chunk's sentences, words and terms); everything
+    about a question is in the `Question` it returns and is passed back in.
+    """
 
     def __init__(self, index: Index):
         self.index = index
-        n_docs = len(index.chunks)
-        indptr = np.asarray(index.lexical.scores["indptr"])
-        counts = np.diff(indptr)  # documents per token id
-        vocab = index.lexical.vocab_dict
-        df = {t: int(counts[i]) for t, i in vocab.items() if t and i < len(counts)}
-        self._idf = {t: math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-        self._default_idf = math.log(1 + (n_docs + 0.5) / 0.5)
+        n = len(index.chunks)
+        self._idf = {t: bm25_idf(d, n) for t, d in index.document_frequencies.items()}
+        self._default_idf = bm25_idf(0, n)
         self.sentences = ChunkCache(self._sentences)
         self.sentence_words = ChunkCache(self._sentence_words)
         self._chunk_terms = ChunkCache(self._terms)
-        self._last_question: _Question | None = None
 
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._default_idf)
 
-    def _question(self, question: str) -> _Question:
-        """The question's terms and words; the last question's are kept, as one `ask` needs them thrice."""
-        if self._last_question is None or self._last_question.text != question:
-            words = [w for w in (w.lower() for w in _SOFT_WORD.findall(question)) if w not in _QUESTION_STOPSET]
-            stems = tokenize([question, *words], stopwords=QUESTION_STOPWORDS)
-            word_weights = np.asarray([self.idf(t[0]) if t else 0.0 for t in stems[1:]])
-            self._last_question = _Question(
-                text=question,
-                terms=stems[0],
-                weights={t: self.idf(t) for t in set(stems[0])},
-                pairs=_pairs(stems[0]),
-                all_words=[w.lower() for w in _WORD.findall(question)],
-                numbers=frozenset(_NUMBER.findall(question)),
-                quantity=bool(_QUANTITY.search(question)),
-                words=words,
-                word_weights=word_weights,
-                word_vectors=self.index.model.word_vectors(words),
-            )
-        return self._last_question
-
-    def weights(self, question: str) -> dict[str, float]:
-        """The question's terms and their IDF in this index (read only: kept for the question)."""
-        return self._question(question).weights
-
-    def known_share(self, question: str) -> float:
-        """IDF-weighted share of the question's terms that some chunk of the index holds."""
-        weights = self.weights(question)
+    def question(self, text: str, vector: np.ndarray) -> Question:
+        """``text`` (already checked) analysed for every stage, with its embedding ``vector``."""
+        words = [w for w in (w.lower() for w in _SOFT_WORD.findall(text)) if w not in _QUESTION_STOPSET]
+        stems = tokenize([text, *words], stopwords=QUESTION_STOPWORDS)
+        weights = {t: self.idf(t) for t in set(stems[0])}
         total = sum(weights.values())
-        return sum(w for t, w in weights.items() if t in self._idf) / total if total else 0.0
+        known = sum(w for t, w in weights.items() if t in self._idf) / total if total else 0.0
+        return Question(
+            text=text,
+            vector=vector,
+            kind=question_kind(text),
+            terms=tuple(stems[0]),
+            weights=weights,
+            pairs=_pairs(stems[0]),
+            all_words=tuple(w.lower() for w in _WORD.findall(text)),
+            numbers=frozenset(_NUMBER.findall(text)),
+            counted=frozenset(counted_terms(text)),
+            words=tuple(words),
+            word_weights=np.asarray([self.idf(t[0]) if t else 0.0 for t in stems[1:]]),
+            word_vectors=self.index.model.word_vectors(words),
+            known_share=known,
+        )
 
     def _sentences(self, chunk_id: int) -> list[SentenceTerms]:
         """A chunk's sentences with their terms (read through the cache `sentences`)."""
         spans, _ = self.index.sentences.of_chunk(chunk_id)
         return sentence_terms(self.index.documents[self.index.chunks[chunk_id].doc_id].text, spans)
 
-    def sentence_similarities(self, chunk_id: int, query_vector: np.ndarray) -> np.ndarray:
-        """Cosine of the question and each of the chunk's sentences, in the order of `sentences`."""
-        _, vectors = self.index.sentences.of_chunk(chunk_id)
-        return vectors.astype(np.float32) @ np.asarray(query_vector, dtype=np.float32)
-
     def _sentence_words(self, chunk_id: int) -> list[list[str]]:
         """The words of each of the chunk's sentences, lower-cased (read through the cache `sentence_words`)."""
         text = self.index.documents[self.index.chunks[chunk_id].doc_id].text
         return [[w.lower() for w in _SOFT_WORD.findall(text[s.start : s.end])] for s in self.sentences(chunk_id)]
-
-    def soft_coverages(self, question: str, chunk_id: int) -> np.ndarray:
-        """`soft_coverages` of the chunk's sentences, in the order of `sentences`.
-
-        Kept for the question's chunks (ranking, then highlighting and
-        confidence, read them); the sentences' word vectors are not kept:
-        150 words of them are 230 KB.
-        """
-        asked = self._question(question)
-        if (known := asked.soft.get(chunk_id)) is not None:
-            return known
-        sentences = self.sentence_words(chunk_id)
-        vectors = self.index.model.word_vectors([w for words in sentences for w in words])
-        per_sentence = np.split(vectors, np.cumsum([len(words) for words in sentences])[:-1]) if sentences else []
-        asked.soft[chunk_id] = soft_coverages(asked.word_vectors, asked.word_weights, per_sentence)
-        return asked.soft[chunk_id]
 
     def _terms(self, chunk_id: int) -> _ChunkTerms:
         """A chunk's terms and term pairs (with its context), its headline's terms, whether it states figures."""
@@ -264,66 +228,78 @@ class Featurizer:
         figures = bool(_FIGURE.search(doc.text, chunk.start, chunk.end))
         return _ChunkTerms(frozenset(terms), _pairs(terms), frozenset(head), figures)
 
-    def chunk_columns(self, question: str, chunk_id: int) -> list[float]:
-        """`FEATURES` from "coverage" on, those that depend on the question and the chunk alone, kept per question.
+    def _related(self, question: Question, chunk_id: int) -> np.ndarray:
+        """`soft_coverages` of the chunk's sentences; their word vectors are not kept (150 words: 230 KB)."""
+        sentences = self.sentence_words(chunk_id)
+        vectors = self.index.model.word_vectors([w for words in sentences for w in words])
+        per_sentence = np.split(vectors, np.cumsum([len(words) for words in sentences])[:-1]) if sentences else []
+        return soft_coverages(question.word_vectors, question.word_weights, per_sentence)
 
-        Ranking computes them for every candidate and confidence reads the top
-        candidate's again.  The columns that depend on the candidate list or on
-        the question's vector are 0 here; `features` fills them in.
-        """
-        asked = self._question(question)
-        if (known := asked.columns.get(chunk_id)) is not None:
-            return known
-        weights, q_numbers = asked.weights, asked.numbers
+    def signals(self, question: Question, candidate: Candidate) -> Signals:
+        """What ranking, confidence and highlighting read of ``candidate`` for ``question``."""
+        chunk_id = candidate.chunk_id
         chunk = self.index.chunks[chunk_id]
         document = self.index.documents[chunk.doc_id]
         text = document.text[chunk.start : chunk.end]
         terms = self._chunk_terms(chunk_id)
-        scored = score_sentences(weights, self.sentences(chunk_id))[:2]
+        sentences = tuple(self.sentences(chunk_id))
+        scored = score_sentences(question.weights, list(sentences))[:2]
         best = [document.text[s.start : s.end] for s in scored]
-        asked.columns[chunk_id] = [
-            coverage(weights, terms.terms),
-            len(asked.pairs & terms.pairs) / len(asked.pairs) if asked.pairs else 0.0,
-            scored[0].score if scored else 0.0,
-            0.0,  # sentence dense
-            0.0,  # sentence dense gap
-            0.0,  # coverage gap
-            0.0,  # sentence coverage gap
-            self.soft_coverages(question, chunk_id).max(initial=0.0),
-            0.0,  # soft coverage gap
-            longest_run(asked.all_words, best[0]) if best else 0.0,
-            answer_type_present(question, best),
-            coverage(weights, terms.head),
-            float(asked.quantity and terms.figures),
-            (sum(n in text for n in q_numbers) / len(q_numbers)) if q_numbers else 1.0,
-            1.0 if chunk.section == "comment" else 0.0,
-            1.0 if chunk.section == "boilerplate" else 0.0,
-            1.0 if document.headline_only(chunk.start, chunk.end) else 0.0,
-            math.log(1 + len(text.split())),
-        ]
-        return asked.columns[chunk_id]
+        _, sentence_vectors = self.index.sentences.of_chunk(chunk_id)
+        similarity = sentence_vectors.astype(np.float32) @ np.asarray(question.vector, dtype=np.float32)
+        related = self._related(question, chunk_id)
+        numbers = question.numbers
+        return Signals(
+            sentences=sentences,
+            sentence_similarity=similarity,
+            related=related,
+            coverage=coverage(question.weights, terms.terms),
+            bigrams=len(question.pairs & terms.pairs) / len(question.pairs) if question.pairs else 0.0,
+            sentence_coverage=scored[0].score if scored else 0.0,
+            sentence_dense=float(similarity.max(initial=candidate.dense)),
+            soft_coverage=float(related.max(initial=0.0)),
+            phrase=longest_run(question.all_words, best[0]) if best else 0.0,
+            answer_type=answer_type_present(question.kind, question.text, best),
+            title_coverage=coverage(question.weights, terms.head),
+            numbers=float(question.kind in ("count", "date") and terms.figures),
+            question_numbers=(sum(n in text for n in numbers) / len(numbers)) if numbers else 1.0,
+            comment=1.0 if chunk.section == "comment" else 0.0,
+            boilerplate=1.0 if chunk.section == "boilerplate" else 0.0,
+            headline=1.0 if document.headline_only(chunk.start, chunk.end) else 0.0,
+            log_words=math.log(1 + len(text.split())),
+        )
 
-    def features(self, question: str, query_vector: np.ndarray, candidates: list[Candidate]) -> np.ndarray:
-        """One row of `FEATURES` per candidate (``query_vector``: the question's embedding)."""
-        best_dense = max((c.dense for c in candidates), default=0.0)
-        best_lexical = max((c.lexical for c in candidates), default=0.0) or 1.0
+    def with_signals(self, question: Question, candidate: Candidate) -> Candidate:
+        """``candidate`` carrying its signals for ``question`` (itself when it already does)."""
+        if candidate.signals is not None:
+            return candidate
+        return replace(candidate, signals=self.signals(question, candidate))
+
+    def featurize(self, question: Question, candidates: Sequence[Candidate]) -> tuple[list[Candidate], np.ndarray]:
+        """The candidates with their signals, and one row of `FEATURES` each, built by name.
+
+        The second stage at serving time and its training script both call
+        this on the same fused top ``rerank_depth``, so they see the same rows.
+        """
+        with_signals = [self.with_signals(question, c) for c in candidates]
+        best_dense = max((c.dense for c in with_signals), default=0.0)
+        best_lexical = max((c.lexical for c in with_signals), default=0.0) or 1.0
         missing = len(self.index.chunks) + 1  # rank of a chunk outside a list
-        rows = [
-            [
-                c.dense,
-                c.dense - best_dense,
-                c.lexical / best_lexical,
-                math.log(c.dense_rank or missing),
-                math.log(c.lexical_rank or missing),
-                *self.chunk_columns(question, c.chunk_id),
-            ]
-            for c in candidates
-        ]
-        x = np.asarray(rows, dtype=np.float64).reshape(len(candidates), len(FEATURES))
-        x[:, FEATURES.index("sentence_dense")] = [  # the closest sentence, or the whole chunk if closer
-            self.sentence_similarities(c.chunk_id, query_vector).max(initial=c.dense) for c in candidates
-        ]
-        for of in ("coverage", "sentence_coverage", "sentence_dense", "soft_coverage"):
-            column = x[:, FEATURES.index(of)]
-            x[:, FEATURES.index(f"{of}_gap")] = column - column.max(initial=0.0)
-        return x
+        rows = []
+        for c in with_signals:
+            named = {name: float(getattr(c.signals, name)) for name in SIGNAL_FEATURES}
+            named |= {
+                "dense": c.dense,
+                "dense_gap": c.dense - best_dense,
+                "lexical": c.lexical / best_lexical,
+                "dense_rank": math.log(c.dense_rank or missing),
+                "lexical_rank": math.log(c.lexical_rank or missing),
+            }
+            rows.append(named)
+        for name in GAPS:
+            best = max((row[name] for row in rows), default=0.0)
+            for row in rows:
+                row[f"{name}_gap"] = row[name] - max(best, 0.0)
+        return with_signals, np.asarray([[row[f] for f in FEATURES] for row in rows], dtype=np.float64).reshape(
+            len(rows), len(FEATURES)
+        )

@@ -1,4 +1,4 @@
-"""Rank chunks for a question: fuse dense and lexical ranks, drop overlaps, decide to abstain."""
+"""Rank chunks for a question: fuse dense and lexical ranks, drop overlaps."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 
 from qa.chunking import Chunk
+from qa.evidence import Candidate
 from qa.index import Index
 
 Stage = Literal["dense", "lexical", "fused", "ranked"]
@@ -28,18 +29,6 @@ class RetrievalSettings:
     near_duplicate: float = 0.95  # cosine above which two passages say the same thing
     statement_similarity: float = 0.45  # a figure's sentence must be this close to a quantity question…
     statement_margin: float = 0.12  # …and within this of the closest one, to be compared for disagreement
-
-
-@dataclass
-class Candidate:
-    """A chunk in the running for an answer, with the scores that placed it."""
-
-    chunk_id: int
-    score: float  # what the final order sorts by
-    dense: float  # cosine similarity, 0 when outside the dense list
-    lexical: float  # BM25 score
-    dense_rank: int = 0  # 1-based rank in the dense list, 0 when outside it
-    lexical_rank: int = 0  # 1-based rank in the BM25 list, 0 when outside it
 
 
 def single_list(ids: np.ndarray, dense_of: dict[int, float], lexical_scores: np.ndarray, by: str) -> list[Candidate]:

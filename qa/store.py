@@ -1,14 +1,23 @@
-"""Where engines come from: build an index folder from a corpus, open one, rebuild it when stale."""
+"""Where engines come from: build an index folder from a corpus, open one, rebuild it when stale or damaged."""
 
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from qa.chunking import ChunkingSettings
 from qa.engine import Engine
-from qa.index import Index, StaleIndexError
+from qa.index import (
+    MANIFEST,
+    Index,
+    IndexFormatError,
+    IndexVersionError,
+    StaleIndexError,
+    corpus_path,
+    read_manifest_data,
+)
 from qa.models import DEFAULT_MODEL, Embedder, load_embedder
 
 log = logging.getLogger("qa")
@@ -22,6 +31,12 @@ def default_index_dir() -> Path:
         return Path(env)
     beside = REPO_ROOT / "embeddings"
     return beside if beside.exists() else Path.cwd() / "embeddings"
+
+
+def default_corpus_dir() -> Path:
+    """The default index's corpus when its manifest cannot tell: ``data/`` of the repo, else of the working folder."""
+    beside = REPO_ROOT / "data"
+    return beside if beside.exists() else Path.cwd() / "data"
 
 
 def _relative(corpus_dir: Path, index_dir: Path) -> str:
@@ -39,8 +54,13 @@ def build(
     embedder: Embedder | None = None,
     settings: ChunkingSettings = ChunkingSettings(),
     show_progress: bool = False,
+    strict: bool = False,
 ) -> Engine:
-    """Index every document of ``corpus_dir`` into ``index_dir`` (atomically) and return its engine."""
+    """Index every usable document of ``corpus_dir`` into ``index_dir`` (atomically) and return its engine.
+
+    ``strict``: a corpus file that cannot be indexed raises `CorpusError`
+    instead of being skipped (and listed in the manifest).
+    """
     corpus_dir = Path(corpus_dir)
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
     index = Index.build(
@@ -49,6 +69,7 @@ def build(
         settings=settings,
         show_progress=show_progress,
         corpus_label=_relative(corpus_dir, index_dir),
+        strict=strict,
     )
     index.save(index_dir)
     return Engine(index)
@@ -63,28 +84,95 @@ def load(
 ) -> Engine:
     """The engine of the index in ``index_dir`` (default: the repo's ``embeddings/``).
 
-    The index is checked against the corpus folder its manifest names (and
-    against ``settings`` and ``embedder`` when given).  A stale index raises
-    `StaleIndexError` when ``strict``; otherwise it is rebuilt, with a warning.
+    The index is verified, then checked against the corpus folder its manifest
+    names (and against ``settings`` and ``embedder`` when given).  With
+    ``strict``, a stale index raises `StaleIndexError` and a damaged, edited or
+    missing one `IndexFormatError`.  Otherwise either is rebuilt from the
+    corpus folder, with a warning that says why; without the corpus folder, a
+    stale index is used as it is (with a warning) and a damaged one raises.
     """
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
-    index = Index.load(index_dir, embedder=embedder)
+    try:
+        index = Index.load(index_dir, embedder=embedder)
+    except (IndexFormatError, IndexVersionError) as exc:
+        if strict:
+            raise
+        return _rebuild_unreadable(index_dir, exc, embedder, settings)
     corpus_dir = index.corpus_path(index_dir)
-    model = embedder.name if embedder else None
-    reasons = index.stale_reasons(corpus_dir, settings=settings, model=model)
-    if not reasons:
+    check = index.check(corpus_dir, settings=settings, model=embedder.name if embedder else None)
+    recipe = Recipe(corpus_dir, index.manifest.model, _chunking(index.manifest.chunking))
+    if check.problems:
+        error = IndexFormatError(
+            f"index {index_dir} contradicts its corpus {corpus_dir}: " + "; ".join(check.problems[:5])
+        )
+        if strict:
+            raise error
+        return _rebuild(index_dir, recipe, f"{error}; rebuilding it", embedder, settings)
+    if not check.stale:
         return Engine(index)
-    message = f"index {index_dir} is stale for {corpus_dir}: " + "; ".join(reasons)
+    message = f"index {index_dir} is stale for {corpus_dir}: " + "; ".join(check.stale)
     if strict:
         raise StaleIndexError(message)
     if not corpus_dir.is_dir():
         log.warning("%s; using the index as it is", message)
         return Engine(index)
-    log.warning("%s; rebuilding it", message)
-    chunking = settings or ChunkingSettings(**index.manifest.chunking)
+    return _rebuild(index_dir, recipe, f"{message}; rebuilding it", embedder, settings)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a rebuild of an index folder reads and how: from its manifest where readable, else the defaults."""
+
+    corpus_dir: Path | None  # None: unknown
+    model: str = DEFAULT_MODEL
+    chunking: ChunkingSettings = ChunkingSettings()
+
+    @classmethod
+    def of(cls, index_dir: Path) -> Recipe:
+        """The recipe a possibly damaged index folder still tells; the default index's corpus is ``data/``."""
+        try:
+            data = read_manifest_data(index_dir / MANIFEST)
+        except IndexFormatError:
+            data = {}
+        recorded = data.get("corpus_dir")
+        if isinstance(recorded, str):
+            corpus_dir = corpus_path(recorded, index_dir)
+        else:
+            corpus_dir = default_corpus_dir() if _is_default(index_dir) else None
+        model = data.get("model")
+        return cls(corpus_dir, model if isinstance(model, str) else DEFAULT_MODEL, _chunking(data.get("chunking")))
+
+
+def _chunking(recorded: object) -> ChunkingSettings:
+    """The recorded chunking settings, or the defaults when they are not readable."""
+    try:
+        return ChunkingSettings(**recorded)
+    except (TypeError, ValueError):
+        return ChunkingSettings()
+
+
+def _is_default(index_dir: Path) -> bool:
+    return index_dir.resolve() == default_index_dir().resolve()
+
+
+def _rebuild_unreadable(
+    index_dir: Path, error: Exception, embedder: Embedder | None, settings: ChunkingSettings | None
+) -> Engine:
+    """Rebuild an index that cannot be read, when its corpus is known and there; else raise ``error``."""
+    recipe = Recipe.of(index_dir)
+    if recipe.corpus_dir is None or not recipe.corpus_dir.is_dir():
+        raise error
+    return _rebuild(index_dir, recipe, f"{error}; rebuilding it from {recipe.corpus_dir}", embedder, settings)
+
+
+def _rebuild(
+    index_dir: Path, recipe: Recipe, why: str, embedder: Embedder | None, settings: ChunkingSettings | None
+) -> Engine:
+    """Log ``why`` and build the index anew; the caller's embedder and settings win over the recipe's."""
+    log.warning("%s", why)
     return build(
-        corpus_dir,
+        recipe.corpus_dir,
         index_dir,
-        embedder=embedder or load_embedder(index.manifest.model or DEFAULT_MODEL),
-        settings=chunking,
+        embedder=embedder or load_embedder(recipe.model),
+        settings=settings or recipe.chunking,
     )

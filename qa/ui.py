@@ -8,6 +8,10 @@ import gradio as gr
 
 from qa.engine import Engine
 
+# Questions answered at once; more wait in Gradio's queue. `ask` holds no per-question state, so
+# visitors need not queue behind each other; on 2 cores a few at a time keep each answer quick.
+CONCURRENT_QUESTIONS = 4
+
 EXAMPLES = [
     "How many people were killed in the Tartus bombing?",
     "What did the State Department say about joint air strikes with Russia?",
@@ -27,16 +31,14 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
     """A chat (API name ``ask``, Markdown reply) and a JSON endpoint (API name ``search``)."""
 
     def ask(message: str, history: list) -> str:
-        if not message or not message.strip():
+        if not isinstance(message, str) or not message.strip():
             return "Please type a question."
-        return engine.ask(message, k=k).to_markdown()
+        return _answer(engine, message, k).to_markdown()
 
     def search(question: str, k: int = k) -> dict:
-        """The `Answer` for ``question`` as JSON: ``answered``, ``confidence`` and cited ``passages``."""
-        try:
-            return engine.ask(question, k=int(k)).to_dict()
-        except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
+        """The `Answer` for ``question`` (1 to 2,000 characters) as JSON: ``answered``, ``confidence`` and cited
+        ``passages``, at most ``k`` (1 to 50)."""
+        return _answer(engine, question, k).to_dict()
 
     with gr.Blocks(title="Ask the corpus", fill_height=True) as demo:
         gr.ChatInterface(
@@ -48,7 +50,16 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
             chatbot=gr.Chatbot(scale=1, sanitize_html=True, render_markdown=True, label="Answers"),
         )
         gr.api(search, api_name="search")
+    demo.queue(default_concurrency_limit=CONCURRENT_QUESTIONS)
     return demo
+
+
+def _answer(engine: Engine, question: object, k: object):
+    """`Engine.ask`, its refusal of a bad argument shown to the visitor as it is (no traceback in the log)."""
+    try:
+        return engine.ask(question, k=k)
+    except (TypeError, ValueError) as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from gradio_client import Client
+from gradio_client.exceptions import AppError
 
 import qa
 from tests.ui_helpers import MARKUP_DOC, served
@@ -53,3 +54,41 @@ def test_corpus_markup_is_escaped(tmp_path):
     assert "&lt;script&gt;" in reply and "<script>" not in reply
     assert "\\*\\*not bold\\*\\*" in reply
     assert "\\[a link\\]\\(http&#58;//example\\.com\\)" in reply
+
+
+@pytest.mark.parametrize(
+    "question, k, says",
+    [
+        ("How many people lived in Aleppo?", 0, "k must be an int from 1 to 50, not 0"),
+        ("How many people lived in Aleppo?", 51, "k must be an int from 1 to 50, not 51"),
+        ("How many people lived in Aleppo?", None, "k must be an int from 1 to 50, not NoneType"),
+        ("How many people lived in Aleppo?", 2.5, "k must be an int from 1 to 50, not float"),
+        ("q" * 2001, 3, "question is 2,001 characters long; the limit is 2,000"),
+        ("   ", 3, "question is empty"),
+    ],
+)
+def test_search_refuses_bad_arguments_with_the_allowed_range(client, question, k, says):
+    with pytest.raises(AppError) as refused:
+        client.predict(question, k, api_name="/search")
+    assert says in str(refused.value)
+    assert "qqqqqqqqqq" not in str(refused.value)  # a refused question is not echoed back
+
+
+def test_ask_refuses_an_overlong_question_and_answers_a_number(client):
+    with pytest.raises(AppError, match="the limit is 2,000"):
+        client.predict("q" * 2001, api_name="/ask")
+    assert client.predict("12345", 3, api_name="/search")["question"] == "12345"
+    assert client.predict("   ", api_name="/ask") == "Please type a question."
+
+
+def test_refused_arguments_leave_no_traceback_in_the_server_log(capfd):
+    engine = qa.load(strict=True)
+    with served(engine) as url:
+        visitor = Client(url, verbose=False)
+        capfd.readouterr()
+        with pytest.raises(AppError):
+            visitor.predict("Aleppo?", 0, api_name="/search")
+        with pytest.raises(AppError):
+            visitor.predict("q" * 2001, api_name="/ask")
+        out, err = capfd.readouterr()
+    assert "Traceback" not in out + err

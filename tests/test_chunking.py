@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -106,6 +109,32 @@ def test_split_sentences_respects_the_range():
     start, end = text.index("Inside two"), text.index(" Outside four")
     spans = [text[s.start : s.end] for s in split_sentences(text, start, end)]
     assert spans == ["Inside two.", "Inside three."]
+
+
+def _thread_text(n: int) -> str:
+    """A text of its own for thread ``n``: sentences of different lengths, so swapped spans show."""
+    return "\n".join(
+        f"Thread {n} line {i} says{' so' * n} much. Mr. Smith walked {n * i} km. It rained." for i in range(4)
+    )
+
+
+def test_threads_splitting_sentences_at_once_get_their_own_spans():
+    texts = [_thread_text(n) for n in range(8)]
+    expected = [split_sentences(t) for t in texts]
+    start = threading.Barrier(len(texts))
+
+    def mismatches(n: int) -> int:
+        start.wait()
+        return sum(split_sentences(texts[n]) != expected[n] for _ in range(25))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so that a shared splitter would be caught out
+    try:
+        with ThreadPoolExecutor(len(texts)) as pool:
+            wrong = list(pool.map(mismatches, range(len(texts))))  # re-raises a thread's exception here
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == [0] * len(texts), f"wrong spans per thread: {wrong}"
 
 
 # --- property tests -------------------------------------------------------------

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
 
 import qa
-from qa.documents import segment_page
+from qa.chunking import chunk_document
+from qa.documents import CorpusError, clean_title, file_sha256, load_document, read_corpus, segment_page
 from tests.conftest import write_corpus
 
 IC = "Informed Comment"
@@ -295,11 +297,175 @@ def test_roundup_page_title_is_not_attributed_to_the_first_piece():
 # --- corpus errors ------------------------------------------------------------
 
 
-def test_non_utf8_file_is_a_corpus_error_naming_the_file(tmp_path: Path):
-    write_corpus(tmp_path, {"good.txt": "Fine text."})
-    (tmp_path / "bad.txt").write_bytes(b"caf\xe9 au lait\xff")
-    with pytest.raises(qa.CorpusError, match="bad.txt"):
-        qa.load_corpus(tmp_path)
+# Files that cannot be used, and why: read_corpus skips them, load_document and strict=True refuse them.
+BAD_FILES = {
+    "bad_utf8.txt": (b"caf\xe9 au lait\xff", "not UTF-8: byte 3"),
+    "blank.md": (b"  \n\t\n", "empty"),
+    "bom_only.txt": ("\ufeff\n".encode(), "empty"),
+    "empty.txt": (b"", "empty"),
+    "nul.txt": (b"Looks like text\x00\x01\x02", "binary: contains NUL bytes"),
+    "widgets.txt": (b"Share this:\nComments are closed.\n", "no indexable text"),
+}
+GOOD_TEXT = "Quokka Island\n\nThe quokka lives on Rottnest Island.\n"
+
+
+@pytest.fixture
+def mixed_corpus(tmp_path: Path) -> Path:
+    """One good file among files that cannot be used."""
+    folder = write_corpus(tmp_path / "mixed", {"good.txt": GOOD_TEXT})
+    for name, (data, _) in BAD_FILES.items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def refuse_to_read(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Make reading the file called ``name`` fail as an unreadable file does."""
+    read_bytes = Path.read_bytes
+
+    def guarded(path: Path) -> bytes:
+        if path.name == name:
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", guarded)
+
+
+def test_read_corpus_skips_unusable_files_with_their_reasons(mixed_corpus: Path):
+    corpus = read_corpus(mixed_corpus)
+    assert [d.doc_id for d in corpus.documents] == ["good.txt"]
+    assert corpus.skipped == {name: reason for name, (_, reason) in BAD_FILES.items()}
+
+
+def test_load_corpus_returns_the_usable_documents(mixed_corpus: Path):
+    assert [d.doc_id for d in qa.load_corpus(mixed_corpus)] == ["good.txt"]
+
+
+def test_one_warning_names_every_skipped_file_and_why(mixed_corpus: Path, caplog: pytest.LogCaptureFixture):
+    with caplog.at_level("WARNING", logger="qa"):
+        read_corpus(mixed_corpus)
+    assert len(caplog.records) == 1
+    message = caplog.records[0].getMessage()
+    assert f"skipped {len(BAD_FILES)} file(s)" in message
+    for name, (_, reason) in BAD_FILES.items():
+        assert f"{name} ({reason})" in message
+
+
+def test_strict_read_raises_at_the_first_bad_file(mixed_corpus: Path):
+    with pytest.raises(CorpusError, match=re.escape("bad_utf8.txt: not UTF-8: byte 3")):
+        read_corpus(mixed_corpus, strict=True)
+
+
+def test_strict_read_of_a_good_corpus_skips_nothing(tiny_corpus: Path):
+    corpus = read_corpus(tiny_corpus, strict=True)
+    assert len(corpus.documents) == 3 and corpus.skipped == {}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_load_document_refuses_a_bad_file_for_the_reason_read_corpus_gives(mixed_corpus: Path, name: str):
+    with pytest.raises(CorpusError, match=re.escape(f"{name}: {BAD_FILES[name][1]}")):
+        load_document(mixed_corpus / name, mixed_corpus)
+
+
+def test_unreadable_file_is_skipped_with_the_system_reason(mixed_corpus: Path, monkeypatch: pytest.MonkeyPatch):
+    refuse_to_read(monkeypatch, "good.txt")
+    write_corpus(mixed_corpus, {"other.txt": GOOD_TEXT})
+    corpus = read_corpus(mixed_corpus)
+    assert [d.doc_id for d in corpus.documents] == ["other.txt"]
+    assert corpus.skipped["good.txt"] == "cannot be read: Permission denied"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads a chmod 000 file anyway")
+def test_chmod_000_file_is_skipped_as_unreadable(mixed_corpus: Path):
+    locked = write_corpus(mixed_corpus, {"locked.txt": GOOD_TEXT}) / "locked.txt"
+    locked.chmod(0)
+    try:
+        corpus = read_corpus(mixed_corpus)
+    finally:
+        locked.chmod(0o644)
+    assert corpus.skipped["locked.txt"].startswith("cannot be read: ")
+
+
+def test_unreadable_file_hash_marks_it_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "locked.txt"
+    path.write_text("Some text.")
+    readable = file_sha256(path)
+    refuse_to_read(monkeypatch, "locked.txt")
+    assert file_sha256(path) == "unreadable: Permission denied" != readable
+
+
+def test_corpus_of_only_unusable_files_is_a_corpus_error_naming_them(mixed_corpus: Path):
+    (mixed_corpus / "good.txt").unlink()
+    with pytest.raises(CorpusError, match="no usable documents") as error:
+        read_corpus(mixed_corpus)
+    for name, (_, reason) in BAD_FILES.items():
+        assert f"{name} ({reason})" in str(error.value)
+
+
+# --- titles ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "title"),
+    [
+        ("\ufeffQuokka Report", "Quokka Report"),
+        ("# Quokka Report", "Quokka Report"),
+        ("## Quokka Report ##", "Quokka Report"),
+        ("\ufeff### Quokka Report #  ", "Quokka Report"),
+        ("###### Six marks", "Six marks"),
+        ("# Learning C#", "Learning C#"),  # a closing run needs a space before it
+        ("#hashtags are not headings", "#hashtags are not headings"),
+        ("####### seven marks are not a heading", "####### seven marks are not a heading"),
+        ("Plain title ##", "Plain title ##"),  # no opening marks: no closing run either
+    ],
+)
+def test_clean_title(line: str, title: str):
+    assert clean_title(line) == title
+
+
+def check_offsets(doc: qa.Document, file_text: str) -> None:
+    """The text is the file's, and no segment or chunk starts on a BOM or has white space at either end."""
+    assert doc.text == file_text
+    spans = [(s.start, s.end) for s in doc.segments] + [(c.start, c.end) for c in chunk_document(doc)]
+    for start, end in spans:
+        span = doc.text[start:end]
+        assert span and span == span.strip() and "\ufeff" not in span
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "title"),
+    [
+        ("bom.txt", "\ufeffQuokka Report\n\nThe quokka lives on Rottnest Island.\n", "Quokka Report"),
+        ("bom_space.txt", "\ufeff  Quokka Report\n\nThe quokka lives on Rottnest Island.\n", "Quokka Report"),
+        ("bom_blank.txt", "\ufeff\n\nQuokka Report\n\nThe quokka lives on Rottnest Island.\n", "Quokka Report"),
+        ("h1.md", "# Quokka Report\n\nThe quokka lives on Rottnest Island.\n", "Quokka Report"),
+        ("h2.md", "## Quokka Report ##\n\nThe quokka lives on Rottnest Island.\n", "Quokka Report"),
+        ("bom_h1.md", "\ufeff# Quokka Report\n\nThe quokka lives on Rottnest Island.\n", "Quokka Report"),
+        ("bom_body.txt", "\ufeffThe quokka lives on Rottnest Island.\n", "bom_body"),  # no title line
+    ],
+)
+def test_title_is_cleaned_and_offsets_stay_exact(tmp_path: Path, name: str, text: str, title: str):
+    write_corpus(tmp_path, {name: text})
+    (doc,) = read_corpus(tmp_path).documents
+    assert doc.title == title
+    check_offsets(doc, text)
+
+
+@pytest.mark.parametrize("title_line", ["\ufeffQuokka Report", "# Quokka Report", "## Quokka Report ##"])
+def test_headline_only_recognises_a_cleaned_title_line(title_line: str):
+    text = f"{title_line}\n\nThe quokka lives on Rottnest Island.\n"
+    title, _, _, segments = segment_page(text)
+    doc = qa.Document("d.md", text, title, segments=segments)
+    first = text.index("\n")
+    assert doc.headline_only(0, first)
+    assert doc.headline_only(segments[0].start, segments[0].end)
+    assert not doc.headline_only(0, len(text))
+
+
+def test_metadata_title_is_used_as_given(tmp_path: Path):
+    write_corpus(tmp_path, {"a.md": "# Quokka Report\n\nThe quokka lives on Rottnest Island.\n"})
+    (tmp_path / "metadata.json").write_text(json.dumps({"a.md": {"title": "## Kept as given"}}))
+    (doc,) = read_corpus(tmp_path).documents
+    assert doc.title == "## Kept as given"
 
 
 def test_missing_folder_is_a_corpus_error(tmp_path: Path):

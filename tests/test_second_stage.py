@@ -6,11 +6,21 @@ import numpy as np
 import pytest
 
 import qa
-from qa.answer_type import answer_type_present
+from qa.answer_type import answer_type_present, question_kind
 from qa.confidence import CONFIDENCE_FILE, Calibrator
-from qa.disagreement import attribution, find_disagreement, first_figure, is_quantity_question
-from qa.ranker import FEATURES, RANKER_FILE, ChunkCache, Ranker, longest_run, soft_coverages
-from qa.retrieval import Candidate
+from qa.disagreement import attribution, counted_terms, find_disagreement, first_figure
+from qa.evidence import Candidate, Signals
+from qa.ranker import (
+    FEATURES,
+    GAPS,
+    LIST_FEATURES,
+    RANKER_FILE,
+    SIGNAL_FEATURES,
+    ChunkCache,
+    Ranker,
+    longest_run,
+    soft_coverages,
+)
 
 DEATH_TOLL = "What was the death toll from the May 2016 ISIS bombings in Jableh and Tartous?"
 
@@ -60,13 +70,38 @@ def test_attribution_reads_according_to_and_said():
     assert attribution("The bombings hit two cities.") is None
 
 
-def test_disagreement_needs_a_quantity_question_and_two_figures():
+def test_disagreement_needs_two_different_figures():
     same = [(0, "A", 0, 10, "killing about 150 people"), (1, "B", 20, 30, "that killed nearly 150 people")]
     differ = same + [(2, "C", 40, 50, "gave a lower death toll of 78")]
-    assert find_disagreement(DEATH_TOLL, same) is None
-    assert find_disagreement("Why did they bomb Tartous?", differ) is None
-    assert find_disagreement(DEATH_TOLL, differ).values() == [78, 150]
-    assert is_quantity_question("How many people lived in Aleppo?")
+    assert find_disagreement(counted_terms(DEATH_TOLL), same) is None
+    assert find_disagreement(counted_terms(DEATH_TOLL), differ).values() == [78, 150]
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("How many people lived in Aleppo?", "count"),
+        (DEATH_TOLL, "count"),
+        ("And how many were wounded?", "count"),
+        ("How long did the siege last?", "count"),
+        ("What percentage of the vote did he get?", "count"),
+        ("When was Alloush killed?", "date"),  # "killed" asks for no figure
+        ("In which year did the war start?", "date"),
+        ("Which militia leader was killed when Russia bombed the headquarters?", "name"),  # "when" inside
+        ("Who was killed in the strike?", "name"),
+        ("Where did Assad work as a surgeon?", "name"),
+        ("Why did they bomb Tartous?", "other"),
+        ("Casualties in Tartus", "other"),
+    ],
+)
+def test_one_question_kind_for_every_stage(question, kind):
+    assert question_kind(question) == kind
+
+
+def test_sources_differ_only_for_questions_asking_for_a_count(real_engine):
+    """The same passages give figures; a "when" or "why" question is not about them."""
+    for question in ("When were Jableh and Tartous bombed?", "Why did ISIS bomb Jableh and Tartous?"):
+        assert real_engine.ask(question).disagreements == []
 
 
 def test_figures_of_other_things_are_not_compared():
@@ -75,11 +110,12 @@ def test_figures_of_other_things_are_not_compared():
         (0, "A", 0, 10, "Obama announced that 250 troops had been deployed."),
         (1, "B", 20, 30, "ISIS still has 8,000 to 11,000 fighters scattered across Syria."),
     ]
-    assert find_disagreement(troops, statements) is None  # fighters are not troops
+    assert find_disagreement(counted_terms(troops), statements) is None  # fighters are not troops
     statements.append((2, "C", 40, 50, "Officials said 300 troops would follow."))
-    assert find_disagreement(troops, statements).values() == [250, 300]
+    assert find_disagreement(counted_terms(troops), statements).values() == [250, 300]
     casualties = [(0, "A", 0, 10, "with at least 120 people killed"), (1, "B", 20, 30, "killing about 150 and more")]
-    assert find_disagreement("How many people were killed in the bombings?", casualties).values() == [120, 150]
+    killed = counted_terms("How many people were killed in the bombings?")
+    assert find_disagreement(killed, casualties).values() == [120, 150]
 
 
 def test_coastal_bombing_death_toll_shows_sources_side_by_side(real_engine):
@@ -152,7 +188,7 @@ def test_answerable_question_is_confident(real_engine):
     ],
 )
 def test_answer_type_present(question, sentences, expected):
-    assert answer_type_present(question, sentences) == expected
+    assert answer_type_present(question_kind(question), question, sentences) == expected
 
 
 def test_ranked_stage_reorders_only_the_top_candidates(real_engine):
@@ -211,8 +247,8 @@ def test_soft_coverage_credits_a_paraphrase_that_term_coverage_misses(real_engin
         if paraphrase in real_engine.index.documents[c.doc_id].text[c.start : c.end]
     )
     candidate = Candidate(chunk_id=chunk_id, score=0.0, dense=0.5, lexical=0.0)
-    row = real_engine.featurizer.features(question, real_engine.index.encode_query(question), [candidate])[0]
-    assert row[FEATURES.index("soft_coverage")] > row[FEATURES.index("sentence_coverage")] + 0.2
+    signals = real_engine.featurizer.signals(real_engine.question(question), candidate)
+    assert signals.soft_coverage > signals.sentence_coverage + 0.2
 
 
 def test_chunk_cache_computes_once_and_forgets_the_least_recently_used():
@@ -231,27 +267,32 @@ def test_hash_word_vectors_match_only_the_same_word(hash_embedder):
 
 
 def test_sentence_features_read_the_closest_sentence(real_engine):
-    question = "How did angry residents react after the Jableh and Tartous bombings?"
-    candidates = real_engine.search(question, 10)
-    query = real_engine.index.encode_query(question)
-    x = real_engine.featurizer.features(question, query, candidates)
+    question = real_engine.question("How did angry residents react after the Jableh and Tartous bombings?")
+    candidates, x = real_engine.featurizer.featurize(question, real_engine.search(question.text, 10))
     column = {f: x[:, FEATURES.index(f)] for f in FEATURES}
     for row, c in enumerate(candidates):
-        similarities = real_engine.featurizer.sentence_similarities(c.chunk_id, query)
-        assert len(similarities) == len(real_engine.featurizer.sentences(c.chunk_id))
+        similarities = c.signals.sentence_similarity
+        assert len(similarities) == len(c.signals.sentences) == len(real_engine.featurizer.sentences(c.chunk_id))
         closest = max(float(similarities.max()), c.dense)  # a sentence, or the whole chunk if closer
         assert column["sentence_dense"][row] == pytest.approx(closest, abs=1e-6)
     assert column["sentence_dense_gap"].max() == 0.0 and (column["sentence_dense_gap"] <= 0).all()
     assert column["coverage_gap"].max() == 0.0
 
 
+def test_every_feature_is_read_by_name():
+    """A feature is a field of the candidate list, a gap of a signal, or a named signal: never a position."""
+    names = {f.name for f in Signals.__dataclass_fields__.values()}
+    for feature in FEATURES:
+        assert feature in LIST_FEATURES or feature in SIGNAL_FEATURES or feature.removesuffix("_gap") in GAPS
+    assert set(SIGNAL_FEATURES) <= names
+
+
 def test_a_chunks_own_features_do_not_depend_on_the_list_it_is_ranked_in(real_engine):
-    question = "How many people did the bombings in Jableh and Tartous kill?"
-    query = real_engine.index.encode_query(question)
-    candidates = real_engine.search(question, 8)
-    in_list = real_engine.featurizer.features(question, query, candidates)
-    real_engine.featurizer.features("What is Amaq?", query, candidates[:1])  # another question in between
-    alone = np.vstack([real_engine.featurizer.features(question, query, [c]) for c in candidates])
+    question = real_engine.question("How many people did the bombings in Jableh and Tartous kill?")
+    candidates = real_engine.search(question.text, 8)
+    _, in_list = real_engine.featurizer.featurize(question, candidates)
+    real_engine.featurizer.featurize(real_engine.question("What is Amaq?"), candidates[:1])  # another question
+    alone = np.vstack([real_engine.featurizer.featurize(question, [c])[1] for c in candidates])
     relative = [i for i, f in enumerate(FEATURES) if f.endswith("_gap") or f == "lexical"]
     own = [i for i in range(len(FEATURES)) if i not in relative]
     assert np.allclose(in_list[:, own], alone[:, own])

@@ -1,0 +1,94 @@
+"""The `qa` command: answers, and one clear line with exit code 2 for what it cannot do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.cli import main
+from tests.conftest import write_corpus
+
+
+@pytest.fixture
+def index_dir(tiny_engine: qa.Engine, tmp_path: Path) -> str:
+    return str(tmp_path / "index")  # where `tiny_engine` was built, with the fake embedder
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ask_prints_cited_passages_as_json(capsys, index_dir):
+    code, out, _ = run(capsys, "ask", "How many quokkas did rangers count?", "--k", "2", "--json", "--index", index_dir)
+    answer = json.loads(out)
+    assert code == 0 and 1 <= len(answer["passages"]) <= 2
+    assert answer["passages"][0]["doc_id"] == "alpha.txt"
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["ask", "quokka", "--k", "0"], "k must be an int from 1 to 50, not 0"),
+        (["ask", "quokka", "--k", "51"], "k must be an int from 1 to 50, not 51"),
+        (["ask", "   "], "question is empty"),
+        (["ask", "q" * 2001], "the limit is 2,000"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(capsys, index_dir, argv, says):
+    code, out, err = run(capsys, *argv, "--index", index_dir)
+    assert code == 2 and not out
+    assert err.startswith("qa: error: ") and says in err and len(err.strip().splitlines()) == 1
+    assert "qqqqqqqqqq" not in err  # a refused question is not echoed back
+
+
+def test_a_number_is_a_question(capsys, index_dir):
+    code, out, _ = run(capsys, "ask", "12000", "--json", "--index", index_dir)
+    assert code == 0 and json.loads(out)["question"] == "12000"
+
+
+def test_eval_of_a_missing_file_is_one_line(capsys, index_dir, tmp_path):
+    code, _, err = run(capsys, "eval", str(tmp_path / "missing.jsonl"), "--index", index_dir)
+    assert code == 2
+    assert err.strip() == f"qa: error: {tmp_path / 'missing.jsonl'}: No such file or directory"
+
+
+def test_eval_of_a_broken_gold_file_names_the_line(capsys, index_dir, tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"id": "q1", "question": "quokka?", "type": "factoid"}\n{not json\n')
+    code, _, err = run(capsys, "eval", str(gold), "--index", index_dir)
+    assert code == 2 and "line 2: not a gold question" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ask_without_an_index_is_one_line(capsys, tmp_path):
+    code, _, err = run(capsys, "ask", "quokka", "--index", str(tmp_path / "nowhere"))
+    assert code == 2 and "no index here" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def mixed_corpus(tmp_path: Path) -> Path:
+    folder = write_corpus(tmp_path / "mixed", {"good.txt": "Good News\n\nThe harbour bridge at Zanzibar reopened."})
+    (folder / "latin1.txt").write_bytes("Caf\xe9 au lait".encode("latin-1"))
+    (folder / "empty.md").write_bytes(b"")
+    return folder
+
+
+def test_index_skips_bad_files_and_lists_them(capsys, mixed_corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr("qa.store.load_embedder", lambda name=None: qa.HashEmbedder())
+    monkeypatch.setattr("qa.index.load_embedder", lambda name=None: qa.HashEmbedder())
+    code, out, _ = run(capsys, "index", str(mixed_corpus), "--out", str(tmp_path / "ix"), "--quiet")
+    assert code == 0
+    assert "indexed 1 documents" in out and "skipped 2 file(s):" in out
+    assert "latin1.txt: not UTF-8" in out and "empty.md: empty" in out
+
+
+def test_index_strict_fails_on_the_first_bad_file(capsys, mixed_corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr("qa.index.load_embedder", lambda name=None: qa.HashEmbedder())
+    code, out, err = run(capsys, "index", str(mixed_corpus), "--out", str(tmp_path / "ix"), "--quiet", "--strict")
+    assert code == 2 and not out
+    assert "empty.md: empty" in err or "latin1.txt: not UTF-8" in err
+    assert not (tmp_path / "ix").exists()
