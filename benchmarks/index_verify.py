@@ -29,7 +29,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import qa.folders  # noqa: E402
 import qa.index  # noqa: E402
+import qa.integrity  # noqa: E402
 from qa.chunking import Chunk  # noqa: E402
 from qa.index import Index, Manifest, Sentences  # noqa: E402
 
@@ -52,12 +54,12 @@ def fastest(actions: dict[str, Callable[[], object]], runs: int) -> dict[str, fl
 
 def unverified_load(folder: Path) -> Index:
     """`Index.load` with its checksums and structural checks switched off."""
-    saved = qa.index.checksum_problem, qa.index.integrity_problem
-    qa.index.checksum_problem = qa.index.integrity_problem = lambda *args: None  # no mock.patch: it costs 0.1 ms
+    saved = qa.folders.checksum_problem, qa.integrity.integrity_problem
+    qa.folders.checksum_problem = qa.integrity.integrity_problem = lambda *args: None  # no mock.patch: it costs 0.1 ms
     try:
         return Index.load(folder)
     finally:
-        qa.index.checksum_problem, qa.index.integrity_problem = saved
+        qa.folders.checksum_problem, qa.integrity.integrity_problem = saved
 
 
 def read_format_2(index_dir: Path) -> Index:
@@ -108,8 +110,8 @@ def load_costs(folder: Path, runs: int) -> dict[str, float]:
         {
             "load": lambda: Index.load(folder),
             "load, unverified": lambda: unverified_load(folder),
-            "checksums": lambda: qa.index.checksum_problem(folder, index.manifest.checksums),
-            "structure and text hashes": lambda: qa.index.integrity_problem(index),
+            "checksums": lambda: qa.folders.checksum_problem(folder, index.manifest.checksums, qa.index.LAYOUT),
+            "structure and text hashes": lambda: qa.integrity.integrity_problem(index),
         },
         runs,
     )
@@ -131,7 +133,7 @@ def vector_file_costs(folder: Path, mib: int, runs: int) -> dict[str, float]:
     size = path.stat().st_size
     return fastest(
         {
-            "sampled sha256": lambda: qa.index.sample_sha256(path, size),
+            "sampled sha256": lambda: qa.folders.sample_sha256(path, size),
             "full sha256": lambda: full_sha256(path),
             "np.load": lambda: np.load(path),
         },

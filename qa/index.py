@@ -24,26 +24,21 @@ A save writes a hidden sibling folder and swaps it into place (one atomic
 ``renameat2(RENAME_EXCHANGE)`` on Linux, two renames elsewhere) under a lock
 file, so a save killed at any moment leaves the old or the new index, and the
 next save or load tidies up what it left.
+
+This module is the index itself; `qa.folders` keeps its folder safe on disk
+(checksums, lock, atomic swap, recovery), `qa.integrity` checks that its parts
+agree with each other and with the corpus.
 """
 
 from __future__ import annotations
 
-import ctypes
-import errno
-import hashlib
 import json
 import logging
 import os
-import re
-import secrets
-import shutil
-import sys
 import threading
 import zipfile
-from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -51,12 +46,11 @@ import bm25s
 import faiss
 import numpy as np
 import Stemmer
-from filelock import FileLock, Timeout
 
+from qa import folders, integrity
 from qa.chunking import Chunk, ChunkingSettings, chunk_document, split_sentences
 from qa.documents import (
     METADATA_FILE,
-    TEXT_SUFFIXES,
     CorpusError,
     Document,
     Segment,
@@ -82,9 +76,9 @@ FREQUENCIES = "document_frequencies.json"
 BM25 = "bm25"
 REQUIRED_FILES = (DOCUMENTS, CHUNKS, DENSE, SENTENCE_SPANS, SENTENCE_VECTORS, FREQUENCIES)
 SAMPLED_FILES = frozenset({DENSE, SENTENCE_VECTORS})  # large and numeric: a sampled checksum
-SAMPLE_EDGE = 64 * 1024  # bytes hashed at each end of a sampled file
-SAMPLE_BLOCK = 4 * 1024
-SAMPLE_BLOCKS = 64  # blocks hashed between the ends
+LAYOUT = folders.Layout(
+    record=MANIFEST, noun="index", record_label="the manifest", required=REQUIRED_FILES, sampled=SAMPLED_FILES
+)
 
 LOCK_TIMEOUT = 30.0  # seconds a save waits while another process saves the same index
 _LOAD_ATTEMPTS = 3  # a load that overlapped a save of the same folder reads it again
@@ -102,8 +96,7 @@ class IndexVersionError(StaleIndexError):
     """An index written in another format version: stale, so rebuilt like one whose corpus changed."""
 
 
-class IndexLockedError(RuntimeError):
-    """Another process kept an index's lock for longer than a save would wait."""
+IndexLockedError = folders.FolderLockedError  # another process kept the index's lock longer than a save waits
 
 
 # --- the manifest ---------------------------------------------------------------
@@ -138,7 +131,7 @@ class Manifest:
     n_chunks: int = 0
     faiss: str = "Flat"
     skipped: dict[str, str] = field(default_factory=dict)  # doc id -> why it is not indexed
-    checksums: dict[str, dict] = field(default_factory=dict)  # file of the index -> `file_checksum`
+    checksums: dict[str, dict] = field(default_factory=dict)  # file of the index -> `folders.file_checksum`
     format_version: int = FORMAT_VERSION
 
     @classmethod
@@ -340,25 +333,19 @@ class Index:
         ``lock_timeout`` (default `LOCK_TIMEOUT`) is how long to wait for
         another process's save of the same folder before `IndexLockedError`.
         """
-        index_dir = Path(index_dir)
-        index_dir.parent.mkdir(parents=True, exist_ok=True)
-        with writer_lock(index_dir, LOCK_TIMEOUT if lock_timeout is None else lock_timeout):
-            _recover(index_dir)
-            _remove_leftovers(index_dir)
-            new = _hidden_sibling(index_dir, "tmp")
-            try:
-                manifest = _write_index(self, new)
-                _swap_into_place(new, index_dir)
-            except BaseException:
-                shutil.rmtree(new, ignore_errors=True)  # best effort: the next save or load removes what is left
-                raise
-        self.manifest = manifest
+        self.manifest = folders.replace_folder(
+            Path(index_dir),
+            lambda new: _write_index(self, new),
+            _complete,
+            LOCK_TIMEOUT if lock_timeout is None else lock_timeout,
+            LAYOUT.noun,
+        )
 
     @classmethod
     def load(cls, index_dir: str | Path, *, embedder: Embedder | None = None) -> Index:
         """Read and verify an index folder; `IndexFormatError` if anything is missing, corrupt or edited."""
         index_dir = Path(index_dir)
-        _tidy(index_dir)
+        folders.tidy(index_dir, _complete, LOCK_TIMEOUT, LAYOUT.noun)
         index = _read_verified(cls, index_dir)
         manifest = index.manifest
         if embedder is not None and (embedder.name, embedder.dim) != (manifest.model, manifest.dim):
@@ -389,7 +376,7 @@ class Index:
         unchanged = {f: h for f, h in files.items() if self.manifest.files.get(f) == h}
         problems = [
             f"{doc_id}: the index holds other text than this unchanged corpus file"
-            for doc_id in _text_mismatches(self.documents, unchanged)
+            for doc_id in integrity.text_mismatches(self.documents, unchanged)
         ]
         return Check(stale=self._stale(files, meta_sha, settings, model), problems=problems)
 
@@ -505,7 +492,7 @@ def _identity(path: Path) -> tuple[int, int] | None:
 def _read_once(cls: type[Index], index_dir: Path) -> Index:
     """Verify the checksums, then read the files and check what they say against each other."""
     manifest = Manifest.read(index_dir / MANIFEST)
-    if problem := checksum_problem(index_dir, manifest.checksums):
+    if problem := folders.checksum_problem(index_dir, manifest.checksums, LAYOUT):
         raise IndexFormatError(f"{problem}; the index is damaged: rebuild it with `qa index`")
     try:
         chunks = [Chunk(**row) for row in _read_jsonl(index_dir / CHUNKS)]
@@ -518,7 +505,7 @@ def _read_once(cls: type[Index], index_dir: Path) -> Index:
             Sentences.read(index_dir),
             _read_frequencies(index_dir / FREQUENCIES, len(chunks)),
         )
-        problem = integrity_problem(index)
+        problem = integrity.integrity_problem(index)
     except IndexFormatError:
         raise
     except _READ_ERRORS as exc:
@@ -547,169 +534,14 @@ def _read_frequencies(path: Path, n_chunks: int) -> dict[str, int]:
     return df
 
 
-# --- checksums --------------------------------------------------------------------
-
-
-def sample_ranges(size: int) -> list[tuple[int, int]]:
-    """``(offset, length)`` of the bytes a sampled checksum reads: both 64 KiB ends and 64 blocks spread between."""
-    if size <= 2 * SAMPLE_EDGE + SAMPLE_BLOCKS * SAMPLE_BLOCK:
-        return [(0, size)]
-    room = size - 2 * SAMPLE_EDGE - SAMPLE_BLOCK  # where a middle block may start, after the head
-    middle = [(SAMPLE_EDGE + room * i // (SAMPLE_BLOCKS - 1), SAMPLE_BLOCK) for i in range(SAMPLE_BLOCKS)]
-    return [(0, SAMPLE_EDGE), *middle, (size - SAMPLE_EDGE, SAMPLE_EDGE)]
-
-
-def sample_sha256(path: Path, size: int) -> str:
-    """sha256 over a file's size and `sample_ranges`: cheap for vectors, still catching truncation and most edits."""
-    digest = hashlib.sha256(b"%d\n" % size)
-    with path.open("rb") as f:
-        for offset, length in sample_ranges(size):
-            digest.update(os.pread(f.fileno(), length, offset))
-    return digest.hexdigest()
-
-
-def file_checksum(folder: Path, name: str) -> dict:
-    """What the manifest records for one file of the index: a sampled hash for the vector files, else the full one."""
-    path = folder / name
-    if name in SAMPLED_FILES:
-        size = path.stat().st_size
-        return {"size": size, "sample_sha256": sample_sha256(path, size)}
-    with path.open("rb") as f:
-        return {"sha256": hashlib.file_digest(f, "sha256").hexdigest()}
-
-
-def index_files(folder: Path) -> set[str]:
-    """The files of an index folder but its manifest, as posix paths relative to it (hidden names ignored)."""
-    names = set()
-    for path in folder.rglob("*"):
-        relative = path.relative_to(folder)
-        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
-            names.add(relative.as_posix())
-    return names - {MANIFEST}
-
-
-def checksums(folder: Path) -> dict[str, dict]:
-    """`file_checksum` of every file of the index in ``folder``."""
-    return {name: file_checksum(folder, name) for name in sorted(index_files(folder))}
-
-
-def checksum_problem(folder: Path, recorded: dict[str, dict]) -> str | None:
-    """The first file of ``folder`` that is missing, extra, or not what ``recorded`` says, named; else None."""
-    if not isinstance(recorded, dict):
-        return f"{folder / MANIFEST}: no checksums"
-    present = index_files(folder)
-    if missing := [name for name in REQUIRED_FILES if name not in recorded]:
-        return f"{folder / MANIFEST}: no checksum of {missing[0]}"
-    if missing := sorted(set(recorded) - present):
-        return f"{folder / missing[0]}: missing"
-    if extra := sorted(present - set(recorded)):
-        return f"{folder / extra[0]}: not a file of this index"
-    for name in sorted(recorded):
-        expected, actual = recorded[name], file_checksum(folder, name)
-        if actual != expected:
-            if isinstance(expected, dict) and "size" in expected and expected["size"] != actual["size"]:
-                return f"{folder / name}: {actual['size']} bytes, the manifest says {expected['size']}"
-            return f"{folder / name}: contents differ from the manifest's checksum"
-    return None
-
-
-# --- structure ----------------------------------------------------------------------
-
-
-def integrity_problem(index: Index) -> str | None:
-    """The first way the index's parts contradict each other, or None; O(chunks + sentences)."""
-    m, chunks, dense = index.manifest, index.chunks, index.dense
-    if not (len(chunks) == m.n_chunks == dense.ntotal) or dense.d != m.dim:
-        return (
-            f"index files disagree ({len(chunks)} chunks, {dense.ntotal} vectors of dimension {dense.d}, "
-            f"manifest says {m.n_chunks} of {m.dim})"
-        )
-    return (
-        index.sentences.check(len(chunks), m.dim)
-        or _documents_problem(index.documents, m)
-        or _chunks_problem(index.documents, chunks)
-        or _sentences_problem(chunks, index.sentences)
-    )
-
-
-def _documents_problem(documents: dict[str, Document], manifest: Manifest) -> str | None:
-    """Documents that are not the manifest's files, segments out of order, text that is not the hashed file."""
-    expected = set(manifest.files) - set(manifest.skipped)
-    if odd := sorted(set(documents) ^ expected):
-        return f"{DOCUMENTS} and the manifest disagree about document {odd[0]}"
-    for doc in documents.values():
-        if problem := _segments_problem(doc):
-            return f"document {doc.doc_id}: {problem}"
-    if edited := _text_mismatches(documents, manifest.files):
-        return f"the stored text of {edited[0]} is not the corpus file the manifest hashed (edited?)"
-    return None
-
-
-def _segments_problem(doc: Document) -> str | None:
-    """Segments must be in order, apart and inside the text (chunks are found among them by bisection)."""
-    end = 0
-    for seg in doc.segments:
-        if not end <= seg.start < seg.end <= len(doc.text):
-            return f"segment {seg.start}:{seg.end} is out of order or outside the text"
-        end = seg.end
-    return None
-
-
-def _text_mismatches(documents: dict[str, Document], hashes: dict[str, str]) -> list[str]:
-    """Ids of the .txt/.md documents with a hash in ``hashes`` whose text is not the file so hashed."""
-    return [
-        doc_id
-        for doc_id, doc in documents.items()
-        if doc_id in hashes
-        and Path(doc_id).suffix.lower() in TEXT_SUFFIXES
-        and hashlib.sha256(doc.text.encode("utf-8")).hexdigest() != hashes[doc_id]
-    ]
-
-
-def _chunks_problem(documents: dict[str, Document], chunks: list[Chunk]) -> str | None:
-    starts = {doc_id: [s.start for s in doc.segments] for doc_id, doc in documents.items()}
-    for i, chunk in enumerate(chunks):
-        if problem := _chunk_problem(chunk, documents.get(chunk.doc_id), starts.get(chunk.doc_id, [])):
-            return f"chunk {i} ({chunk.doc_id} {chunk.start}:{chunk.end}) {problem}"
-    return None
-
-
-def _chunk_problem(chunk: Chunk, doc: Document | None, starts: list[int]) -> str | None:
-    """Why a chunk is not a stripped span inside one segment of its document, with that segment's labels."""
-    if doc is None:
-        return "belongs to no document of the index"
-    if not 0 <= chunk.start < chunk.end <= len(doc.text):
-        return "lies outside its document"
-    at = bisect_right(starts, chunk.start) - 1
-    segment = doc.segments[at] if at >= 0 else None
-    if segment is None or chunk.end > segment.end:
-        return "is not inside one segment"
-    if (chunk.section, chunk.source) != (segment.section, segment.source):
-        return "has other labels than its segment"
-    if doc.text[chunk.start].isspace() or doc.text[chunk.end - 1].isspace():
-        return "starts or ends with white space"
-    return None
-
-
-def _sentences_problem(chunks: list[Chunk], sentences: Sentences) -> str | None:
-    """The first sentence span that is empty or outside the chunk that owns it (vectorised)."""
-    n = len(chunks)
-    owner = np.repeat(np.arange(n), np.diff(sentences.offsets))
-    starts = np.fromiter((c.start for c in chunks), dtype=np.int64, count=n)[owner]
-    ends = np.fromiter((c.end for c in chunks), dtype=np.int64, count=n)[owner]
-    spans = sentences.spans
-    bad = (spans[:, 0] < starts) | (spans[:, 1] > ends) | (spans[:, 0] >= spans[:, 1])
-    if not bad.any():
-        return None
-    j = int(np.argmax(bad))
-    return f"sentence {j} ({spans[j, 0]}:{spans[j, 1]}) is not inside chunk {owner[j]}"
-
-
 # --- writing ----------------------------------------------------------------------
 
 
 def _write_index(index: Index, folder: Path) -> Manifest:
-    """Every file of the index into a new ``folder``, the manifest with their checksums last; returns it."""
+    """Every file of the index into a new ``folder``, the manifest with their checksums last; returns it.
+
+    `folders.replace_folder` flushes the folder to disk before swapping it in.
+    """
     folder.mkdir()
     faiss.write_index(index.dense, str(folder / DENSE))
     index.lexical.save(str(folder / BM25))
@@ -717,9 +549,8 @@ def _write_index(index: Index, folder: Path) -> Manifest:
     _write_jsonl(folder / CHUNKS, (asdict(c) for c in index.chunks))
     _write_jsonl(folder / DOCUMENTS, (asdict(d) for d in index.documents.values()))
     _write_json(folder / FREQUENCIES, {"n_chunks": len(index.chunks), "df": index.document_frequencies})
-    manifest = replace(index.manifest, checksums=checksums(folder))
+    manifest = replace(index.manifest, checksums=folders.checksums(folder, LAYOUT))
     _write_json(folder / MANIFEST, asdict(manifest), indent=2)
-    _sync_tree(folder)
     return manifest
 
 
@@ -738,167 +569,10 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _sync_tree(folder: Path) -> None:
-    """Flush a folder's files and the folder itself to disk, so a swap never publishes unwritten data."""
-    for path in [*folder.rglob("*"), folder]:
-        _fsync(path)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-# --- atomic replacement --------------------------------------------------------------
-#
-# Every step goes through a module-level function (`_write_index`, `_exchange`,
-# `_rename`, `_remove_tree`) so that tests can stop a save at any of them.
-
-
-def lock_path(index_dir: Path) -> Path:
-    """The lock file of an index folder: ``.<name>.lock`` beside it."""
-    return index_dir.parent / f".{index_dir.name}.lock"
-
-
-@contextmanager
-def writer_lock(index_dir: Path, timeout: float) -> Iterator[None]:
-    """Hold the index's lock; `IndexLockedError` after ``timeout`` seconds of another process holding it."""
-    lock = FileLock(lock_path(index_dir))
-    try:
-        lock.acquire(timeout=timeout)
-    except Timeout:
-        raise IndexLockedError(
-            f"{index_dir}: another process is writing this index (it holds {lock_path(index_dir)}); "
-            f"gave up after {timeout:g} s, try again when it is done"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def _hidden_sibling(target: Path, kind: str) -> Path:
-    """A fresh hidden name beside ``target``: ``.<name>.<kind>-<pid>-<random>``."""
-    return target.with_name(f".{target.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}")
-
-
-def _hidden_copies(target: Path, kinds: str = "tmp|old") -> list[Path]:
-    """The hidden sibling folders saves of ``target`` left, newest first (``.old-<pid>``: by format-2 code)."""
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.(?:{kinds})-\d+(?:-[0-9a-f]+)?")
-    try:
-        found = [p for p in target.parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir()]
-    except FileNotFoundError:
-        return []
-    return sorted(found, key=_mtime, reverse=True)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
 def _complete(folder: Path) -> bool:
     """Whether a hidden copy is a whole index: its manifest (written last) is there and every checksum holds."""
     try:
         manifest = Manifest.read(folder / MANIFEST)
-        return checksum_problem(folder, manifest.checksums) is None
+        return folders.checksum_problem(folder, manifest.checksums, LAYOUT) is None
     except (IndexFormatError, StaleIndexError, OSError):
         return False
-
-
-def _recover(target: Path) -> None:
-    """Put back an index a killed save left missing: its complete new copy if there is one, else the old one."""
-    if target.exists():
-        return
-    for copy in _hidden_copies(target, "tmp") + _hidden_copies(target, "old"):
-        if _complete(copy):
-            _rename(copy, target)
-            log.warning("%s was missing after an interrupted save; restored it from %s", target, copy.name)
-            return
-
-
-def _remove_leftovers(target: Path) -> None:
-    """Remove the hidden folders of killed saves (only call while holding the lock: none is being filled)."""
-    for copy in _hidden_copies(target):
-        log.info("removing %s, left by an interrupted save", copy)
-        _remove_tree(copy)
-
-
-def _tidy(target: Path) -> None:
-    """Before a load: restore and clean up after killed saves, unless a live writer holds the lock.
-
-    A missing index is worth waiting for (a save may be between its renames);
-    a present one is read as it is if the lock is taken.
-    """
-    if not _hidden_copies(target):
-        return
-    try:
-        with writer_lock(target, 0 if target.exists() else LOCK_TIMEOUT):
-            _recover(target)
-            _remove_leftovers(target)
-    except IndexLockedError:
-        log.info("%s: another process is saving this index; not tidying", target)
-
-
-def _swap_into_place(new: Path, target: Path) -> None:
-    """Make ``new`` the index at ``target`` (one atomic exchange where possible), then remove the replaced one."""
-    if not target.exists():
-        _rename(new, target)
-        replaced = None
-    elif _exchange(new, target):
-        replaced = new  # it holds the old index now
-    else:
-        replaced = _hidden_sibling(target, "old")
-        _rename(target, replaced)
-        try:
-            _rename(new, target)
-        except BaseException:
-            _rename(replaced, target)
-            raise
-    _fsync(target.parent)
-    if replaced is not None:
-        _remove_tree(replaced)
-
-
-def _load_renameat2():
-    """libc's ``renameat2``, or None where there is none (not Linux, glibc before 2.28)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        function = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    return function
-
-
-_renameat2 = _load_renameat2()
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2
-_NO_EXCHANGE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP})
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths in one atomic step; False where the system or file system cannot."""
-    if _renameat2 is None:
-        return False
-    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in _NO_EXCHANGE:
-        return False
-    raise OSError(code, os.strerror(code), str(a), None, str(b))
-
-
-def _rename(src: Path, dst: Path) -> None:
-    os.rename(src, dst)
-
-
-def _remove_tree(path: Path) -> None:
-    shutil.rmtree(path)

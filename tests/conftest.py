@@ -94,6 +94,18 @@ def tiny_corpus(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def index_dir(tmp_path: Path) -> Path:
+    """Where a test's index folder goes (not created)."""
+    return tmp_path / "index"
+
+
+@pytest.fixture
+def built(tiny_corpus: Path, index_dir: Path, hash_embedder) -> qa.Engine:
+    """The tiny corpus indexed into ``index_dir`` with the fake embedder."""
+    return qa.build(tiny_corpus, index_dir, embedder=hash_embedder)
+
+
+@pytest.fixture
 def tiny_engine(tiny_corpus: Path, tmp_path: Path, hash_embedder: qa.HashEmbedder) -> qa.Engine:
     return qa.build(tiny_corpus, tmp_path / "index", embedder=hash_embedder)
 

@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 
 import qa
+import qa.folders
 import qa.index
+import qa.integrity
 from qa.chunking import chunk_document
 from qa.index import Index, IndexLockedError
 
@@ -51,16 +53,6 @@ def hidden_copies(index_dir: Path) -> list[str]:
 
 def visible(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
-
-
-@pytest.fixture
-def index_dir(tmp_path: Path) -> Path:
-    return tmp_path / "index"
-
-
-@pytest.fixture
-def built(tiny_corpus: Path, index_dir: Path, hash_embedder) -> qa.Engine:
-    return qa.build(tiny_corpus, index_dir, embedder=hash_embedder)
 
 
 # --- round trip and manifest ------------------------------------------------------
@@ -116,7 +108,7 @@ def test_manifest_checksums_cover_every_file_but_itself(built, index_dir: Path):
     for name, entry in recorded.items():
         if name in ("dense.faiss", "sentence_vectors.npy"):
             size = (index_dir / name).stat().st_size
-            assert entry == {"size": size, "sample_sha256": qa.index.sample_sha256(index_dir / name, size)}
+            assert entry == {"size": size, "sample_sha256": qa.folders.sample_sha256(index_dir / name, size)}
         else:
             assert entry == {"sha256": sha256(index_dir / name)}
 
@@ -324,7 +316,7 @@ def edit_manifest(index_dir: Path, change: Callable[[dict], None]) -> None:
 
 def reseal(index_dir: Path) -> None:
     """Recompute the manifest's checksums, as a forger who edits a file would: only deeper checks are left."""
-    edit_manifest(index_dir, lambda m: m.update(checksums=qa.index.checksums(index_dir)))
+    edit_manifest(index_dir, lambda m: m.update(checksums=qa.folders.checksums(index_dir, qa.index.LAYOUT)))
 
 
 def edit_rows(path: Path, change: Callable[[list[dict]], None]) -> None:
@@ -483,28 +475,33 @@ def test_missing_index_folder_is_an_index_format_error(tmp_path: Path):
         qa.load(tmp_path / "nowhere")
 
 
+def test_integrity_messages_name_the_index_files_documents_file():
+    """`qa.integrity` cannot import the name from `qa.index` (which imports it): the two must agree."""
+    assert qa.integrity._DOCUMENTS == qa.index.DOCUMENTS
+
+
 # --- sampled checksums ------------------------------------------------------------------
 
 
 def test_a_small_file_is_sampled_whole():
-    assert qa.index.sample_ranges(1000) == [(0, 1000)]
+    assert qa.folders.sample_ranges(1000) == [(0, 1000)]
 
 
 def test_a_sampled_checksum_reads_both_ends_and_blocks_between(tmp_path: Path):
     size = 8 * 1024 * 1024 + 3
     path = tmp_path / "vectors.npy"
     path.write_bytes(np.random.default_rng(0).bytes(size))
-    ranges = qa.index.sample_ranges(size)
+    ranges = qa.folders.sample_ranges(size)
     assert len(ranges) == 66 and ranges[0] == (0, 65536) and ranges[-1] == (size - 65536, 65536)
     assert sum(n for _, n in ranges) == 2 * 65536 + 64 * 4096  # about 384 KiB of 8 MiB
     assert all(a + n <= b for (a, n), (b, _) in zip(ranges, ranges[1:], strict=False))  # in order, apart
-    before = qa.index.sample_sha256(path, size)
+    before = qa.folders.sample_sha256(path, size)
     for offset in (0, size - 1, ranges[33][0] + 100):
         flip_byte(path, offset)
-        assert qa.index.sample_sha256(path, size) != before
+        assert qa.folders.sample_sha256(path, size) != before
         flip_byte(path, offset)
-    assert qa.index.sample_sha256(path, size) == before
-    assert qa.index.sample_sha256(path, size + 1) != before  # the size is hashed too
+    assert qa.folders.sample_sha256(path, size) == before
+    assert qa.folders.sample_sha256(path, size + 1) != before  # the size is hashed too
 
 
 # --- skipped files ------------------------------------------------------------------------
@@ -566,8 +563,16 @@ class Simulated(RuntimeError):
 
 
 def stop_at(monkeypatch, step: str, nth: int, stop: Callable[[], None]) -> None:
-    """Make the ``nth`` call of ``qa.index.<step>`` run ``stop`` instead (``step`` may be ``faiss.write_index``)."""
-    owner, name = (qa.index.faiss, "write_index") if step == "faiss.write_index" else (qa.index, step)
+    """Make the ``nth`` call of ``step`` run ``stop`` instead.
+
+    ``step`` is a function of `qa.index` or `qa.folders` (whichever defines it), or ``faiss.write_index``.
+    """
+    if step == "faiss.write_index":
+        owner, name = qa.index.faiss, "write_index"
+    else:
+        owners = [module for module in (qa.index, qa.folders) if hasattr(module, step)]
+        assert len(owners) == 1, f"{step} should live in exactly one of qa.index and qa.folders"
+        owner, name = owners[0], step
     original = getattr(owner, name)
     calls = 0
 
@@ -607,7 +612,7 @@ def exchange_works(folder: Path) -> bool:
     a.mkdir()
     b.mkdir()
     try:
-        return qa.index._exchange(a, b)
+        return qa.folders._exchange(a, b)
     finally:
         a.rmdir()
         b.rmdir()
@@ -619,7 +624,7 @@ def swap(request, monkeypatch, tmp_path: Path) -> str:
     if request.param == "exchange" and not exchange_works(tmp_path):
         pytest.skip("renameat2(RENAME_EXCHANGE) is not available here")
     if request.param == "two renames":
-        monkeypatch.setattr(qa.index, "_renameat2", None)
+        monkeypatch.setattr(qa.folders, "_renameat2", None)
     return request.param
 
 
@@ -720,7 +725,7 @@ def test_the_exchange_swaps_in_one_step(built, newer: Index, index_dir: Path, mo
     if not exchange_works(tmp_path):
         pytest.skip("renameat2(RENAME_EXCHANGE) is not available here")
     renames = []
-    monkeypatch.setattr(qa.index, "_rename", lambda a, b: renames.append(b))
+    monkeypatch.setattr(qa.folders, "_rename", lambda a, b: renames.append(b))
     newer.save(index_dir)
     assert renames == []
     assert set(Index.load(index_dir).documents) == NEW_DOCS and hidden_copies(index_dir) == []
@@ -736,24 +741,24 @@ def failing_renameat2(code: int):
 
 @pytest.mark.parametrize("renameat2", [None, failing_renameat2(errno.EINVAL), failing_renameat2(errno.ENOSYS)])
 def test_without_an_exchange_the_save_renames_twice(built, newer: Index, index_dir: Path, monkeypatch, renameat2):
-    monkeypatch.setattr(qa.index, "_renameat2", renameat2)
+    monkeypatch.setattr(qa.folders, "_renameat2", renameat2)
     renames = []
-    original = qa.index._rename
-    monkeypatch.setattr(qa.index, "_rename", lambda a, b: (renames.append(Path(b).name), original(a, b)))
+    original = qa.folders._rename
+    monkeypatch.setattr(qa.folders, "_rename", lambda a, b: (renames.append(Path(b).name), original(a, b)))
     newer.save(index_dir)
     assert len(renames) == 2 and renames[0].startswith(".index.old-") and renames[1] == "index"
     assert set(Index.load(index_dir).documents) == NEW_DOCS and hidden_copies(index_dir) == []
 
 
 def test_an_exchange_that_fails_otherwise_fails_the_save(built, newer: Index, index_dir: Path, monkeypatch):
-    monkeypatch.setattr(qa.index, "_renameat2", failing_renameat2(errno.EACCES))
+    monkeypatch.setattr(qa.folders, "_renameat2", failing_renameat2(errno.EACCES))
     with pytest.raises(PermissionError):
         newer.save(index_dir)
     assert set(Index.load(index_dir).documents) == OLD_DOCS and hidden_copies(index_dir) == []
 
 
 def test_a_second_writer_waits_then_fails_clearly(built, newer: Index, index_dir: Path):
-    with qa.index.writer_lock(index_dir, 1):
+    with qa.folders.writer_lock(index_dir, 1):
         started = time.perf_counter()
         with pytest.raises(IndexLockedError, match="another process is writing this index") as info:
             newer.save(index_dir, lock_timeout=0.2)
@@ -766,7 +771,7 @@ def test_a_second_writer_waits_then_fails_clearly(built, newer: Index, index_dir
 def test_a_load_never_removes_the_folder_of_a_live_writer(built, index_dir: Path):
     being_filled = index_dir.with_name(".index.tmp-123-abcdef01")
     being_filled.mkdir()
-    with qa.index.writer_lock(index_dir, 1):
+    with qa.folders.writer_lock(index_dir, 1):
         assert set(Index.load(index_dir).documents) == OLD_DOCS  # does not wait for the writer either
         assert being_filled.exists()
     Index.load(index_dir)

@@ -18,15 +18,14 @@ from tests.test_index import CORRUPTIONS, FORGERIES, MANIFEST_CORRUPTIONS, edit_
 QUESTION = "How many quokkas did rangers count?"
 
 
-# The same two fixtures as in test_index.py (conftest.py would be their place).
-@pytest.fixture
-def index_dir(tmp_path: Path) -> Path:
-    return tmp_path / "index"
-
-
-@pytest.fixture
-def built(tiny_corpus: Path, index_dir: Path, hash_embedder) -> qa.Engine:
-    return qa.build(tiny_corpus, index_dir, embedder=hash_embedder)
+def refused_then_rebuilt(index_dir: Path, embedder, caplog, corpus: Path, refusal: str, logged: str) -> None:
+    """A strict load raises `IndexFormatError` matching ``refusal``; a plain one logs ``logged`` and rebuilds."""
+    with pytest.raises(qa.IndexFormatError, match=refusal):
+        qa.load(index_dir, embedder=embedder, strict=True)
+    with caplog.at_level("WARNING", logger="qa"):
+        engine = qa.load(index_dir, embedder=embedder)
+    assert logged in caplog.text
+    assert_quotes_the_corpus(engine, corpus)
 
 
 def assert_quotes_the_corpus(engine: qa.Engine, corpus: Path) -> None:
@@ -63,12 +62,7 @@ def test_an_edit_with_forged_checksums_is_still_caught_by_the_corpus_hashes(
 ):
     edit_digit(index_dir)
     reseal(index_dir)
-    with pytest.raises(qa.IndexFormatError, match="alpha.txt is not the corpus file"):
-        qa.load(index_dir, embedder=hash_embedder, strict=True)
-    with caplog.at_level("WARNING", logger="qa"):
-        engine = qa.load(index_dir, embedder=hash_embedder)
-    assert "alpha.txt" in caplog.text
-    assert_quotes_the_corpus(engine, tiny_corpus)
+    refused_then_rebuilt(index_dir, hash_embedder, caplog, tiny_corpus, "alpha.txt is not the corpus file", "alpha.txt")
 
 
 def test_a_contradiction_with_the_corpus_is_not_staleness(
@@ -83,12 +77,8 @@ def test_a_contradiction_with_the_corpus_is_not_staleness(
         return index
 
     monkeypatch.setattr(Index, "load", classmethod(load_and_forge))
-    with pytest.raises(qa.IndexFormatError, match="contradicts its corpus"):
-        qa.load(index_dir, embedder=hash_embedder, strict=True)
-    with caplog.at_level("WARNING", logger="qa"):
-        engine = qa.load(index_dir, embedder=hash_embedder)
-    assert "alpha.txt: the index holds other text" in caplog.text
-    assert_quotes_the_corpus(engine, tiny_corpus)
+    logged = "alpha.txt: the index holds other text"
+    refused_then_rebuilt(index_dir, hash_embedder, caplog, tiny_corpus, "contradicts its corpus", logged)
 
 
 # --- damaged indexes ------------------------------------------------------------------------
