@@ -32,6 +32,7 @@ class Passage:
     section: Section
     highlights: list[tuple[int, int]] = field(default_factory=list)  # document offsets inside [start, end)
     paragraph: int = 0  # 1-based paragraph (line) of the document where the passage starts
+    page: int | None = None  # 1-based page where the passage starts (PDF), None for formats without pages
 
     def citation(self) -> str:
         """Plain-text citation: title, outlet, section and place in the document."""
@@ -39,7 +40,8 @@ class Passage:
         if self.source:
             parts.append(self.source)
         parts.append({"comment": "reader comment"}.get(self.section, self.section))
-        parts.append(f"{self.doc_id}, ¶{self.paragraph}, chars {self.start}–{self.end}")
+        place = f"p. {self.page}" if self.page is not None else f"¶{self.paragraph}"
+        parts.append(f"{self.doc_id}, {place}, chars {self.start}–{self.end}")
         return " · ".join(parts)
 
 

@@ -6,6 +6,10 @@ text is never rewritten: segmentation only decides which character spans are
 indexed and how they are labelled, so a citation can say honestly whether a
 passage is the article, a reader's comment or page furniture, and which outlet
 it came from.
+
+HTML, PDF and Word files are read by `qa.formats`; their extracted text is
+the document's text, segmented the same way.  A PDF's segments are cut at
+page starts, so that no chunk spans two pages and a passage can name its page.
 """
 
 from __future__ import annotations
@@ -14,15 +18,21 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal, NamedTuple
+
+from qa.formats import READERS, Extracted, FormatError
 
 log = logging.getLogger("qa")
 
 Section = Literal["article", "comment", "boilerplate"]
 
-TEXT_SUFFIXES = (".txt", ".md")
+TEXT_SUFFIXES = (".txt", ".md")  # plain text: the document's text is the file's
+DOCUMENT_SUFFIXES = TEXT_SUFFIXES + tuple(READERS)  # and the formats whose text is extracted
+MAX_FILE_BYTES = 50 * 1024 * 1024  # a larger file is skipped rather than read into memory
 METADATA_FILE = "metadata.json"
 BOM = "\ufeff"
 
@@ -61,6 +71,11 @@ class Document:
     source: str | None = None  # the page's outlet, when it names one
     author: str | None = None
     segments: list[Segment] = field(default_factory=list)
+    page_starts: list[int] = field(default_factory=list)  # offset of each page's text; empty without pages
+
+    def page_at(self, offset: int) -> int | None:
+        """The page (1 for the first) that holds character ``offset``, or None for a document without pages."""
+        return bisect_right(self.page_starts, offset) if self.page_starts else None
 
     def segment_at(self, offset: int) -> Segment | None:
         """The segment that holds character ``offset``, if it is indexed."""
@@ -129,10 +144,10 @@ def clean_title(line: str) -> str:
     return (heading.group("text") or "").strip() if heading else title
 
 
-def _lines(text: str) -> list[tuple[int, int]]:
-    """Spans of the non-blank lines of ``text``, without surrounding white space or a leading byte-order mark."""
+def _lines(text: str, pos: int = 0) -> list[tuple[int, int]]:
+    """Spans of the non-blank lines of ``text[pos:]``, without surrounding white space or a leading byte-order mark."""
     spans = []
-    for m in _LINE.finditer(text):
+    for m in _LINE.finditer(text, pos):
         start = _LEAD.match(text, m.start(), m.end()).end()
         end = m.start() + len(m.group().rstrip())
         if start < end:
@@ -322,7 +337,7 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     """The document files of a corpus folder, sorted; other files are ignored."""
     if not corpus_dir.is_dir():
         raise CorpusError(f"{corpus_dir}: no such corpus folder")
-    return sorted(p for p in corpus_dir.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+    return sorted(p for p in corpus_dir.rglob("*") if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES)
 
 
 def doc_id_of(path: Path, corpus_dir: Path) -> str:
@@ -343,23 +358,92 @@ def _decode(path: Path, data: bytes) -> str:
     return text
 
 
+def _unreadable(path: Path, exc: OSError) -> UnusableFile:
+    return UnusableFile(path, f"cannot be read: {exc.strerror or exc}")
+
+
 def read_text(path: Path) -> str:
     """A text file's content, or `UnusableFile` that names the file and why it cannot be used."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UnusableFile(path, f"cannot be read: {exc.strerror or exc}") from exc
+        raise _unreadable(path, exc) from exc
     return _decode(path, data)
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n:,} bytes"
+
+
+def _check_size(path: Path) -> None:
+    """`UnusableFile` for an empty file or one over `MAX_FILE_BYTES`, before any of it is read."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    if size == 0:
+        raise UnusableFile(path, "empty")
+    if size > MAX_FILE_BYTES:
+        raise UnusableFile(path, f"too large: {_size(size)}, over the limit of {_size(MAX_FILE_BYTES)}")
+
+
+def extract(path: Path) -> Extracted:
+    """The text of a corpus file of any supported format, or `UnusableFile` saying why there is none."""
+    _check_size(path)
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        return Extracted(read_text(path))
+    try:
+        return READERS[suffix](path)
+    except FormatError as exc:
+        raise UnusableFile(path, exc.reason) from exc
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def _comment_segments(text: str, start: int, source: str | None) -> list[Segment]:
+    """A comment area set apart by the extractor: one segment per line, since which lines are one comment is lost."""
+    return [Segment(s, e, "comment", source) for s, e in _lines(text, start) if not _WIDGET.match(text[s:e])]
+
+
+def split_at(text: str, segments: list[Segment], cuts: list[int]) -> list[Segment]:
+    """The segments cut at each offset of ``cuts`` (sorted: page starts), each piece stripped of white space."""
+    pieces = []
+    for seg in segments:
+        inside = cuts[bisect_right(cuts, seg.start) : bisect_left(cuts, seg.end)]
+        if not inside:
+            pieces.append(seg)
+            continue
+        for start, end in pairwise([seg.start, *inside, seg.end]):
+            start = _LEAD.match(text, start, end).end()
+            end = start + len(text[start:end].rstrip())
+            if start < end:
+                pieces.append(replace(seg, start=start, end=end))
+    return pieces
+
+
+def segment_extracted(
+    extracted: Extracted, meta: dict | None = None
+) -> tuple[str | None, str | None, str | None, list[Segment]]:
+    """`segment_page` for text of any format: the file's own title unless metadata gives one, comments, pages."""
+    text, body_end = extracted.text, extracted.comments_start
+    if extracted.title:
+        meta = {"title": extracted.title, **(meta or {})}
+    title, outlet, author, segments = segment_page(text if body_end is None else text[:body_end], meta)
+    if body_end is not None:
+        segments += _comment_segments(text, body_end, outlet)
+    return title, outlet, author, split_at(text, segments, list(extracted.page_starts))
 
 
 def load_document(path: Path, corpus_dir: Path, meta: dict | None = None) -> Document:
     """Read and segment one file of the corpus; `UnusableFile` (a `CorpusError`) says why it cannot be used."""
     doc_id = doc_id_of(path, corpus_dir)
-    text = read_text(path)
-    title, outlet, author, segments = segment_page(text, meta)
+    extracted = extract(path)
+    title, outlet, author, segments = segment_extracted(extracted, meta)
     if not segments:
         raise UnusableFile(path, "no indexable text")
-    return Document(doc_id, text, title or Path(doc_id).stem, outlet, author, segments)
+    text, pages = extracted.text, list(extracted.page_starts)
+    return Document(doc_id, text, title or Path(doc_id).stem, outlet, author, segments, pages)
 
 
 class Corpus(NamedTuple):
@@ -398,7 +482,7 @@ def read_corpus(corpus_dir: str | Path, *, strict: bool = False) -> Corpus:
     files = corpus_files(corpus_dir)
     _warn_unsupported(corpus_dir, files)
     if not files:
-        raise CorpusError(f"{corpus_dir}: no {'/'.join(TEXT_SUFFIXES)} documents")
+        raise CorpusError(f"{corpus_dir}: no {'/'.join(DOCUMENT_SUFFIXES)} documents")
     corpus = _read_files(corpus_dir, files, metadata, strict)
     if not corpus.documents:
         raise CorpusError(f"{corpus_dir}: no usable documents; {_describe(corpus.skipped)}")

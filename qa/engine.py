@@ -109,7 +109,7 @@ class Engine:
         """
         asked = self.question(question)
         index, settings = self.index, self.settings
-        depth = max(n or 0, settings.candidates)
+        depth = max(checked_count(n, "n", MAX_N) if n is not None else 0, settings.candidates)
         dense_ids, dense_scores = index.dense_search(asked.vector, depth)
         best_dense = float(dense_scores[0]) if len(dense_scores) else 0.0
         lexical = index.lexical_scores(asked.text)
@@ -224,4 +224,5 @@ class Engine:
             section=chunk.section,
             highlights=highlights,
             paragraph=sum(1 for line in head[:-1] if line.strip()) + 1,
+            page=doc.page_at(chunk.start),
         )

@@ -67,11 +67,18 @@ def _documents_problem(documents: dict[str, Document], manifest: Manifest) -> st
 
 
 def _segments_problem(doc: Document) -> str | None:
-    """Segments must be in order, apart and inside the text (chunks are found among them by bisection)."""
+    """Segments must be in order, apart, inside the text and on one page (chunks are found among them by bisection)."""
+    pages = doc.page_starts
+    if pages and (
+        pages[0] != 0 or any(b <= a for a, b in zip(pages, pages[1:], strict=False)) or pages[-1] > len(doc.text)
+    ):
+        return "page starts are not increasing offsets into the text from 0"
     end = 0
     for seg in doc.segments:
         if not end <= seg.start < seg.end <= len(doc.text):
             return f"segment {seg.start}:{seg.end} is out of order or outside the text"
+        if doc.page_at(seg.start) != doc.page_at(seg.end - 1):
+            return f"segment {seg.start}:{seg.end} spans two pages"
         end = seg.end
     return None
 

@@ -55,6 +55,21 @@ def test_concurrent_ask_and_search_get_the_sequential_answers(real_engine, repo_
     assert not wrong, f"{len(wrong)} of {len(calls)} concurrent calls differ from one thread's: {wrong[:3]}"
 
 
+def test_an_answer_leaves_nothing_of_its_question_on_the_engine(real_engine):
+    """Everything `ask` learns lives in its `Evidence`: the engine and its featurizer keep only index-level state."""
+
+    def state(obj) -> dict[str, int]:
+        return {name: id(value) for name, value in vars(obj).items()}
+
+    engine_before, featurizer_before = state(real_engine), state(real_engine.featurizer)
+    first = real_engine.ask("How many people were killed in the Tartus bombing?")
+    evidence = real_engine.evidence("Who was Zahran Alloush?")
+    assert state(real_engine) == engine_before and state(real_engine.featurizer) == featurizer_before
+    assert evidence.question.text == "Who was Zahran Alloush?" and evidence.question.kind == "name"
+    assert all(c.signals is not None for c in evidence.candidates[: real_engine.settings.rerank_depth])
+    assert real_engine.ask("How many people were killed in the Tartus bombing?") == first
+
+
 def test_torch_thread_count_is_restored_after_concurrent_small_encodes(real_engine, switch_often):
     import torch
 

@@ -485,7 +485,7 @@ def test_empty_folder_is_a_corpus_error(tmp_path: Path):
 
 
 def test_folder_without_text_documents_is_a_corpus_error(tmp_path: Path):
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "slides.pptx").write_bytes(b"PK\x03\x04")
     (tmp_path / "metadata.json").write_text("{}")
     with pytest.raises(qa.CorpusError):
         qa.load_corpus(tmp_path)
@@ -522,8 +522,8 @@ def test_metadata_title_applies_to_its_document(tiny_corpus: Path):
 
 
 def test_files_of_other_formats_are_skipped_with_a_warning(tiny_corpus: Path, caplog: pytest.LogCaptureFixture):
-    (tiny_corpus / "report.pdf").write_bytes(b"%PDF-1.4")
+    (tiny_corpus / "slides.pptx").write_bytes(b"PK\x03\x04")
     with caplog.at_level("WARNING", logger="qa"):
         docs = qa.load_corpus(tiny_corpus)
-    assert all(not d.doc_id.endswith(".pdf") for d in docs)
-    assert "report.pdf" in caplog.text
+    assert all(not d.doc_id.endswith(".pptx") for d in docs)
+    assert "unsupported format: slides.pptx" in caplog.text
