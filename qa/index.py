@@ -218,17 +218,35 @@ class Sentences:
 
     @classmethod
     def of(
-        cls, documents: dict[str, Document], chunks: list[Chunk], embedder: Embedder, show_progress: bool = False
+        cls,
+        documents: dict[str, Document],
+        chunks: list[Chunk],
+        embedder: Embedder,
+        show_progress: bool = False,
+        known: dict[Chunk, tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> Sentences:
-        """Split every chunk into sentences and embed them."""
-        spans, offsets, texts = [], [0], []
+        """Split every chunk into sentences and embed them (``known``: chunk -> its spans and vectors, reused)."""
+        known = known or {}
+        spans, offsets, texts, rows = [], [0], [], []
+        parts: list[np.ndarray] = []
         for c in chunks:
-            text = documents[c.doc_id].text
-            for s in split_sentences(text, c.start, c.end):
-                spans.append((s.start, s.end))
-                texts.append(" ".join(text[s.start : s.end].split()))
+            if c in known:
+                chunk_spans, chunk_vectors = known[c]
+                spans.extend(map(tuple, chunk_spans.tolist()))
+                parts.append(np.asarray(chunk_vectors, dtype=np.float32))
+            else:
+                text = documents[c.doc_id].text
+                for s in split_sentences(text, c.start, c.end):
+                    spans.append((s.start, s.end))
+                    texts.append(" ".join(text[s.start : s.end].split()))
+                rows.append((len(parts), len(texts)))
+                parts.append(None)
             offsets.append(len(spans))
-        vectors = embedder.encode(texts, show_progress=show_progress) if texts else np.zeros((0, embedder.dim))
+        fresh = embedder.encode(texts, show_progress=show_progress) if texts else np.zeros((0, embedder.dim))
+        first = 0
+        for part, end in rows:  # each fresh chunk's rows of the one batch embedded
+            parts[part], first = fresh[first:end], end
+        vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dim))
         return cls(
             np.asarray(spans, dtype=np.int64).reshape(-1, 2),
             np.asarray(offsets, dtype=np.int64),
@@ -271,6 +289,32 @@ class Check:
     problems: list[str]  # the index contradicts unchanged corpus files: `IndexFormatError`, it is damaged or forged
 
 
+@dataclass(frozen=True)
+class Reuse:
+    """What an earlier index already embedded, for the chunks of documents that read and chunk as they did."""
+
+    vectors: dict[Chunk, np.ndarray]  # chunk -> its unit vector
+    sentences: dict[Chunk, tuple[np.ndarray, np.ndarray]]  # chunk -> its sentence spans and vectors
+
+    @classmethod
+    def of(cls, previous: Index | None, documents: dict[str, Document], embedder: Embedder) -> Reuse:
+        """The reusable vectors of ``previous`` (none when it was built by another model or model version).
+
+        A chunk is reused only when its document's text is exactly the earlier
+        one's: its span then holds the same words, so its vectors are the same.
+        """
+        m = previous.manifest if previous is not None else None
+        if m is None or (m.model, m.model_version, m.dim) != (embedder.name, embedder.version, embedder.dim):
+            return cls({}, {})
+        same = {d for d, doc in previous.documents.items() if d in documents and documents[d].text == doc.text}
+        vectors, sentences = {}, {}
+        for i, chunk in enumerate(previous.chunks):
+            if chunk.doc_id in same:
+                vectors[chunk] = previous.vector(i)
+                sentences[chunk] = previous.sentences.of_chunk(i)
+        return cls(vectors, sentences)
+
+
 @dataclass
 class Index:
     """A corpus's documents, chunks, dense vectors and BM25 index, searchable together."""
@@ -297,8 +341,15 @@ class Index:
         show_progress: bool = False,
         corpus_label: str | None = None,
         strict: bool = False,
+        previous: Index | None = None,
     ) -> Index:
-        """Read, chunk, embed and index every usable document of ``corpus_dir`` (``strict``: every one)."""
+        """Read, chunk, embed and index every usable document of ``corpus_dir`` (``strict``: every one).
+
+        ``previous``: an earlier index of the corpus; the vectors of every
+        document that reads and chunks exactly as it did are taken from it,
+        so only new and changed documents are embedded (BM25 and the document
+        frequencies are always recomputed: they are corpus-wide and cheap).
+        """
         corpus_dir = Path(corpus_dir)
         embedder = embedder or load_embedder(DEFAULT_MODEL)
         corpus = read_corpus(corpus_dir, strict=strict)
@@ -307,10 +358,15 @@ class Index:
         if not chunks:
             raise CorpusError(f"{corpus_dir}: the documents hold no indexable text")
         by_id = {d.doc_id: d for d in corpus.documents}
-        vectors = embedder.encode([embedding_text(by_id[c.doc_id], c) for c in chunks], show_progress=show_progress)
-        dense, kind = _dense_index(vectors)
+        known = Reuse.of(previous, by_id, embedder)
+        fresh = [c for c in chunks if c not in known.vectors]
+        log.info("embedding %d new or changed chunks, reusing %d", len(fresh), len(chunks) - len(fresh))
+        texts = [embedding_text(by_id[c.doc_id], c) for c in fresh]
+        embedded = dict(zip(fresh, embedder.encode(texts, show_progress=show_progress), strict=True)) if fresh else {}
+        vectors = np.asarray([known.vectors.get(c, embedded.get(c)) for c in chunks], dtype=np.float32)
+        dense, kind = _dense_index(vectors.reshape(len(chunks), embedder.dim))
         lexical, frequencies = _lexical_index(by_id, chunks)
-        sentences = Sentences.of(by_id, chunks, embedder, show_progress)
+        sentences = Sentences.of(by_id, chunks, embedder, show_progress, known.sentences)
         manifest = Manifest(
             model=embedder.name,
             model_version=embedder.version,

@@ -55,11 +55,14 @@ def build(
     settings: ChunkingSettings = ChunkingSettings(),
     show_progress: bool = False,
     strict: bool = False,
+    incremental: bool = True,
 ) -> Engine:
     """Index every usable document of ``corpus_dir`` into ``index_dir`` (atomically) and return its engine.
 
     ``strict``: a corpus file that cannot be indexed raises `CorpusError`
-    instead of being skipped (and listed in the manifest).
+    instead of being skipped (and listed in the manifest).  ``incremental``:
+    when ``index_dir`` holds an index that loads and verifies, the documents
+    that have not changed keep their vectors and only the others are embedded.
     """
     corpus_dir = Path(corpus_dir)
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
@@ -70,6 +73,7 @@ def build(
         show_progress=show_progress,
         corpus_label=_relative(corpus_dir, index_dir),
         strict=strict,
+        previous=_previous(index_dir) if incremental else None,
     )
     index.save(index_dir)
     return Engine(index)
@@ -117,6 +121,17 @@ def load(
         log.warning("%s; using the index as it is", message)
         return Engine(index)
     return _rebuild(index_dir, recipe, f"{message}; rebuilding it", embedder, settings)
+
+
+def _previous(index_dir: Path) -> Index | None:
+    """The index already in ``index_dir`` if it loads and verifies, for its vectors; else None (build afresh)."""
+    if not (index_dir / MANIFEST).exists():
+        return None
+    try:
+        return Index.load(index_dir)
+    except (IndexFormatError, StaleIndexError) as exc:
+        log.info("not reusing %s: %s", index_dir, str(exc).splitlines()[0])
+        return None
 
 
 @dataclass(frozen=True)
