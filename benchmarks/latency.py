@@ -79,13 +79,13 @@ def timed(engine, question: str) -> float:
 
 
 def concurrency(questions: list[str], threads: int) -> list[list[str]]:
-    """Rows of the concurrency table: the same asks of one engine from 1 thread, then from ``threads``."""
+    """Rows of the concurrency table: the same asks of one engine from 1 thread, one per core, and ``threads``."""
     import qa
 
     engine = qa.load()
     engine.ask(QUESTION)
     rows = []
-    for workers in (1, threads):
+    for workers in sorted({1, len(os.sched_getaffinity(0)), threads}):
         started = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
             times = sorted(pool.map(lambda q: timed(engine, q), questions))

@@ -10,7 +10,6 @@ chunk text), so many threads may call `ask` and `search` on one engine.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Literal
 
 import numpy as np
@@ -144,11 +143,11 @@ class Engine:
         top, x = self.featurizer.featurize(question, top)
         learned = self.ranker.score(x)
         top = sorted(
-            (replace(c, score=float(s)) for c, s in zip(top, learned, strict=True)),
+            (c._replace(score=float(s)) for c, s in zip(top, learned, strict=True)),
             key=lambda c: (-c.score, c.chunk_id),
         )
         floor = top[-1].score  # the rest stay below every re-ranked one, in fused order
-        return top + [replace(c, score=floor - i) for i, c in enumerate(rest, 1)]
+        return top + [c._replace(score=floor - i) for i, c in enumerate(rest, 1)]
 
     # --- the answer -------------------------------------------------------------------
 

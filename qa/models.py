@@ -44,10 +44,13 @@ class TorchThreads:
     (with two threads its last bits differ, which can reorder near ties).
     A batch of an index build uses every thread, alone: small encodes wait
     for the batch in flight (one batch, about a second), never for the whole
-    build.  The count is restored when nobody is encoding.
+    build.  At most one small encode per core runs at once: eight at once on
+    two cores ran 40 % slower in all than two (`benchmarks/latency.py`).
+    The count is restored when nobody is encoding.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cores: int | None = None) -> None:
+        self._cores = threading.BoundedSemaphore(cores or len(os.sched_getaffinity(0)))
         self._changed = threading.Condition()
         self._small = 0
         self._batch = False
@@ -62,8 +65,9 @@ class TorchThreads:
             self._remember(torch)
             self._small += 1
         try:
-            torch.set_num_threads(1)  # in this thread: its OpenMP setting is its own
-            yield
+            with self._cores:
+                torch.set_num_threads(1)  # in this thread: its OpenMP setting is its own
+                yield
         finally:
             self._leave(torch, small=True)
 

@@ -19,7 +19,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
@@ -273,7 +273,7 @@ class Featurizer:
         """``candidate`` carrying its signals for ``question`` (itself when it already does)."""
         if candidate.signals is not None:
             return candidate
-        return replace(candidate, signals=self.signals(question, candidate))
+        return candidate._replace(signals=self.signals(question, candidate))
 
     def featurize(self, question: Question, candidates: Sequence[Candidate]) -> tuple[list[Candidate], np.ndarray]:
         """The candidates with their signals, and one row of `FEATURES` each, built by name.

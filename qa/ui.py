@@ -8,9 +8,10 @@ import gradio as gr
 
 from qa.engine import Engine
 
-# Questions answered at once; more wait in Gradio's queue. `ask` holds no per-question state, so
-# visitors need not queue behind each other; on 2 cores a few at a time keep each answer quick.
-CONCURRENT_QUESTIONS = 4
+# Questions answered at once, one per core; more wait in Gradio's queue. `ask` holds no per-question
+# state, so visitors need not queue behind each other, but on 2 cores 8 asks at once got through
+# fewer questions a second than 2 (`benchmarks/latency.py`).
+CONCURRENT_QUESTIONS = len(os.sched_getaffinity(0))
 
 EXAMPLES = [
     "How many people were killed in the Tartus bombing?",
