@@ -33,7 +33,7 @@ class Question:
     pairs: frozenset[tuple[str, str]]  # adjacent term pairs
     all_words: tuple[str, ...]  # every word, lower-cased, in order (for the longest phrase)
     numbers: frozenset[str]  # the figures it states
-    counted: frozenset[str]  # stemmed words of what a "how many" question counts
+    counted: frozenset[str]  # stemmed words of what a count question counts (empty for other kinds)
     words: tuple[str, ...]  # topic words as written (lower-cased), for soft matching
     word_weights: np.ndarray  # the IDF of each word's term
     word_vectors: np.ndarray  # one unit row per word

@@ -55,6 +55,7 @@ from qa.documents import (
     Document,
     Segment,
     corpus_files,
+    doc_id_of,
     file_sha256,
     read_corpus,
 )
@@ -151,7 +152,7 @@ class Manifest:
 
 def corpus_fingerprint(corpus_dir: Path) -> tuple[dict[str, str], str | None]:
     """Hashes of every document file (skipped ones too), and of the metadata file if there is one."""
-    files = {p.relative_to(corpus_dir).as_posix(): file_sha256(p) for p in corpus_files(corpus_dir)}
+    files = {doc_id_of(p, corpus_dir): file_sha256(p) for p in corpus_files(corpus_dir)}
     meta = corpus_dir / METADATA_FILE
     return files, (file_sha256(meta) if meta.exists() else None)
 

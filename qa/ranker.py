@@ -193,16 +193,17 @@ class Featurizer:
         weights = {t: self.idf(t) for t in set(stems[0])}
         total = sum(weights.values())
         known = sum(w for t, w in weights.items() if t in self._idf) / total if total else 0.0
+        kind = question_kind(text)
         return Question(
             text=text,
             vector=vector,
-            kind=question_kind(text),
+            kind=kind,
             terms=tuple(stems[0]),
             weights=weights,
             pairs=_pairs(stems[0]),
             all_words=tuple(w.lower() for w in _WORD.findall(text)),
             numbers=frozenset(_NUMBER.findall(text)),
-            counted=frozenset(counted_terms(text)),
+            counted=frozenset(counted_terms(text)) if kind == "count" else frozenset(),
             words=tuple(words),
             word_weights=np.asarray([self.idf(t[0]) if t else 0.0 for t in stems[1:]]),
             word_vectors=self.index.model.word_vectors(words),

@@ -64,8 +64,21 @@ def build(
     when ``index_dir`` holds an index that loads and verifies, the documents
     that have not changed keep their vectors and only the others are embedded.
     """
-    corpus_dir = Path(corpus_dir)
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
+    previous = _previous(index_dir) if incremental else None
+    return _build(Path(corpus_dir), index_dir, previous, embedder, settings, show_progress, strict)
+
+
+def _build(
+    corpus_dir: Path,
+    index_dir: Path,
+    previous: Index | None,
+    embedder: Embedder | None,
+    settings: ChunkingSettings,
+    show_progress: bool = False,
+    strict: bool = False,
+) -> Engine:
+    """Build ``corpus_dir`` into ``index_dir``, with the vectors of ``previous`` for its unchanged documents."""
     index = Index.build(
         corpus_dir,
         embedder=embedder,
@@ -73,7 +86,7 @@ def build(
         show_progress=show_progress,
         corpus_label=_relative(corpus_dir, index_dir),
         strict=strict,
-        previous=_previous(index_dir) if incremental else None,
+        previous=previous,
     )
     index.save(index_dir)
     return Engine(index)
@@ -120,7 +133,7 @@ def load(
     if not corpus_dir.is_dir():
         log.warning("%s; using the index as it is", message)
         return Engine(index)
-    return _rebuild(index_dir, recipe, f"{message}; rebuilding it", embedder, settings)
+    return _rebuild(index_dir, recipe, f"{message}; rebuilding it", embedder, settings, previous=index)
 
 
 def _previous(index_dir: Path) -> Index | None:
@@ -181,13 +194,18 @@ def _rebuild_unreadable(
 
 
 def _rebuild(
-    index_dir: Path, recipe: Recipe, why: str, embedder: Embedder | None, settings: ChunkingSettings | None
+    index_dir: Path,
+    recipe: Recipe,
+    why: str,
+    embedder: Embedder | None,
+    settings: ChunkingSettings | None,
+    previous: Index | None = None,
 ) -> Engine:
-    """Log ``why`` and build the index anew; the caller's embedder and settings win over the recipe's."""
+    """Log ``why`` and build the index anew; the caller's embedder and settings win over the recipe's.
+
+    ``previous``: the stale index already loaded, whose unchanged documents keep their vectors; a damaged
+    or contradicting index is not reused (nor read a second time).
+    """
     log.warning("%s", why)
-    return build(
-        recipe.corpus_dir,
-        index_dir,
-        embedder=embedder or load_embedder(recipe.model),
-        settings=settings or recipe.chunking,
-    )
+    embedder = embedder or load_embedder(recipe.model)
+    return _build(recipe.corpus_dir, index_dir, previous, embedder, settings or recipe.chunking)

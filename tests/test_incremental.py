@@ -84,3 +84,21 @@ def test_a_damaged_index_is_not_reused(tiny_corpus: Path, index_dir: Path, count
     counting.embedded = 0
     engine = qa.build(tiny_corpus, index_dir, embedder=counting)
     assert counting.embedded == len(engine.index.chunks) + len(engine.index.sentences.spans)
+
+
+def test_a_stale_index_is_read_once_and_its_unchanged_documents_keep_their_vectors(
+    tiny_corpus: Path, index_dir: Path, counting, monkeypatch
+):
+    qa.build(tiny_corpus, index_dir, embedder=counting)
+    (tiny_corpus / "delta.txt").write_text("Glacier Log\n\nThe Aletsch glacier lost two metres of ice this summer.\n")
+    reads, read = [], Index.load.__func__
+
+    def counted_load(cls, folder, **kwargs):
+        reads.append(folder)
+        return read(cls, folder, **kwargs)
+
+    monkeypatch.setattr(Index, "load", classmethod(counted_load))
+    counting.embedded = 0
+    engine = qa.load(index_dir, embedder=counting)
+    assert len(reads) == 1
+    assert counting.embedded == chunks_and_sentences(engine.index, "delta.txt")
