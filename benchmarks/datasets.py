@@ -21,6 +21,7 @@ import numpy as np
 import qa
 from qa.documents import file_sha256
 from qa.index import FORMAT_VERSION
+from qa.progress import Bars
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "eval"
@@ -69,6 +70,27 @@ def squad_corpus(cache: Path = CACHE, contexts: list[dict] | None = None, name: 
     return write_corpus(cache / "corpora" / name, docs, {f"{r['id']}.txt": r["title"].replace("_", " ") for r in rows})
 
 
+def wikipedia_corpus(megabytes: float = 1.0, cache: Path = CACHE) -> Path:
+    """Whole articles of the Wikipedia passages, in file order, until their text holds ``megabytes`` MB (10^6 bytes).
+
+    One .txt per article (its passages as paragraphs), titles in metadata.json:
+    1 MB is 687 articles.
+    """
+    articles: dict[str, list[dict]] = {}
+    size, limit = 0, megabytes * 1_000_000
+    with gzip.open(EVAL / "wikipedia" / "passages_120w.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            if row["doc_id"] not in articles and size >= limit:
+                break
+            passages = articles.setdefault(row["doc_id"], [])
+            size += len(row["text"].encode()) + (2 if passages else 0)
+            passages.append(row)
+    docs = {f"{d}.txt": "\n\n".join(p["text"] for p in ps) for d, ps in articles.items()}
+    titles = {f"{d}.txt": ps[0]["title"] for d, ps in articles.items()}
+    return write_corpus(cache / "corpora" / f"wikipedia-{megabytes:g}mb", docs, titles)
+
+
 def squad_questions() -> list[SquadQuestion]:
     return [
         SquadQuestion(r["id"], r["question"], f"{r['context_id']}.txt", r["answers"], r["answer_starts"])
@@ -97,7 +119,7 @@ def cached_engine(name: str, corpus: Path, cache: Path = CACHE, rebuild: bool = 
             return memoised(qa.load(index_dir, strict=True))
         except (qa.IndexFormatError, qa.StaleIndexError) as exc:
             print(f"indexing {name}: {str(exc).splitlines()[0][:200]}", file=sys.stderr)
-    return memoised(qa.build(corpus, index_dir, show_progress=True))
+    return memoised(qa.build(corpus, index_dir, progress=Bars(file=sys.stderr)))
 
 
 class QueryMemo:
@@ -107,9 +129,9 @@ class QueryMemo:
         self.inner, self.name, self.version, self.dim = inner, inner.name, inner.version, inner.dim
         self.vectors: dict[str, np.ndarray] = {}
 
-    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], *, progress=None) -> np.ndarray:
         if len(texts) != 1:
-            return self.inner.encode(texts, show_progress=show_progress)
+            return self.inner.encode(texts, progress=progress)
         if texts[0] not in self.vectors:
             self.vectors[texts[0]] = self.inner.encode(texts)
         return self.vectors[texts[0]]

@@ -124,11 +124,23 @@ def _windows(sentences: list[Sentence], settings: ChunkingSettings) -> Iterator[
         i = j - back
 
 
-def chunk_document(document: Document, settings: ChunkingSettings = ChunkingSettings()) -> list[Chunk]:
-    """The chunks of a document's indexed segments, in reading order."""
-    chunks: list[Chunk] = []
+def chunk_sentences(
+    document: Document, settings: ChunkingSettings = ChunkingSettings()
+) -> list[tuple[Chunk, list[Sentence]]]:
+    """The chunks of a document's indexed segments, in reading order, each with the sentences packed into it.
+
+    The index embeds those sentences for sentence-level evidence, so the text
+    is split once (pysbd is the slowest step of chunking).
+    """
+    out: list[tuple[Chunk, list[Sentence]]] = []
     for seg in document.segments:
         sentences = split_sentences(document.text, seg.start, seg.end, settings.max_words)
         for i, j in _windows(sentences, settings):
-            chunks.append(Chunk(document.doc_id, sentences[i].start, sentences[j - 1].end, seg.section, seg.source))
-    return chunks
+            chunk = Chunk(document.doc_id, sentences[i].start, sentences[j - 1].end, seg.section, seg.source)
+            out.append((chunk, sentences[i:j]))
+    return out
+
+
+def chunk_document(document: Document, settings: ChunkingSettings = ChunkingSettings()) -> list[Chunk]:
+    """The chunks of a document's indexed segments, in reading order."""
+    return [chunk for chunk, _ in chunk_sentences(document, settings)]

@@ -22,11 +22,12 @@ def _engine(index_dir: str | None):
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from qa.progress import Bars, silent
     from qa.store import build, default_index_dir
 
     out = Path(args.out) if args.out else default_index_dir()
     started = time.perf_counter()
-    engine = build(args.corpus, out, show_progress=not args.quiet, strict=args.strict)
+    engine = build(args.corpus, out, progress=silent if args.quiet else Bars(), strict=args.strict)
     m = engine.index.manifest
     print(
         f"indexed {len(engine.documents)} documents as {m.n_chunks} chunks with {m.model} "

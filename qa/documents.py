@@ -19,12 +19,14 @@ import json
 import logging
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Literal, NamedTuple
 
 from qa.formats import READERS, Extracted, FormatError
+from qa.progress import Callback, Progress, silent
 
 log = logging.getLogger("qa")
 
@@ -333,11 +335,15 @@ def read_metadata(corpus_dir: Path) -> dict:
     return data
 
 
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    """The document files of a corpus folder, sorted; other files are ignored."""
+def corpus_files(corpus_dir: Path, exclude: Collection[str] = ()) -> list[Path]:
+    """The document files of a corpus folder, sorted, but those whose doc id is in ``exclude``; others are ignored."""
     if not corpus_dir.is_dir():
         raise CorpusError(f"{corpus_dir}: no such corpus folder")
-    return sorted(p for p in corpus_dir.rglob("*") if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES)
+    return sorted(
+        p
+        for p in corpus_dir.rglob("*")
+        if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES and doc_id_of(p, corpus_dir) not in exclude
+    )
 
 
 def doc_id_of(path: Path, corpus_dir: Path) -> str:
@@ -470,20 +476,30 @@ def _describe(skipped: dict[str, str]) -> str:
     return f"skipped {len(skipped)} file(s): " + ", ".join(f"{doc_id} ({why})" for doc_id, why in skipped.items())
 
 
-def read_corpus(corpus_dir: str | Path, *, strict: bool = False) -> Corpus:
+def read_corpus(
+    corpus_dir: str | Path,
+    *,
+    strict: bool = False,
+    exclude: Collection[str] = (),
+    progress: Callback = silent,
+    known: Mapping[str, Document | str] | None = None,
+) -> Corpus:
     """Every usable document of a corpus folder, segmented, in file-name order, and the files skipped.
 
-    One bad file no longer stops the rest from being read: it is skipped with
+    One bad file does not stop the rest from being read: it is skipped with
     a reason, and one warning names every skipped file.  ``strict=True``
-    raises `CorpusError` at the first bad file instead.
+    raises `CorpusError` at the first bad file instead.  ``exclude``: doc ids
+    read as if their files were gone (a removal before it deletes the file).
+    ``known``: doc id -> its document, or why it is skipped, for files not to
+    read again (an incremental build's unchanged files).
     """
     corpus_dir = Path(corpus_dir)
     metadata = read_metadata(corpus_dir)
-    files = corpus_files(corpus_dir)
-    _warn_unsupported(corpus_dir, files)
+    files = corpus_files(corpus_dir, exclude)
+    _warn_unsupported(corpus_dir, corpus_files(corpus_dir))
     if not files:
         raise CorpusError(f"{corpus_dir}: no {'/'.join(DOCUMENT_SUFFIXES)} documents")
-    corpus = _read_files(corpus_dir, files, metadata, strict)
+    corpus = read_files(corpus_dir, files, metadata, strict, progress, known or {})
     if not corpus.documents:
         raise CorpusError(f"{corpus_dir}: no usable documents; {_describe(corpus.skipped)}")
     if corpus.skipped:
@@ -491,17 +507,29 @@ def read_corpus(corpus_dir: str | Path, *, strict: bool = False) -> Corpus:
     return corpus
 
 
-def _read_files(corpus_dir: Path, files: list[Path], metadata: dict, strict: bool) -> Corpus:
-    """Load each file, setting aside (or, when ``strict``, raising at) those that cannot be used."""
-    corpus = Corpus([], {})
-    for path in files:
+def read_files(
+    corpus_dir: Path,
+    files: list[Path],
+    metadata: dict,
+    strict: bool,
+    progress: Callback = silent,
+    known: Mapping[str, Document | str] | None = None,
+) -> Corpus:
+    """Load each file (but the ``known`` ones), setting aside (or, when ``strict``, raising at) the unusable ones."""
+    corpus, known = Corpus([], {}), known or {}
+    progress(Progress("reading", 0, len(files)))
+    for done, path in enumerate(files, 1):
         doc_id = doc_id_of(path, corpus_dir)
         try:
-            corpus.documents.append(load_document(path, corpus_dir, metadata.get(doc_id)))
+            document = known.get(doc_id) or load_document(path, corpus_dir, metadata.get(doc_id))
+            if isinstance(document, str):
+                raise UnusableFile(path, document)
+            corpus.documents.append(document)
         except UnusableFile as exc:
             if strict:
                 raise
             corpus.skipped[doc_id] = exc.reason
+        progress(Progress("reading", done, len(files)))
     return corpus
 
 

@@ -10,6 +10,9 @@ chunk text), so many threads may call `ask` and `search` on one engine.
 from __future__ import annotations
 
 import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -73,31 +76,39 @@ class Engine:
         settings: RetrievalSettings = RetrievalSettings(),
         ranker: Ranker | None | Literal["shipped"] = "shipped",
         calibrator: Calibrator | None | Literal["shipped"] = "shipped",
+        *,
+        index_dir: str | Path | None = None,
     ):
-        self.index = index
         self.settings = settings
         self.ranker = load_ranker() if ranker == "shipped" else ranker
         self.calibrator = load_calibrator() if calibrator == "shipped" else calibrator
-        self.featurizer = Featurizer(index)
+        self.index_dir = Path(index_dir) if index_dir is not None else None  # where `add` and `remove` save
+        self._snapshot = Snapshot.of(index)
+        self._writing = threading.Lock()  # one `add` / `remove` of this engine at a time
+
+    @property
+    def index(self) -> Index:
+        """The index answering now (`add` and `remove` swap in another)."""
+        return self._snapshot.index
+
+    @property
+    def featurizer(self) -> Featurizer:
+        return self._snapshot.featurizer
 
     @property
     def documents(self) -> list[str]:
         """The doc ids of the index, in corpus order."""
-        return list(self.index.documents)
+        return list(self._snapshot.index.documents)
 
     def document(self, doc_id: str) -> Document:
         """The document whose text passage offsets point into."""
-        try:
-            return self.index.documents[doc_id]
-        except KeyError:
-            raise KeyError(f"no document {doc_id!r} in this index") from None
+        return self._snapshot.document(doc_id)
 
     # --- the evidence of one question ---------------------------------------------
 
     def question(self, question: str) -> Question:
         """``question`` checked and analysed once for every stage (`TypeError` / `ValueError` if it is no question)."""
-        text = checked_question(question)
-        return self.featurizer.question(text, self.index.encode_query(text))
+        return self._snapshot.question(question)
 
     def evidence(self, question: str, n: int | None = None) -> Evidence:
         """The question and its ranked candidates, best first (at least ``settings.candidates`` deep, or ``n``).
@@ -106,8 +117,11 @@ class Engine:
         both fused, or fused and re-ranked; the re-ranked top candidates carry
         their `Signals`.
         """
-        asked = self.question(question)
-        index, settings = self.index, self.settings
+        return self._evidence(self._snapshot, question, n)
+
+    def _evidence(self, snapshot: Snapshot, question: str, n: int | None) -> Evidence:
+        asked = snapshot.question(question)
+        index, settings = snapshot.index, self.settings
         depth = max(checked_count(n, "n", MAX_N) if n is not None else 0, settings.candidates)
         dense_ids, dense_scores = index.dense_search(asked.vector, depth)
         best_dense = float(dense_scores[0]) if len(dense_scores) else 0.0
@@ -121,7 +135,7 @@ class Engine:
         else:
             ranked = fuse(dense_ids, dense_scores, lexical, settings)
             if settings.stage == "ranked" and self.ranker is not None:
-                ranked = self._rerank(asked, ranked)
+                ranked = self._rerank(snapshot.featurizer, asked, ranked)
         return Evidence(asked, tuple(ranked[:depth]), best_dense)
 
     def search(self, question: str, n: int = 100) -> list[Candidate]:
@@ -129,7 +143,7 @@ class Engine:
         n = checked_count(n, "n", MAX_N)
         return list(self.evidence(question, n).candidates[:n])
 
-    def _rerank(self, question: Question, candidates: list[Candidate]) -> list[Candidate]:
+    def _rerank(self, featurizer: Featurizer, question: Question, candidates: list[Candidate]) -> list[Candidate]:
         """The top ``settings.rerank_depth`` candidates re-ordered by the learned ranker; the rest keep fused order.
 
         The ranker sees the fused ranks among its features, so its score replaces
@@ -140,7 +154,7 @@ class Engine:
         top, rest = candidates[:depth], candidates[depth:]
         if not top:
             return candidates
-        top, x = self.featurizer.featurize(question, top)
+        top, x = featurizer.featurize(question, top)
         learned = self.ranker.score(x)
         top = sorted(
             (c._replace(score=float(s)) for c, s in zip(top, learned, strict=True)),
@@ -154,17 +168,19 @@ class Engine:
     def ask(self, question: str, k: int = 5) -> Answer:
         """The ``k`` best passages (1 to 50) for ``question``, whether they answer it, and where sources differ."""
         k = checked_count(k, "k", MAX_K)
-        evidence = self.evidence(question)
+        snapshot = self._snapshot  # the whole answer comes from one index, whatever `add` swaps in meanwhile
+        evidence = self._evidence(snapshot, question, None)
         asked = evidence.question
         chosen = [
-            self.featurizer.with_signals(asked, c)
-            for c in diversify(list(evidence.candidates), self.index, k, self.settings)
+            snapshot.featurizer.with_signals(asked, c)
+            for c in diversify(list(evidence.candidates), snapshot.index, k, self.settings)
         ]
         confidence, answered = self.confidence(evidence, chosen[0] if chosen else None)
         passages = [
-            self._passage(c, highlight(asked.weights, list(c.signals.sentences), c.signals.related)) for c in chosen
+            snapshot.passage(c, highlight(asked.weights, list(c.signals.sentences), c.signals.related))
+            for c in chosen
         ]
-        disagreement = self._disagreement(asked, chosen, passages) if answered else None
+        disagreement = self._disagreement(snapshot, asked, chosen, passages) if answered else None
         return Answer(
             asked.text,
             answered,
@@ -187,7 +203,7 @@ class Engine:
         return p, close and p >= self.calibrator.threshold
 
     def _disagreement(
-        self, question: Question, chosen: list[Candidate], passages: list[Passage]
+        self, snapshot: Snapshot, question: Question, chosen: list[Candidate], passages: list[Passage]
     ) -> Disagreement | None:
         """Different figures stated by the passages' sentences closest in meaning to a question asking for a count."""
         if question.kind != "count":
@@ -196,7 +212,7 @@ class Engine:
         for number, (c, p) in enumerate(zip(chosen, passages, strict=True)):
             if p.section == "boilerplate":  # captions and credits describe related material, not the story's claims
                 continue
-            text = self.document(p.doc_id).text
+            text = snapshot.document(p.doc_id).text
             for s, sim in zip(c.signals.sentences, c.signals.sentence_similarity, strict=True):
                 if first_figure(text[s.start : s.end]):
                     statements.append((number, p.source, s.start, s.end, text[s.start : s.end]))
@@ -207,7 +223,31 @@ class Engine:
         kept = [s for s, sim in zip(statements, similarity, strict=True) if sim >= floor]
         return find_disagreement(question.counted, kept)
 
-    def _passage(self, candidate: Candidate, highlights: list[tuple[int, int]]) -> Passage:
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One index and what is computed from it alone: everything one call reads, from its start to its end."""
+
+    index: Index
+    featurizer: Featurizer
+
+    @classmethod
+    def of(cls, index: Index) -> Snapshot:
+        return cls(index, Featurizer(index))
+
+    def document(self, doc_id: str) -> Document:
+        try:
+            return self.index.documents[doc_id]
+        except KeyError:
+            raise KeyError(f"no document {doc_id!r} in this index") from None
+
+    def question(self, question: str) -> Question:
+        text = checked_question(question)
+        return self.featurizer.question(text, self.index.encode_query(text))
+
+    def passage(self, candidate: Candidate, highlights: list[tuple[int, int]]) -> Passage:
+        """The cited passage of a candidate: its verbatim text and where it stands."""
         chunk = self.index.chunks[candidate.chunk_id]
         doc = self.index.documents[chunk.doc_id]
         segment = doc.segment_at(chunk.start)

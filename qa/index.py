@@ -38,7 +38,7 @@ import os
 import threading
 import zipfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -48,7 +48,7 @@ import numpy as np
 import Stemmer
 
 from qa import folders, integrity
-from qa.chunking import Chunk, ChunkingSettings, chunk_document, split_sentences
+from qa.chunking import Chunk, ChunkingSettings, Sentence, chunk_sentences
 from qa.documents import (
     METADATA_FILE,
     CorpusError,
@@ -59,7 +59,8 @@ from qa.documents import (
     file_sha256,
     read_corpus,
 )
-from qa.models import DEFAULT_MODEL, Embedder, installed_version, load_embedder
+from qa.models import DEFAULT_MODEL, Done, Embedder, installed_version, load_embedder
+from qa.progress import Callback, Progress, silent
 
 log = logging.getLogger("qa")
 
@@ -150,9 +151,9 @@ class Manifest:
             raise IndexFormatError(f"{path}: not a valid index manifest ({exc}); rebuild it") from exc
 
 
-def corpus_fingerprint(corpus_dir: Path) -> tuple[dict[str, str], str | None]:
-    """Hashes of every document file (skipped ones too), and of the metadata file if there is one."""
-    files = {doc_id_of(p, corpus_dir): file_sha256(p) for p in corpus_files(corpus_dir)}
+def corpus_fingerprint(corpus_dir: Path, exclude: Collection[str] = ()) -> tuple[dict[str, str], str | None]:
+    """Hashes of every document file (skipped ones too) but ``exclude``, and of the metadata file if there is one."""
+    files = {doc_id_of(p, corpus_dir): file_sha256(p) for p in corpus_files(corpus_dir, exclude)}
     meta = corpus_dir / METADATA_FILE
     return files, (file_sha256(meta) if meta.exists() else None)
 
@@ -217,36 +218,45 @@ class Sentences:
     offsets: np.ndarray  # (chunks + 1,) int64
     vectors: np.ndarray  # (n, dim) float16
 
+    @staticmethod
+    def prepare(
+        documents: dict[str, Document], chunks: dict[Chunk, list[Sentence]]
+    ) -> dict[Chunk, tuple[list, list[str]]]:
+        """Each chunk's sentence spans and the texts the embedder reads of them."""
+        out = {}
+        for c, sentences in chunks.items():
+            text = documents[c.doc_id].text
+            out[c] = (
+                [(s.start, s.end) for s in sentences],
+                [" ".join(text[s.start : s.end].split()) for s in sentences],
+            )
+        return out
+
     @classmethod
     def of(
         cls,
-        documents: dict[str, Document],
         chunks: list[Chunk],
+        fresh: dict[Chunk, tuple[list, list[str]]],
         embedder: Embedder,
-        show_progress: bool = False,
+        progress: Done | None = None,
         known: dict[Chunk, tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> Sentences:
-        """Split every chunk into sentences and embed them (``known``: chunk -> its spans and vectors, reused)."""
+        """The table of every chunk's sentences: those of ``fresh`` (`split`) embedded, the ``known`` ones reused."""
         known = known or {}
-        spans, offsets, texts, rows = [], [0], [], []
-        parts: list[np.ndarray] = []
+        texts = [t for c in chunks if c not in known for t in fresh[c][1]]
+        embedded = embedder.encode(texts, progress=progress) if texts else np.zeros((0, embedder.dim))
+        spans, offsets, parts, first = [], [0], [], 0
         for c in chunks:
             if c in known:
                 chunk_spans, chunk_vectors = known[c]
                 spans.extend(map(tuple, chunk_spans.tolist()))
                 parts.append(np.asarray(chunk_vectors, dtype=np.float32))
             else:
-                text = documents[c.doc_id].text
-                for s in split_sentences(text, c.start, c.end):
-                    spans.append((s.start, s.end))
-                    texts.append(" ".join(text[s.start : s.end].split()))
-                rows.append((len(parts), len(texts)))
-                parts.append(None)
+                chunk_spans = fresh[c][0]
+                spans.extend(chunk_spans)
+                parts.append(embedded[first : first + len(chunk_spans)])
+                first += len(chunk_spans)
             offsets.append(len(spans))
-        fresh = embedder.encode(texts, show_progress=show_progress) if texts else np.zeros((0, embedder.dim))
-        first = 0
-        for part, end in rows:  # each fresh chunk's rows of the one batch embedded
-            parts[part], first = fresh[first:end], end
         vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dim))
         return cls(
             np.asarray(spans, dtype=np.int64).reshape(-1, 2),
@@ -292,28 +302,51 @@ class Check:
 
 @dataclass(frozen=True)
 class Reuse:
-    """What an earlier index already embedded, for the chunks of documents that read and chunk as they did."""
+    """What an earlier index already holds of the documents that read as they did: chunks and vectors."""
 
+    chunks: dict[str, list[Chunk]]  # doc id -> its chunks, when the chunking settings are the same
     vectors: dict[Chunk, np.ndarray]  # chunk -> its unit vector
     sentences: dict[Chunk, tuple[np.ndarray, np.ndarray]]  # chunk -> its sentence spans and vectors
 
     @classmethod
-    def of(cls, previous: Index | None, documents: dict[str, Document], embedder: Embedder) -> Reuse:
-        """The reusable vectors of ``previous`` (none when it was built by another model or model version).
+    def of(
+        cls, previous: Index | None, documents: dict[str, Document], embedder: Embedder, settings: ChunkingSettings
+    ) -> Reuse:
+        """The reusable parts of ``previous``: none unless it was built by the same model and version.
 
         A chunk is reused only when its document's text is exactly the earlier
         one's: its span then holds the same words, so its vectors are the same.
         """
         m = previous.manifest if previous is not None else None
         if m is None or (m.model, m.model_version, m.dim) != (embedder.name, embedder.version, embedder.dim):
-            return cls({}, {})
+            return cls({}, {}, {})
         same = {d for d, doc in previous.documents.items() if d in documents and documents[d].text == doc.text}
+        same_chunking = m.chunking == settings.to_dict()
+        chunks: dict[str, list[Chunk]] = {}
         vectors, sentences = {}, {}
         for i, chunk in enumerate(previous.chunks):
             if chunk.doc_id in same:
                 vectors[chunk] = previous.vector(i)
                 sentences[chunk] = previous.sentences.of_chunk(i)
-        return cls(vectors, sentences)
+                if same_chunking:
+                    chunks.setdefault(chunk.doc_id, []).append(chunk)
+        return cls(chunks, vectors, sentences)
+
+    @staticmethod
+    def documents(
+        previous: Index | None, files: dict[str, str], metadata_sha256: str | None
+    ) -> dict[str, Document | str]:
+        """doc id -> the earlier document, or why the file was skipped, for each file whose hash is the one recorded.
+
+        Such a file need not be read again (a changed ``metadata.json`` can
+        change any document's title: then every file is read).
+        """
+        if previous is None or previous.manifest.metadata_sha256 != metadata_sha256:
+            return {}
+        m = previous.manifest
+        unchanged = [d for d, h in files.items() if m.files.get(d) == h]
+        known: dict[str, Document | str] = {d: m.skipped[d] for d in unchanged if d in m.skipped}
+        return known | {d: previous.documents[d] for d in unchanged if d in previous.documents}
 
 
 @dataclass
@@ -339,10 +372,11 @@ class Index:
         *,
         embedder: Embedder | None = None,
         settings: ChunkingSettings = ChunkingSettings(),
-        show_progress: bool = False,
+        progress: Callback = silent,
         corpus_label: str | None = None,
         strict: bool = False,
         previous: Index | None = None,
+        exclude: Collection[str] = (),
     ) -> Index:
         """Read, chunk, embed and index every usable document of ``corpus_dir`` (``strict``: every one).
 
@@ -350,41 +384,86 @@ class Index:
         document that reads and chunks exactly as it did are taken from it,
         so only new and changed documents are embedded (BM25 and the document
         frequencies are always recomputed: they are corpus-wide and cheap).
+        ``exclude``: doc ids left out as if their files were gone.
+        ``progress`` hears each phase's steps (`qa.progress`).
         """
         corpus_dir = Path(corpus_dir)
         embedder = embedder or load_embedder(DEFAULT_MODEL)
-        corpus = read_corpus(corpus_dir, strict=strict)
-        files, meta_sha = corpus_fingerprint(corpus_dir)
-        chunks = [c for d in corpus.documents for c in chunk_document(d, settings)]
+        files, meta_sha = corpus_fingerprint(corpus_dir, exclude)
+        known = Reuse.documents(previous, files, meta_sha)
+        corpus = read_corpus(corpus_dir, strict=strict, exclude=exclude, progress=progress, known=known)
+        return cls.of_documents(
+            corpus.documents,
+            embedder=embedder,
+            settings=settings,
+            progress=progress,
+            previous=previous,
+            corpus_label=corpus_label or str(corpus_dir),
+            files=files,
+            metadata_sha256=meta_sha,
+            skipped=corpus.skipped,
+        )
+
+    @classmethod
+    def of_documents(
+        cls,
+        documents: list[Document],
+        *,
+        embedder: Embedder,
+        settings: ChunkingSettings = ChunkingSettings(),
+        progress: Callback = silent,
+        previous: Index | None = None,
+        corpus_label: str = "",
+        files: dict[str, str] | None = None,
+        metadata_sha256: str | None = None,
+        skipped: dict[str, str] | None = None,
+    ) -> Index:
+        """The index of documents already read: chunked, embedded (but what ``previous`` holds), BM25-indexed."""
+        by_id = {d.doc_id: d for d in documents}
+        known = Reuse.of(previous, by_id, embedder, settings)
+        packed = _chunk_all(documents, settings, progress, known.chunks)
+        chunks = [c for d in documents for c in packed[d.doc_id]]
         if not chunks:
-            raise CorpusError(f"{corpus_dir}: the documents hold no indexable text")
-        by_id = {d.doc_id: d for d in corpus.documents}
-        known = Reuse.of(previous, by_id, embedder)
+            raise CorpusError(f"{corpus_label or 'these documents'}: the documents hold no indexable text")
         fresh = [c for c in chunks if c not in known.vectors]
         log.info("embedding %d new or changed chunks, reusing %d", len(fresh), len(chunks) - len(fresh))
+        fresh_sentences = Sentences.prepare(
+            by_id, {c: s for d in packed.values() for c, s in d.items() if c not in known.sentences}
+        )
         texts = [embedding_text(by_id[c.doc_id], c) for c in fresh]
-        embedded = dict(zip(fresh, embedder.encode(texts, show_progress=show_progress), strict=True)) if fresh else {}
+        total = len(texts) + sum(len(t) for _, t in fresh_sentences.values())
+        progress(Progress("embedding", 0, total))
+        chunk_vectors = embedder.encode(texts, progress=lambda n: progress(Progress("embedding", n, total)))
+        embedded = dict(zip(fresh, chunk_vectors, strict=True))
         vectors = np.asarray([known.vectors.get(c, embedded.get(c)) for c in chunks], dtype=np.float32)
+        sentences = Sentences.of(
+            chunks,
+            fresh_sentences,
+            embedder,
+            lambda n: progress(Progress("embedding", len(texts) + n, total)),
+            known.sentences,
+        )
+        progress(Progress("lexical index", 0, len(chunks)))
         dense, kind = _dense_index(vectors.reshape(len(chunks), embedder.dim))
         lexical, frequencies = _lexical_index(by_id, chunks)
-        sentences = Sentences.of(by_id, chunks, embedder, show_progress, known.sentences)
+        progress(Progress("lexical index", len(chunks), len(chunks)))
         manifest = Manifest(
             model=embedder.name,
             model_version=embedder.version,
             dim=embedder.dim,
             chunking=settings.to_dict(),
-            corpus_dir=corpus_label or str(corpus_dir),
-            files=files,
-            metadata_sha256=meta_sha,
+            corpus_dir=corpus_label,
+            files=dict(files or {}),
+            metadata_sha256=metadata_sha256,
             n_chunks=len(chunks),
             faiss=kind,
-            skipped=dict(corpus.skipped),
+            skipped=dict(skipped or {}),
         )
         return cls(manifest, by_id, chunks, dense, lexical, sentences, frequencies, embedder)
 
     # --- saving and loading -------------------------------------------------
 
-    def save(self, index_dir: str | Path, *, lock_timeout: float | None = None) -> None:
+    def save(self, index_dir: str | Path, *, lock_timeout: float | None = None, progress: Callback = silent) -> None:
         """Write the index into a hidden sibling folder and swap it in, holding the index's lock throughout.
 
         ``lock_timeout`` (default `LOCK_TIMEOUT`) is how long to wait for
@@ -392,7 +471,7 @@ class Index:
         """
         self.manifest = folders.replace_folder(
             Path(index_dir),
-            lambda new: _write_index(self, new),
+            lambda new: _write_index(self, new, progress),
             _complete,
             LOCK_TIMEOUT if lock_timeout is None else lock_timeout,
             LAYOUT.noun,
@@ -499,6 +578,21 @@ class Index:
         return self.dense.reconstruct(int(chunk_id))
 
 
+def _chunk_all(
+    documents: list[Document], settings: ChunkingSettings, progress: Callback, known: dict[str, list[Chunk]]
+) -> dict[str, dict[Chunk, list[Sentence] | None]]:
+    """doc id -> its chunks in reading order, each with its sentences (None for the ``known`` chunks, reused)."""
+    chunks: dict[str, dict[Chunk, list[Sentence] | None]] = {}
+    progress(Progress("chunking", 0, len(documents)))
+    for done, document in enumerate(documents, 1):
+        if document.doc_id in known:
+            chunks[document.doc_id] = dict.fromkeys(known[document.doc_id])
+        else:
+            chunks[document.doc_id] = dict(chunk_sentences(document, settings))
+        progress(Progress("chunking", done, len(documents)))
+    return chunks
+
+
 def _dense_index(vectors: np.ndarray) -> tuple[faiss.Index, str]:
     """Exact search for small corpora, HNSW from `HNSW_FROM` chunks on."""
     dim = vectors.shape[1]
@@ -594,20 +688,27 @@ def _read_frequencies(path: Path, n_chunks: int) -> dict[str, int]:
 # --- writing ----------------------------------------------------------------------
 
 
-def _write_index(index: Index, folder: Path) -> Manifest:
+def _write_index(index: Index, folder: Path, progress: Callback = silent) -> Manifest:
     """Every file of the index into a new ``folder``, the manifest with their checksums last; returns it.
 
     `folders.replace_folder` flushes the folder to disk before swapping it in.
     """
     folder.mkdir()
-    faiss.write_index(index.dense, str(folder / DENSE))
-    index.lexical.save(str(folder / BM25))
-    index.sentences.write(folder)
-    _write_jsonl(folder / CHUNKS, (asdict(c) for c in index.chunks))
-    _write_jsonl(folder / DOCUMENTS, (asdict(d) for d in index.documents.values()))
-    _write_json(folder / FREQUENCIES, {"n_chunks": len(index.chunks), "df": index.document_frequencies})
+    steps = [
+        lambda: faiss.write_index(index.dense, str(folder / DENSE)),
+        lambda: index.lexical.save(str(folder / BM25)),
+        lambda: index.sentences.write(folder),
+        lambda: _write_jsonl(folder / CHUNKS, (asdict(c) for c in index.chunks)),
+        lambda: _write_jsonl(folder / DOCUMENTS, (asdict(d) for d in index.documents.values())),
+        lambda: _write_json(folder / FREQUENCIES, {"n_chunks": len(index.chunks), "df": index.document_frequencies}),
+    ]
+    progress(Progress("saving", 0, len(steps) + 1))
+    for done, step in enumerate(steps, 1):
+        step()
+        progress(Progress("saving", done, len(steps) + 1))
     manifest = replace(index.manifest, checksums=folders.checksums(folder, LAYOUT))
     _write_json(folder / MANIFEST, asdict(manifest), indent=2)
+    progress(Progress("saving", len(steps) + 1, len(steps) + 1))
     return manifest
 
 

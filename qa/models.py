@@ -12,16 +12,17 @@ import importlib
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from importlib import metadata
 from typing import Protocol
 
 import numpy as np
-from tqdm import tqdm
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+Done = Callable[[int], None]  # hears how many texts of an `encode` call are embedded so far
 
 # model name -> (importable module, distribution name); the module has get_model_path().
 SHIPPED_MODELS: dict[str, tuple[str, str]] = {
@@ -115,8 +116,8 @@ class Embedder(Protocol):
     version: str
     dim: int
 
-    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text."""
+    def encode(self, texts: list[str], *, progress: Done | None = None) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text; ``progress`` hears how many are done after each batch."""
         ...
 
     def word_vectors(self, words: list[str]) -> np.ndarray:
@@ -155,7 +156,7 @@ class SentenceTransformerEmbedder:
         # truncation settings (word pieces need none) while another reads them. Tokenising is quick.
         self._tokenizing = threading.Lock()
 
-    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], *, progress: Done | None = None) -> np.ndarray:
         """Unit vectors in batches of ``batch_size``, longest texts first (as sentence-transformers batches them).
 
         Each batch is tokenised under a lock and run through the model outside
@@ -170,10 +171,12 @@ class SentenceTransformerEmbedder:
         order = np.argsort([-len(t) for t in texts], kind="stable")
         starts = range(0, len(texts), self.batch_size)
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in tqdm(starts, desc="Embedding", unit="batch", disable=not show_progress):
+        for start in starts:
             rows = order[start : start + self.batch_size]
             with TORCH_THREADS.batch():
                 vectors[rows] = self._forward([texts[i] for i in rows])
+            if progress is not None:
+                progress(start + len(rows))
         return vectors
 
     def _forward(self, texts: list[str]) -> np.ndarray:
@@ -238,7 +241,7 @@ class HashEmbedder:
         seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
         return np.random.default_rng(seed).standard_normal(self.dim)
 
-    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], *, progress: Done | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in re.findall(r"\w+", text.lower()):
@@ -246,6 +249,8 @@ class HashEmbedder:
             norm = np.linalg.norm(out[row])
             if norm > 0:
                 out[row] /= norm
+        if progress is not None:
+            progress(len(texts))
         return out
 
     def word_vectors(self, words: list[str]) -> np.ndarray:

@@ -19,6 +19,7 @@ from qa.index import (
     read_manifest_data,
 )
 from qa.models import DEFAULT_MODEL, Embedder, load_embedder
+from qa.progress import Callback, silent
 
 log = logging.getLogger("qa")
 
@@ -53,7 +54,7 @@ def build(
     *,
     embedder: Embedder | None = None,
     settings: ChunkingSettings = ChunkingSettings(),
-    show_progress: bool = False,
+    progress: Callback = silent,
     strict: bool = False,
     incremental: bool = True,
 ) -> Engine:
@@ -63,10 +64,11 @@ def build(
     instead of being skipped (and listed in the manifest).  ``incremental``:
     when ``index_dir`` holds an index that loads and verifies, the documents
     that have not changed keep their vectors and only the others are embedded.
+    ``progress`` hears every phase's steps (`qa.progress.Bars` draws them).
     """
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
     previous = _previous(index_dir) if incremental else None
-    return _build(Path(corpus_dir), index_dir, previous, embedder, settings, show_progress, strict)
+    return _build(Path(corpus_dir), index_dir, previous, embedder, settings, progress, strict)
 
 
 def _build(
@@ -75,7 +77,7 @@ def _build(
     previous: Index | None,
     embedder: Embedder | None,
     settings: ChunkingSettings,
-    show_progress: bool = False,
+    progress: Callback = silent,
     strict: bool = False,
 ) -> Engine:
     """Build ``corpus_dir`` into ``index_dir``, with the vectors of ``previous`` for its unchanged documents."""
@@ -83,13 +85,13 @@ def _build(
         corpus_dir,
         embedder=embedder,
         settings=settings,
-        show_progress=show_progress,
+        progress=progress,
         corpus_label=_relative(corpus_dir, index_dir),
         strict=strict,
         previous=previous,
     )
-    index.save(index_dir)
-    return Engine(index)
+    index.save(index_dir, progress=progress)
+    return Engine(index, index_dir=index_dir)
 
 
 def load(
@@ -126,13 +128,13 @@ def load(
             raise error
         return _rebuild(index_dir, recipe, f"{error}; rebuilding it", embedder, settings)
     if not check.stale:
-        return Engine(index)
+        return Engine(index, index_dir=index_dir)
     message = f"index {index_dir} is stale for {corpus_dir}: " + "; ".join(check.stale)
     if strict:
         raise StaleIndexError(message)
     if not corpus_dir.is_dir():
         log.warning("%s; using the index as it is", message)
-        return Engine(index)
+        return Engine(index, index_dir=index_dir)
     return _rebuild(index_dir, recipe, f"{message}; rebuilding it", embedder, settings, previous=index)
 
 

@@ -18,9 +18,9 @@ class CountingEmbedder(qa.HashEmbedder):
         super().__init__()
         self.embedded = 0
 
-    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], *, progress=None) -> np.ndarray:
         self.embedded += len(texts)
-        return super().encode(texts, show_progress=show_progress)
+        return super().encode(texts, progress=progress)
 
 
 def same_index(a: Index, b: Index) -> None:
