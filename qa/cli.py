@@ -40,6 +40,27 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add(args: argparse.Namespace) -> int:
+    from qa.progress import Bars, silent
+    from qa.store import load
+
+    engine = load(args.index)
+    doc_ids = engine.add(args.files, progress=silent if args.quiet else Bars())
+    print(f"added {len(doc_ids)} document(s): {', '.join(doc_ids)}; the index holds {len(engine.documents)}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from qa.progress import Bars, silent
+    from qa.store import load
+
+    engine = load(args.index)
+    engine.remove(args.doc_ids, progress=silent if args.quiet else Bars())
+    removed = ", ".join(args.doc_ids)
+    print(f"removed {len(args.doc_ids)} document(s): {removed}; the index holds {len(engine.documents)}")
+    return 0
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     answer = _engine(args.index).ask(args.question, k=args.k)
     if args.json:
@@ -84,9 +105,21 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("index", help="build the index of a corpus folder")
     s.add_argument("corpus", nargs="?", default="data", help="corpus folder (default: data)")
     s.add_argument("--out", help="index folder (default: embeddings/)")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.add_argument("--strict", action="store_true", help="fail on the first unreadable file instead of skipping it")
     s.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("add", help="add files to the corpus folder and its index (only they are embedded)")
+    s.add_argument("files", nargs="+", help="files to add; one outside the corpus folder is copied into it")
+    s.add_argument("--index", help="index folder (default: embeddings/)")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_add)
+
+    s = sub.add_parser("remove", help="remove documents from the index and delete their files from the corpus")
+    s.add_argument("doc_ids", nargs="+", metavar="DOC_ID", help="a document's path relative to the corpus folder")
+    s.add_argument("--index", help="index folder (default: embeddings/)")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_remove)
 
     s = sub.add_parser("ask", help="answer a question with cited passages")
     s.add_argument("question")

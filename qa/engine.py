@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from qa.answer import Answer, Passage
+from qa.collection import add_files, remove_documents
 from qa.confidence import Calibrator, confidence_features, load_calibrator
 from qa.disagreement import Disagreement, find_disagreement, first_figure
 from qa.documents import Document
 from qa.evidence import Candidate, Evidence, Question
 from qa.highlight import highlight
 from qa.index import Index
+from qa.overlay import overlay_index
+from qa.progress import Callback, silent
 from qa.ranker import Featurizer, Ranker, load_ranker
 from qa.retrieval import RetrievalSettings, diversify, fuse, single_list
 
@@ -104,6 +106,54 @@ class Engine:
         """The document whose text passage offsets point into."""
         return self._snapshot.document(doc_id)
 
+    # --- changing the corpus ----------------------------------------------------------
+
+    def add(self, paths: Sequence[str | Path], *, progress: Callback = silent) -> list[str]:
+        """Add files to the corpus folder and its saved index (only they are embedded); their doc ids.
+
+        A file inside the corpus folder is indexed where it stands; one outside
+        is copied in under a safe name.  Questions asked meanwhile are answered
+        from the index as it was; the next ones, from the new one.
+
+        >>> engine = qa.load("my-index")                              # doctest: +SKIP
+        >>> engine.add(["~/Downloads/annual report.pdf"])             # doctest: +SKIP
+        ['annual_report.pdf']
+        """
+        folder = self._folder("add")
+        with self._writing:
+            new, doc_ids = add_files(self._snapshot.index, folder, paths, progress=progress)
+            self._snapshot = Snapshot.of(new)
+        return doc_ids
+
+    def remove(self, doc_ids: str | Sequence[str], *, progress: Callback = silent) -> None:
+        """Take documents out of the saved index and delete their files from the corpus folder.
+
+        `KeyError` for a doc id this index does not have.
+        """
+        folder = self._folder("remove")
+        with self._writing:
+            ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
+            new = remove_documents(self._snapshot.index, folder, ids, progress=progress)
+            self._snapshot = Snapshot.of(new)
+
+    def overlay(self, paths: Sequence[str | Path], *, progress: Callback = silent) -> Engine:
+        """An engine answering over this index plus ``paths``, indexed in memory (for a chat session's uploads).
+
+        Nothing is written; this engine's index is shared, not copied.  The
+        files that cannot be used are in ``.index.skipped``; `CorpusError` when
+        none can.
+        """
+        layered = overlay_index(self._snapshot.index, paths, progress=progress)
+        return Engine(layered, self.settings, self.ranker, self.calibrator)
+
+    def _folder(self, verb: str) -> Path:
+        if self.index_dir is None or not isinstance(self._snapshot.index, Index):
+            raise TypeError(
+                f"cannot {verb} documents: this engine has no saved index (open one with qa.load or qa.build; "
+                "an overlay is never saved)"
+            )
+        return self.index_dir
+
     # --- the evidence of one question ---------------------------------------------
 
     def question(self, question: str) -> Question:
@@ -130,10 +180,9 @@ class Engine:
             dense_of = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
             ranked = single_list(dense_ids, dense_of, lexical, "dense")
         elif settings.stage == "lexical":
-            top = np.argsort(-lexical, kind="stable")[:depth]
-            ranked = single_list(top[lexical[top] > 0], {}, lexical, "lexical")
+            ranked = single_list(index.lexical_top(lexical, depth), {}, lexical, "lexical")
         else:
-            ranked = fuse(dense_ids, dense_scores, lexical, settings)
+            ranked = fuse(dense_ids, dense_scores, lexical, settings, index.lexical_top(lexical, settings.candidates))
             if settings.stage == "ranked" and self.ranker is not None:
                 ranked = self._rerank(snapshot.featurizer, asked, ranked)
         return Evidence(asked, tuple(ranked[:depth]), best_dense)
@@ -177,8 +226,7 @@ class Engine:
         ]
         confidence, answered = self.confidence(evidence, chosen[0] if chosen else None)
         passages = [
-            snapshot.passage(c, highlight(asked.weights, list(c.signals.sentences), c.signals.related))
-            for c in chosen
+            snapshot.passage(c, highlight(asked.weights, list(c.signals.sentences), c.signals.related)) for c in chosen
         ]
         disagreement = self._disagreement(snapshot, asked, chosen, passages) if answered else None
         return Answer(
@@ -222,7 +270,6 @@ class Engine:
         floor = max(self.settings.statement_similarity, max(similarity) - self.settings.statement_margin)
         kept = [s for s, sim in zip(statements, similarity, strict=True) if sim >= floor]
         return find_disagreement(question.counted, kept)
-
 
 
 @dataclass(frozen=True)

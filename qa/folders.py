@@ -139,22 +139,44 @@ def lock_path(folder: Path) -> Path:
 
 @contextmanager
 def writer_lock(folder: Path, timeout: float, noun: str = "folder") -> Iterator[None]:
-    """Hold the folder's lock; `FolderLockedError` after ``timeout`` seconds of another process holding it.
+    """Hold the folder's lock; `FolderLockedError` after ``timeout`` seconds of another process or thread holding it.
 
-    ``noun`` names the folder in the error (``"index"``: "another process is writing this index").
+    The thread holding it may take it again (an edit holds it around the save it makes).
+
+    ``noun`` names the folder in the error (``"index"``: "another writer is saving this index").
     """
-    lock = FileLock(lock_path(folder))
+    lock = FileLock(lock_path(folder.resolve()), is_singleton=True)  # one per file: the holding thread re-enters it
     try:
         lock.acquire(timeout=timeout)
     except Timeout:
         raise FolderLockedError(
-            f"{folder}: another process is writing this {noun} (it holds {lock_path(folder)}); "
+            f"{folder}: another writer is saving this {noun} (it holds {lock_path(folder)}); "
             f"gave up after {timeout:g} s, try again when it is done"
         ) from None
     try:
         yield
     finally:
         lock.release()
+
+
+def wait_for_writer(folder: Path, timeout: float, noun: str = "folder") -> bool:
+    """Whether another writer held the folder's lock; if one did, return once it is done (at most ``timeout`` s).
+
+    False without waiting when nobody holds it, or when the lock file cannot
+    be made (a read-only folder has no writers to wait for).
+    """
+    try:
+        with writer_lock(folder, 0, noun):
+            return False
+    except FolderLockedError:
+        pass
+    except OSError:
+        return False
+    try:
+        with writer_lock(folder, timeout, noun):
+            return True
+    except (FolderLockedError, OSError):
+        return True
 
 
 # --- saving, tidying ------------------------------------------------------------------

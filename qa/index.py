@@ -433,8 +433,10 @@ class Index:
         texts = [embedding_text(by_id[c.doc_id], c) for c in fresh]
         total = len(texts) + sum(len(t) for _, t in fresh_sentences.values())
         progress(Progress("embedding", 0, total))
-        chunk_vectors = embedder.encode(texts, progress=lambda n: progress(Progress("embedding", n, total)))
-        embedded = dict(zip(fresh, chunk_vectors, strict=True))
+        embedded = {}
+        if texts:
+            chunk_vectors = embedder.encode(texts, progress=lambda n: progress(Progress("embedding", n, total)))
+            embedded = dict(zip(fresh, chunk_vectors, strict=True))
         vectors = np.asarray([known.vectors.get(c, embedded.get(c)) for c in chunks], dtype=np.float32)
         sentences = Sentences.of(
             chunks,
@@ -573,9 +575,19 @@ class Index:
             return np.zeros(len(self.chunks), dtype=np.float32)
         return self.lexical.get_scores(tokens)
 
+    def lexical_top(self, scores: np.ndarray, n: int) -> np.ndarray:
+        """The BM25 list of `lexical_scores`: the ``n`` best chunks with a positive score, best first."""
+        return top_scores(scores, n)
+
     def vector(self, chunk_id: int) -> np.ndarray:
         """The stored unit vector of a chunk."""
         return self.dense.reconstruct(int(chunk_id))
+
+
+def top_scores(scores: np.ndarray, n: int) -> np.ndarray:
+    """The ids of the ``n`` highest positive scores, best first (ties: lower id first)."""
+    top = np.argsort(-scores, kind="stable")[:n]
+    return top[scores[top] > 0]
 
 
 def _chunk_all(

@@ -176,15 +176,14 @@ class Featurizer:
 
     def __init__(self, index: Index):
         self.index = index
-        n = len(index.chunks)
-        self._idf = {t: bm25_idf(d, n) for t, d in index.document_frequencies.items()}
-        self._default_idf = bm25_idf(0, n)
+        self._n = len(index.chunks)
+        self._df = index.document_frequencies
         self.sentences = ChunkCache(self._sentences)
         self.sentence_words = ChunkCache(self._sentence_words)
         self._chunk_terms = ChunkCache(self._terms)
 
     def idf(self, term: str) -> float:
-        return self._idf.get(term, self._default_idf)
+        return bm25_idf(self._df.get(term, 0), self._n)
 
     def question(self, text: str, vector: np.ndarray) -> Question:
         """``text`` (already checked) analysed for every stage, with its embedding ``vector``."""
@@ -192,7 +191,7 @@ class Featurizer:
         stems = tokenize([text, *words], stopwords=QUESTION_STOPWORDS)
         weights = {t: self.idf(t) for t in set(stems[0])}
         total = sum(weights.values())
-        known = sum(w for t, w in weights.items() if t in self._idf) / total if total else 0.0
+        known = sum(w for t, w in weights.items() if t in self._df) / total if total else 0.0
         kind = question_kind(text)
         return Question(
             text=text,

@@ -9,7 +9,7 @@ import numpy as np
 
 from qa.chunking import Chunk
 from qa.evidence import Candidate
-from qa.index import Index
+from qa.index import Index, top_scores
 
 Stage = Literal["dense", "lexical", "fused", "ranked"]
 
@@ -51,11 +51,17 @@ def fuse(
     dense_scores: np.ndarray,
     lexical_scores: np.ndarray,
     settings: RetrievalSettings,
+    lexical_top: np.ndarray | None = None,
 ) -> list[Candidate]:
-    """Reciprocal-rank fusion of the dense top list and the BM25 top list, best first."""
+    """Reciprocal-rank fusion of the dense top list and the BM25 top list, best first.
+
+    ``lexical_top``: the BM25 list, best first, when it is not simply the
+    chunks by score (an overlay interleaves the lists of two indexes).
+    """
     n = settings.candidates
-    lexical_top = np.argsort(-lexical_scores, kind="stable")[:n]
-    lexical_top = lexical_top[lexical_scores[lexical_top] > 0]
+    if lexical_top is None:
+        lexical_top = top_scores(lexical_scores, n)
+    lexical_top = lexical_top[:n]
     dense_rank, lexical_rank = ranks(dense_ids[:n]), ranks(lexical_top)
     dense_of = {int(c): float(s) for c, s in zip(dense_ids, dense_scores, strict=True)}
     out = []

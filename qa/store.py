@@ -7,9 +7,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa import folders
 from qa.chunking import ChunkingSettings
 from qa.engine import Engine
 from qa.index import (
+    LOCK_TIMEOUT,
     MANIFEST,
     Index,
     IndexFormatError,
@@ -109,16 +111,25 @@ def load(
     missing one `IndexFormatError`.  Otherwise either is rebuilt from the
     corpus folder, with a warning that says why; without the corpus folder, a
     stale index is used as it is (with a warning) and a damaged one raises.
+    An index that disagrees with its corpus while a writer holds its lock is
+    read again once the writer is done (an `Engine.add` in another process).
     """
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
-    try:
-        index = Index.load(index_dir, embedder=embedder)
-    except (IndexFormatError, IndexVersionError) as exc:
-        if strict:
-            raise
-        return _rebuild_unreadable(index_dir, exc, embedder, settings)
-    corpus_dir = index.corpus_path(index_dir)
-    check = index.check(corpus_dir, settings=settings, model=embedder.name if embedder else None)
+    waited = False
+    while True:
+        try:
+            index = Index.load(index_dir, embedder=embedder)
+        except (IndexFormatError, IndexVersionError) as exc:
+            if strict:
+                raise
+            return _rebuild_unreadable(index_dir, exc, embedder, settings)
+        corpus_dir = index.corpus_path(index_dir)
+        check = index.check(corpus_dir, settings=settings, model=embedder.name if embedder else None)
+        if not (check.stale or check.problems) or waited:
+            break
+        waited = True  # an `add` or `remove` may be between changing the corpus and saving its index:
+        if not folders.wait_for_writer(index_dir, LOCK_TIMEOUT, "index"):
+            break  # nobody was: the corpus did change
     recipe = Recipe(corpus_dir, index.manifest.model, _chunking(index.manifest.chunking))
     if check.problems:
         error = IndexFormatError(

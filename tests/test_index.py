@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import hashlib
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -757,10 +759,30 @@ def test_an_exchange_that_fails_otherwise_fails_the_save(built, newer: Index, in
     assert set(Index.load(index_dir).documents) == OLD_DOCS and hidden_copies(index_dir) == []
 
 
+@contextlib.contextmanager
+def held_by_another_writer(index_dir: Path):
+    """The index's writer lock held by another thread (the thread holding it may take it again) until the block ends."""
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with qa.folders.writer_lock(index_dir, 1):
+            holding.set()
+            done.wait(30)
+
+    writer = threading.Thread(target=hold)
+    writer.start()
+    assert holding.wait(10)
+    try:
+        yield
+    finally:
+        done.set()
+        writer.join(10)
+
+
 def test_a_second_writer_waits_then_fails_clearly(built, newer: Index, index_dir: Path):
-    with qa.folders.writer_lock(index_dir, 1):
+    with held_by_another_writer(index_dir):
         started = time.perf_counter()
-        with pytest.raises(IndexLockedError, match="another process is writing this index") as info:
+        with pytest.raises(IndexLockedError, match="another writer is saving this index") as info:
             newer.save(index_dir, lock_timeout=0.2)
         assert 0.2 <= time.perf_counter() - started < 5
         assert str(index_dir) in str(info.value)
@@ -771,7 +793,7 @@ def test_a_second_writer_waits_then_fails_clearly(built, newer: Index, index_dir
 def test_a_load_never_removes_the_folder_of_a_live_writer(built, index_dir: Path):
     being_filled = index_dir.with_name(".index.tmp-123-abcdef01")
     being_filled.mkdir()
-    with qa.folders.writer_lock(index_dir, 1):
+    with held_by_another_writer(index_dir):
         assert set(Index.load(index_dir).documents) == OLD_DOCS  # does not wait for the writer either
         assert being_filled.exists()
     Index.load(index_dir)
