@@ -21,6 +21,7 @@ import numpy as np
 import qa
 from qa.documents import file_sha256
 from qa.index import FORMAT_VERSION
+from qa.models import DEFAULT_RUNTIME
 from qa.progress import Bars
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,8 +107,10 @@ def scifact_corpus(cache: Path = CACHE, rows: list[dict] | None = None, name: st
 
 
 def index_key() -> str:
-    """What an index depends on besides its corpus: model, chunking, format."""
-    blob = json.dumps([qa.DEFAULT_MODEL, qa.ChunkingSettings().to_dict(), FORMAT_VERSION], sort_keys=True)
+    """What an index depends on besides its corpus: model, chunking, format, embedding runtime."""
+    blob = json.dumps(
+        [qa.DEFAULT_MODEL, qa.ChunkingSettings().to_dict(), FORMAT_VERSION, DEFAULT_RUNTIME], sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
@@ -127,6 +130,7 @@ class QueryMemo:
 
     def __init__(self, inner):
         self.inner, self.name, self.version, self.dim = inner, inner.name, inner.version, inner.dim
+        self.runtime = inner.runtime
         self.vectors: dict[str, np.ndarray] = {}
 
     def encode(self, texts: list[str], *, progress=None) -> np.ndarray:
@@ -142,7 +146,7 @@ class QueryMemo:
 
 def memoised(engine: qa.Engine) -> qa.Engine:
     index = engine.index
-    index.embedder = QueryMemo(index.embedder or qa.load_embedder(index.manifest.model))
+    index.embedder = QueryMemo(index.model)
     return engine
 
 

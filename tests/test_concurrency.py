@@ -70,12 +70,13 @@ def test_an_answer_leaves_nothing_of_its_question_on_the_engine(real_engine):
     assert real_engine.ask("How many people were killed in the Tartus bombing?") == first
 
 
-def test_torch_thread_count_is_restored_after_concurrent_small_encodes(real_engine, switch_often):
+def test_torch_thread_count_is_restored_after_concurrent_small_encodes(switch_often):
     import torch
 
+    model = qa.load_embedder(qa.DEFAULT_MODEL, "torch")
     before = torch.get_num_threads()
     with ThreadPoolExecutor(THREADS) as pool:
-        list(pool.map(lambda i: real_engine.index.encode_query(f"question number {i}"), range(64)))
+        list(pool.map(lambda i: model.encode([f"question number {i}"]), range(64)))
     assert torch.get_num_threads() == before
 
 
@@ -96,8 +97,9 @@ def test_a_batch_never_runs_beside_small_encodes_or_another_batch(switch_often):
     assert all(s["batch"] <= 1 and not (s["batch"] and s["small"]) for s in seen), "a batch ran beside others"
 
 
-def test_word_pieces_survive_being_forgotten_by_another_thread(real_engine, monkeypatch, switch_often):
-    model = real_engine.index.model
+@pytest.mark.parametrize("runtime", ["onnx-int8", "torch"])
+def test_word_pieces_survive_being_forgotten_by_another_thread(runtime, monkeypatch, switch_often):
+    model = qa.load_embedder(qa.DEFAULT_MODEL, runtime)
     words = [f"word{i}" for i in range(50)] + ["vigilantes", "refugee", "camp"]
     expected = model.word_vectors(words)
     monkeypatch.setattr("qa.models.MAX_REMEMBERED_WORDS", 5)  # forgotten again and again while others read

@@ -545,7 +545,7 @@ def test_the_embedder_is_loaded_once_when_threads_ask_at_once(built, index_dir: 
     index = Index.load(index_dir)
     calls = []
 
-    def slow_load(name: str):
+    def slow_load(name: str, runtime: str = "torch"):
         calls.append(name)
         time.sleep(0.05)
         return hash_embedder

@@ -128,7 +128,7 @@ def test_the_rebuild_keeps_the_manifest_model_and_chunking(
     qa.build(tiny_corpus, index_dir, embedder=hash_embedder, settings=settings)
     flip_byte(index_dir / "dense.faiss", -5)
     asked = []
-    monkeypatch.setattr(qa.store, "load_embedder", lambda name: asked.append(name) or hash_embedder)
+    monkeypatch.setattr(qa.store, "load_embedder", lambda name, runtime=None: asked.append(name) or hash_embedder)
     engine = qa.load(index_dir)
     assert asked == ["hash-64"]
     assert engine.index.manifest.chunking == settings.to_dict()
@@ -170,7 +170,7 @@ def test_a_default_index_without_a_readable_manifest_is_rebuilt_from_data(repo: 
 def test_without_a_manifest_the_rebuild_uses_the_default_model_and_chunking(repo: Path, hash_embedder, monkeypatch):
     (repo / "embeddings" / "manifest.json").write_text("not json")
     asked = []
-    monkeypatch.setattr(qa.store, "load_embedder", lambda name: asked.append(name) or hash_embedder)
+    monkeypatch.setattr(qa.store, "load_embedder", lambda name, runtime=None: asked.append(name) or hash_embedder)
     engine = qa.load()
     assert asked == [qa.DEFAULT_MODEL]
     assert engine.index.manifest.chunking == qa.ChunkingSettings().to_dict()

@@ -1,0 +1,284 @@
+"""The shipped MiniLM through ONNX Runtime: the default embedding path (float32), and faster int8 variants.
+
+The ONNX file is made on this machine from the weights the model package
+ships (nothing is downloaded): exported with ``torch.onnx``; for the int8
+runtimes also quantised by onnxruntime (dynamic int8, per output channel,
+unsigned weights; the six feed-forward output projections stay float32,
+which keeps every chunk vector of the default corpus at cosine ≥ 0.99 with
+torch's).  It is made once, on first use, into a cache outside any index
+folder: ``$QA_MODEL_CACHE``, else ``~/.cache/qa``.  Text is tokenised by the package's own ``tokenizer.json``
+and mean-pooled and normalised as sentence-transformers does for this model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from qa import models
+from qa.models import SMALL_BATCH, Done, ModelError, model_folder
+
+log = logging.getLogger("qa")
+
+RUNTIME = "onnx-int8"
+POOLED_RUNTIME = "onnx-int8-pooled"
+FP32_RUNTIME = "onnx-fp32"
+MAX_TOKENS = 256  # the model's max_seq_length: longer texts are cut, as sentence-transformers cuts them
+BATCH = 32
+OPSET = 17
+RECIPES = {  # what decides an exported file's bytes besides the weights: part of its cache name
+    True: f"opset{OPSET}-eager-matmul-int8-per-channel-u8-ffn-out-fp32-v1",
+    False: f"opset{OPSET}-eager-fp32-v1",
+}
+
+
+def cache_dir() -> Path:
+    """Where exported models are kept: ``$QA_MODEL_CACHE``, else ``~/.cache/qa`` (else a temporary folder)."""
+    if env := os.environ.get("QA_MODEL_CACHE"):
+        return Path(env)
+    home = Path.home() / ".cache" / "qa"
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        return home
+    except OSError:
+        return Path(tempfile.gettempdir()) / "qa-models"
+
+
+def exported_model(name: str, version: str, int8: bool = True) -> Path:
+    """The ONNX file of model ``name`` (package ``version``), exported (and quantised) here if it is not yet."""
+    from filelock import FileLock
+
+    key = hashlib.sha256(f"{name}|{version}|{RECIPES[int8]}".encode()).hexdigest()[:12]
+    target = cache_dir() / f"{name}-{key}.onnx"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(target.with_name(f".{target.name}.lock")):
+        if not target.exists():  # another process may have made it while we waited
+            log.warning("exporting %s to ONNX once, into %s (about 15 s)", name, target)
+            _export(model_folder(name), target, int8)
+    return target
+
+
+def _export(folder: Path, target: Path, int8: bool) -> None:
+    """Export the transformer to ONNX, quantise it (``int8``), and move the result into place whole."""
+    import onnx
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    model = AutoModel.from_pretrained(str(folder), local_files_only=True, attn_implementation="eager").eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    sample = tokenizer(["a short text", "a padded batch traces the masking of a longer text"], padding=True)
+    inputs = tuple(torch.tensor(sample[k]) for k in ("input_ids", "attention_mask", "token_type_ids"))
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, bert):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
+    with tempfile.TemporaryDirectory(dir=target.parent) as work:
+        plain, quantised = Path(work) / "model.onnx", Path(work) / "model-int8.onnx"
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on the mask code, and the exporter's deprecation
+            torch.onnx.export(
+                Hidden(model),
+                inputs,
+                str(plain),
+                dynamo=False,
+                opset_version=OPSET,
+                do_constant_folding=True,
+                input_names=names,
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+            )
+        if not int8:
+            os.replace(plain, target)
+            return
+        graph = onnx.load(str(plain)).graph
+        ffn_out = [n.name for n in graph.node if n.op_type == "MatMul" and "/output/dense/" in n.name]
+        ffn_out = [n for n in ffn_out if "attention" not in n]
+        if len(ffn_out) != model.config.num_hidden_layers:
+            raise ModelError(f"unexpected exported graph: {len(ffn_out)} feed-forward outputs")
+        quantize_dynamic(
+            str(plain),
+            str(quantised),
+            op_types_to_quantize=["MatMul"],
+            per_channel=True,
+            weight_type=QuantType.QUInt8,
+            nodes_to_exclude=ffn_out,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+        os.replace(quantised, target)
+
+
+class OnnxEmbedder:
+    """all-MiniLM-L6-v2 through ONNX Runtime: torch's vectors (float32), or close to them (``int8``), faster.
+
+    ``pool_sentences``: an index built with it takes its sentence vectors
+    from the chunk pass (`encode_pooled`, runtime ``onnx-int8-pooled``)
+    instead of embedding every sentence alone: half the embedding work, but
+    not the default (on the seed set it ranks worse, see benchmarks/README.md).
+    """
+
+    def __init__(
+        self, name: str, version: str, threads: int | None = None, *, int8: bool = True, pool_sentences: bool = False
+    ):
+        import onnxruntime as ort
+        from safetensors import safe_open
+        from tokenizers import Tokenizer
+
+        folder = model_folder(name)
+        path = exported_model(name, version, int8)
+        self.name, self.version = name, version
+        self.runtime = (POOLED_RUNTIME if pool_sentences else RUNTIME) if int8 else FP32_RUNTIME
+        self.pools_sentences = pool_sentences
+        cores = threads or len(os.sched_getaffinity(0))
+        try:
+            self._batch_session = _session(ort, path, cores)  # an index build: every core on one batch
+        except Exception as exc:  # noqa: BLE001 - a damaged cache file, whatever onnxruntime calls it: make it again
+            log.warning("%s cannot be loaded (%s); exporting it again", path, str(exc).splitlines()[0][:200])
+            path.unlink(missing_ok=True)
+            path = exported_model(name, version, int8)
+            self._batch_session = _session(ort, path, cores)
+        self._small_session = _session(ort, path, 1)  # questions: one core each, several at once
+        self._cores = threading.BoundedSemaphore(cores)
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)  # the file says 128, the model reads 256
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest text of a batch
+        self._piece_tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))  # word pieces: no padding, no cut
+        self._piece_tokenizer.no_truncation()
+        self._piece_tokenizer.no_padding()
+        with safe_open(str(folder / "model.safetensors"), framework="np") as weights:
+            self._table = np.asarray(weights.get_tensor("embeddings.word_embeddings.weight"), dtype=np.float32)
+        self.dim = int(self._table.shape[1])
+        self._pieces: dict[str, list[int]] = {}
+        self._memo = threading.Lock()
+
+    def encode(self, texts: list[str], *, progress: Done | None = None) -> np.ndarray:
+        """Unit vectors, in batches of similar length (little padding); questions on one core each."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) <= SMALL_BATCH:
+            with self._cores:
+                return self._forward(self._small_session, texts)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), BATCH):
+            rows = order[start : start + BATCH]
+            vectors[rows] = self._forward(self._batch_session, [texts[i] for i in rows])
+            if progress is not None:
+                progress(start + len(rows))
+        return vectors
+
+    def encode_pooled(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], *, progress: Done | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Unit vectors of the texts and, from the same forward pass, of each character span of each text.
+
+        A span's vector is the mean of the outputs of its word pieces, read in
+        the context of the whole text (an index's sentences, without a second
+        pass over them); a span past the 256 word pieces the model reads is
+        embedded on its own.
+        """
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        parts: list[np.ndarray] = [np.zeros((len(s), self.dim), dtype=np.float32) for s in spans]
+        unread: list[tuple[int, int]] = []  # (text, span) pairs the model did not reach
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), BATCH):
+            rows = order[start : start + BATCH]
+            encodings, hidden = self._hidden(self._batch_session, [texts[i] for i in rows])
+            mask = np.asarray([e.attention_mask for e in encodings], dtype=np.float32)
+            vectors[rows] = _unit(_mean(hidden, mask))
+            for b, i in enumerate(rows):
+                offsets = np.asarray(encodings[b].offsets, dtype=np.int64).reshape(-1, 2)
+                content = ~np.asarray(encodings[b].special_tokens_mask, dtype=bool)
+                for j, (lo, hi) in enumerate(spans[i]):
+                    inside = content & (offsets[:, 0] < hi) & (offsets[:, 1] > lo)
+                    if np.array_equal(inside, content):  # the whole text: its own vector
+                        parts[i][j] = vectors[i]
+                    elif inside.any():
+                        parts[i][j] = hidden[b][inside].mean(axis=0)
+                    else:
+                        unread.append((i, j))
+                parts[i] = _unit(parts[i])
+            if progress is not None:
+                progress(start + len(rows))
+        if unread:
+            alone = self.encode([texts[i][slice(*spans[i][j])] for i, j in unread])
+            for (i, j), vector in zip(unread, alone, strict=True):
+                parts[i][j] = vector
+        return vectors, parts
+
+    def _hidden(self, session, texts: list[str]) -> tuple[list, np.ndarray]:
+        """The tokenisations of ``texts`` (padded to the longest) and the model's output for every word piece."""
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
+        mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        (hidden,) = session.run(None, feed)
+        return encodings, hidden
+
+    def _forward(self, session, texts: list[str]) -> np.ndarray:
+        encodings, hidden = self._hidden(session, texts)
+        return _unit(_mean(hidden, np.asarray([e.attention_mask for e in encodings], dtype=np.float32)))
+
+    def word_vectors(self, words: list[str]) -> np.ndarray:
+        """The mean of each word's input word-piece embeddings, unit length (as the torch path computes them)."""
+        pieces = self._word_pieces(words)
+        vectors = np.zeros((len(words), self.dim), dtype=np.float32)
+        single = [i for i, p in enumerate(pieces) if len(p) == 1]
+        vectors[single] = self._table[[pieces[i][0] for i in single]]
+        for i, p in enumerate(pieces):
+            if len(p) > 1:
+                vectors[i] = self._table[p].mean(axis=0)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms > 0, norms, 1.0)
+
+    def _word_pieces(self, words: list[str]) -> list[list[int]]:
+        with self._memo:
+            known = self._pieces
+            if len(known) > models.MAX_REMEMBERED_WORDS:
+                known = self._pieces = {}
+            missing = list({w for w in words if w not in known})
+        if missing:
+            ids = [e.ids for e in self._piece_tokenizer.encode_batch(missing, add_special_tokens=False)]
+            with self._memo:
+                known.update(zip(missing, ids, strict=True))
+        return [known[w] for w in words]
+
+
+def _mean(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of each text's word-piece outputs over its attention mask (sentence-transformers' mean pooling)."""
+    weights = mask[:, :, None]
+    return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _session(ort, path: Path, threads: int):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
