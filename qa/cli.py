@@ -12,7 +12,7 @@ from pathlib import Path
 
 from qa.documents import CorpusError
 from qa.index import IndexFormatError, IndexLockedError, StaleIndexError
-from qa.models import ModelError
+from qa.models import RUNTIMES, ModelError
 
 
 def _engine(index_dir: str | None):
@@ -22,12 +22,14 @@ def _engine(index_dir: str | None):
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from qa.models import DEFAULT_MODEL, load_embedder
     from qa.progress import Bars, silent
     from qa.store import build, default_index_dir
 
     out = Path(args.out) if args.out else default_index_dir()
     started = time.perf_counter()
-    engine = build(args.corpus, out, progress=silent if args.quiet else Bars(), strict=args.strict)
+    embedder = load_embedder(DEFAULT_MODEL, args.runtime) if args.runtime else None
+    engine = build(args.corpus, out, embedder=embedder, progress=silent if args.quiet else Bars(), strict=args.strict)
     m = engine.index.manifest
     print(
         f"indexed {len(engine.documents)} documents as {m.n_chunks} chunks with {m.model} "
@@ -107,6 +109,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="index folder (default: embeddings/)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.add_argument("--strict", action="store_true", help="fail on the first unreadable file instead of skipping it")
+    s.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        help="embedding path (default onnx-fp32; onnx-int8-pooled indexes about twice as fast, ranking a little worse)",
+    )
     s.set_defaults(func=cmd_index)
 
     s = sub.add_parser("add", help="add files to the corpus folder and its index (only they are embedded)")

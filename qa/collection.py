@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from qa import folders
@@ -50,9 +51,7 @@ def add_files(
     sources = [Path(p) for p in paths]
     if not sources:
         raise ValueError("no files to add")
-    with folders.writer_lock(index_dir, lock_timeout, "index"):
-        current = _current(index, index_dir)
-        corpus_dir = current.corpus_path(index_dir)
+    with _editing(index, index_dir, lock_timeout) as (current, corpus_dir):
         for path in sources:
             _check_addable(path)
         placed: list[Path] = []  # copies made by this call, removed again if it fails
@@ -83,9 +82,7 @@ def remove_documents(
     doc_ids = list(dict.fromkeys(doc_ids))
     if not doc_ids:
         raise ValueError("no documents to remove")
-    with folders.writer_lock(index_dir, lock_timeout, "index"):
-        current = _current(index, index_dir)
-        corpus_dir = current.corpus_path(index_dir)
+    with _editing(index, index_dir, lock_timeout) as (current, corpus_dir):
         for doc_id in doc_ids:
             if doc_id not in current.manifest.files:
                 raise KeyError(f"no document {doc_id!r} in the index {index_dir}")
@@ -94,6 +91,14 @@ def remove_documents(
         for path in files:
             path.unlink(missing_ok=True)
     return new
+
+
+@contextmanager
+def _editing(index: Index, index_dir: Path, lock_timeout: float) -> Iterator[tuple[Index, Path]]:
+    """Under the writer lock: the index to start from (the saved one if another writer changed it), its corpus."""
+    with folders.writer_lock(index_dir, lock_timeout, "index"):
+        current = _current(index, index_dir)
+        yield current, current.corpus_path(index_dir)
 
 
 def _current(index: Index, index_dir: Path) -> Index:

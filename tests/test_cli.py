@@ -92,3 +92,14 @@ def test_index_strict_fails_on_the_first_bad_file(capsys, mixed_corpus, tmp_path
     assert code == 2 and not out
     assert "empty.md: empty" in err or "latin1.txt: not UTF-8" in err
     assert not (tmp_path / "ix").exists()
+
+
+def test_index_takes_the_runtime_it_is_told(capsys, tmp_path, monkeypatch):
+    asked = []
+    monkeypatch.setattr("qa.models._load_embedder", lambda name, runtime: asked.append(runtime) or qa.HashEmbedder())
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": "Quokka Notes\n\nThe quokka smiles all day long.\n"})
+    code, out, _ = run(capsys, "index", str(corpus), "--out", str(tmp_path / "ix"), "--quiet", "--runtime", "torch")
+    assert code == 0 and asked == ["torch"] and "indexed 1 documents" in out
+    with pytest.raises(SystemExit):
+        main(["index", str(corpus), "--runtime", "gpu"])
+    assert "invalid choice: 'gpu'" in capsys.readouterr().err
