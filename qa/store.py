@@ -111,8 +111,8 @@ def load(
     missing one `IndexFormatError`.  Otherwise either is rebuilt from the
     corpus folder, with a warning that says why; without the corpus folder, a
     stale index is used as it is (with a warning) and a damaged one raises.
-    An index that disagrees with its corpus while a writer holds its lock is
-    read again once the writer is done (an `Engine.add` in another process).
+    An index that disagrees with its corpus is read once more, after any
+    writer holding its lock is done (an `Engine.add` in another process).
     """
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
     waited = False
@@ -127,9 +127,10 @@ def load(
         check = index.check(corpus_dir, settings=settings, model=embedder.name if embedder else None)
         if not (check.stale or check.problems) or waited:
             break
-        waited = True  # an `add` or `remove` may be between changing the corpus and saving its index:
-        if not folders.wait_for_writer(index_dir, LOCK_TIMEOUT, "index"):
-            break  # nobody was: the corpus did change
+        # An `add` or `remove` may be between changing the corpus and saving its index, or have saved it since
+        # this index was read: wait for a writer holding the lock, then read the index once more.
+        waited = True
+        folders.wait_for_writer(index_dir, LOCK_TIMEOUT, "index")
     recipe = Recipe(corpus_dir, index.manifest.model, _chunking(index.manifest.chunking))
     if check.problems:
         error = IndexFormatError(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -55,10 +53,20 @@ def test_float32_vectors_are_torchs(fp32, torch_model, texts):
         assert cosines(fp32.encode(texts[kind]), torch_model.encode(texts[kind])).min() >= 0.99999
 
 
-def test_questions_are_embedded_alike_by_both_paths(onnx, torch_model, repo_root):
-    seed = repo_root.parent / "shared" / "eval" / "seed_dev.jsonl"
-    questions = [json.loads(line)["question"] for line in seed.read_text().splitlines() if line.strip()]
-    assert cosines(onnx.encode(questions), torch_model.encode(questions)).min() >= 0.99
+QUESTIONS = [
+    "Which State Department spokesman ruled out joint operations?",
+    "Where did Bashar al-Assad work as a surgeon?",
+    "How many people were killed in the Tartus bombing?",
+    "Who was Zahran Alloush?",
+    "When did the bombings happen?",
+    "How long should I boil an egg?",
+]
+
+
+def test_questions_are_embedded_alike_by_both_paths(onnx, fp32, torch_model):
+    reference = torch_model.encode(QUESTIONS)
+    assert cosines(onnx.encode(QUESTIONS), reference).min() >= 0.99
+    assert cosines(fp32.encode(QUESTIONS), reference).min() >= 0.99999
 
 
 def test_word_vectors_are_torchs_input_embeddings(onnx, torch_model):
