@@ -111,8 +111,9 @@ def load(
     missing one `IndexFormatError`.  Otherwise either is rebuilt from the
     corpus folder, with a warning that says why; without the corpus folder, a
     stale index is used as it is (with a warning) and a damaged one raises.
-    An index that disagrees with its corpus is read once more, after any
-    writer holding its lock is done (an `Engine.add` in another process).
+    An index that disagrees with its corpus is read once more if another
+    one was saved meanwhile, after any writer holding its lock is done (an
+    `Engine.add` in another process).
     """
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
     waited = False
@@ -131,6 +132,8 @@ def load(
         # this index was read: wait for a writer holding the lock, then read the index once more.
         waited = True
         folders.wait_for_writer(index_dir, LOCK_TIMEOUT, "index")
+        if _saved_checksums(index_dir) == index.manifest.checksums:
+            break  # the same index: the corpus did change
     recipe = Recipe(corpus_dir, index.manifest.model, _chunking(index.manifest.chunking))
     if check.problems:
         error = IndexFormatError(
@@ -148,6 +151,14 @@ def load(
         log.warning("%s; using the index as it is", message)
         return Engine(index, index_dir=index_dir)
     return _rebuild(index_dir, recipe, f"{message}; rebuilding it", embedder, settings, previous=index)
+
+
+def _saved_checksums(index_dir: Path) -> object:
+    """The checksums the manifest in ``index_dir`` records now (None when it cannot be read)."""
+    try:
+        return read_manifest_data(index_dir / MANIFEST).get("checksums")
+    except IndexFormatError:
+        return None
 
 
 def _previous(index_dir: Path) -> Index | None:
