@@ -13,7 +13,8 @@ from qa.documents import Corpus, CorpusError, Document, Segment, load_corpus, re
 from qa.engine import Engine
 from qa.evidence import Candidate, Evidence, Question
 from qa.index import Index, IndexFormatError, IndexLockedError, IndexVersionError, StaleIndexError
-from qa.models import DEFAULT_MODEL, HashEmbedder, ModelError, load_embedder
+from qa.models import DEFAULT_MODEL, DEFAULT_RUNTIME, RUNTIMES, HashEmbedder, ModelError, load_embedder
+from qa.progress import Progress
 from qa.retrieval import RetrievalSettings
 from qa.store import build, default_corpus_dir, default_index_dir, load
 
@@ -25,6 +26,7 @@ __all__ = [
     "Corpus",
     "CorpusError",
     "DEFAULT_MODEL",
+    "DEFAULT_RUNTIME",
     "Document",
     "Engine",
     "Evidence",
@@ -35,7 +37,9 @@ __all__ = [
     "IndexVersionError",
     "ModelError",
     "Passage",
+    "Progress",
     "Question",
+    "RUNTIMES",
     "RetrievalSettings",
     "Segment",
     "StaleIndexError",

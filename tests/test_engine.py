@@ -181,3 +181,13 @@ def test_page_furniture_never_comes_back(hash_engine: qa.Engine):
     for p in answer.passages:
         assert "Comments are closed" not in p.text
         assert "Upvote Downvote" not in p.text
+
+
+def test_a_staged_engine_shares_the_snapshot_and_ranks_with_its_own_settings(tiny_engine):
+    fused = tiny_engine.staged(qa.RetrievalSettings(stage="fused"))
+    assert fused.index is tiny_engine.index and fused.featurizer is tiny_engine.featurizer
+    assert fused.ranker is None and fused.settings.stage == "fused"
+    question = "How many quokkas did rangers count?"
+    assert [c.chunk_id for c in fused.search(question, 5)] == [
+        c.chunk_id for c in qa.Engine(tiny_engine.index, qa.RetrievalSettings(stage="fused")).search(question, 5)
+    ]
