@@ -28,7 +28,7 @@ from pathlib import Path
 from qa import folders
 from qa.chunking import ChunkingSettings
 from qa.documents import DOCUMENT_SUFFIXES, CorpusError, doc_id_of, file_sha256, load_document
-from qa.index import LOCK_TIMEOUT, MANIFEST, Index, IndexFormatError, read_manifest_data
+from qa.index import LOCK_TIMEOUT, Index, IndexFormatError, saved_checksums
 from qa.progress import Callback, silent
 
 MAX_NAME = 120  # characters of a copied file's name, before any "-2"
@@ -103,12 +103,9 @@ def _editing(index: Index, index_dir: Path, lock_timeout: float) -> Iterator[tup
 
 def _current(index: Index, index_dir: Path) -> Index:
     """``index`` if it is still the one saved in ``index_dir``; else the saved one (another writer changed it)."""
-    try:
-        saved = read_manifest_data(index_dir / MANIFEST).get("checksums")
-    except IndexFormatError:
-        return index  # nothing usable on disk: the rebuild replaces it
-    if saved == index.manifest.checksums:
-        return index
+    saved = saved_checksums(index_dir)
+    if saved is None or saved == index.manifest.checksums:
+        return index  # the same index, or nothing usable on disk (the rebuild replaces it)
     try:
         return Index.load(index_dir, embedder=index.embedder)
     except (IndexFormatError, RuntimeError):

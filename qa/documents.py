@@ -495,8 +495,9 @@ def read_corpus(
     """
     corpus_dir = Path(corpus_dir)
     metadata = read_metadata(corpus_dir)
-    files = corpus_files(corpus_dir, exclude)
-    _warn_unsupported(corpus_dir, corpus_files(corpus_dir))
+    every = corpus_files(corpus_dir)
+    _warn_unsupported(corpus_dir, every)
+    files = [p for p in every if doc_id_of(p, corpus_dir) not in exclude]
     if not files:
         raise CorpusError(f"{corpus_dir}: no {'/'.join(DOCUMENT_SUFFIXES)} documents")
     corpus = read_files(corpus_dir, files, metadata, strict, progress, known or {})

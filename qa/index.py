@@ -122,6 +122,14 @@ def read_manifest_data(path: Path) -> dict:
     return data
 
 
+def saved_checksums(index_dir: Path) -> object:
+    """The checksums the manifest in ``index_dir`` records now (None when it cannot be read): which index is there."""
+    try:
+        return read_manifest_data(index_dir / MANIFEST).get("checksums")
+    except IndexFormatError:
+        return None
+
+
 @dataclass
 class Manifest:
     """Everything that determines an index's content, and the checksums of its files."""
@@ -237,7 +245,7 @@ def _embed_twice(
     known: dict[Chunk, tuple[np.ndarray, np.ndarray]],
 ) -> tuple[dict[Chunk, np.ndarray], Sentences]:
     """Chunk vectors, then every sentence embedded on its own (the torch reference path)."""
-    prepared = Sentences.prepare(documents, {c: s for c, s in fresh.items() if c not in known})
+    prepared = Sentences.prepare(documents, fresh)  # fresh chunks have no known sentences either
     texts = [embedding_text(documents[c.doc_id], c) for c in fresh]
     total = len(texts) + sum(len(t) for _, t in prepared.values())
     progress(Progress("embedding", 0, total))
@@ -306,7 +314,7 @@ class Sentences:
         progress: Done | None = None,
         known: dict[Chunk, tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> Sentences:
-        """The table of every chunk's sentences: those of ``fresh`` (`split`) embedded, the ``known`` ones reused."""
+        """The table of every chunk's sentences: those of ``fresh`` (`prepare`) embedded, the ``known`` ones reused."""
         known = known or {}
         texts = [t for c in chunks if c not in known for t in fresh[c][1]]
         embedded = embedder.encode(texts, progress=progress) if texts else np.zeros((0, embedder.dim))

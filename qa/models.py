@@ -116,7 +116,7 @@ class Embedder(Protocol):
     name: str
     version: str
     dim: int
-    runtime: str  # how it computes: "onnx-int8", "onnx-int8-pooled", "torch" (the reference), "python" (the fake)
+    runtime: str  # how it computes: one of `RUNTIMES` ("torch" is the reference), or "python" (the fake)
 
     def encode(self, texts: list[str], *, progress: Done | None = None) -> np.ndarray:
         """Unit-length float32 vectors, one row per text; ``progress`` hears how many are done after each batch."""
@@ -125,6 +125,27 @@ class Embedder(Protocol):
     def word_vectors(self, words: list[str]) -> np.ndarray:
         """Unit-length float32 vectors of single words, without context: cheap enough for every word of a passage."""
         ...
+
+
+def length_batches(texts: list[str], size: int, progress: Done | None = None) -> Iterator[np.ndarray]:
+    """Row numbers of ``texts`` in batches of ``size``, longest first (little padding); ``progress`` hears each done."""
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    for start in range(0, len(texts), size):
+        yield order[start : start + size]
+        if progress is not None:
+            progress(min(start + size, len(texts)))
+
+
+def piece_means(table: np.ndarray, pieces: list[list[int]]) -> np.ndarray:
+    """Each word's mean word-piece embedding (rows of ``table``), unit length; zeros for a word without pieces."""
+    vectors = np.zeros((len(pieces), table.shape[1]), dtype=np.float32)
+    single = [i for i, p in enumerate(pieces) if len(p) == 1]  # most words: one gather for all of them
+    vectors[single] = table[[pieces[i][0] for i in single]]
+    for i, p in enumerate(pieces):
+        if len(p) > 1:
+            vectors[i] = table[p].mean(axis=0)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
 
 
 def model_folder(name: str) -> Path:
@@ -190,15 +211,10 @@ class SentenceTransformerEmbedder:
         if len(texts) <= SMALL_BATCH:
             with TORCH_THREADS.small():
                 return self._forward(texts)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        starts = range(0, len(texts), self.batch_size)
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in starts:
-            rows = order[start : start + self.batch_size]
+        for rows in length_batches(texts, self.batch_size, progress):
             with TORCH_THREADS.batch():
                 vectors[rows] = self._forward([texts[i] for i in rows])
-            if progress is not None:
-                progress(start + len(rows))
         return vectors
 
     def _forward(self, texts: list[str]) -> np.ndarray:
@@ -219,16 +235,7 @@ class SentenceTransformerEmbedder:
         near "angry" and "residents" near "locals".  Only the word pieces of a
         word are remembered (a few integers), never its vector.
         """
-        pieces = self._word_pieces(words)
-        table = self._input_embeddings()
-        vectors = np.zeros((len(words), self.dim), dtype=np.float32)
-        single = [i for i, p in enumerate(pieces) if len(p) == 1]  # most words: one gather for all of them
-        vectors[single] = table[[pieces[i][0] for i in single]]
-        for i, p in enumerate(pieces):
-            if len(p) > 1:
-                vectors[i] = table[p].mean(axis=0)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.where(norms > 0, norms, 1.0)
+        return piece_means(self._input_embeddings(), self._word_pieces(words))
 
     def _input_embeddings(self) -> np.ndarray:
         """The model's word-piece embedding table, shared with torch (no copy)."""
@@ -324,7 +331,6 @@ def _load_embedder(name: str, runtime: str) -> Embedder:
     if runtime in ("onnx-int8", "onnx-int8-pooled", "onnx-fp32"):
         from qa.onnx_embedder import OnnxEmbedder
 
-        model_folder(name)
         version = installed_version(name)
         return OnnxEmbedder(name, version, int8=runtime != "onnx-fp32", pool_sentences=runtime == "onnx-int8-pooled")
     raise ModelError(f"unknown runtime {runtime!r}; known: {', '.join(RUNTIMES)}")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import models
-from qa.models import SMALL_BATCH, Done, ModelError, model_folder
+from qa.models import SMALL_BATCH, Done, ModelError, length_batches, model_folder, piece_means
 
 log = logging.getLogger("qa")
 
@@ -179,13 +179,9 @@ class OnnxEmbedder:
         if len(texts) <= SMALL_BATCH:
             with self._cores:
                 return self._forward(self._small_session, texts)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), BATCH):
-            rows = order[start : start + BATCH]
+        for rows in length_batches(texts, BATCH, progress):
             vectors[rows] = self._forward(self._batch_session, [texts[i] for i in rows])
-            if progress is not None:
-                progress(start + len(rows))
         return vectors
 
     def encode_pooled(
@@ -201,9 +197,7 @@ class OnnxEmbedder:
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         parts: list[np.ndarray] = [np.zeros((len(s), self.dim), dtype=np.float32) for s in spans]
         unread: list[tuple[int, int]] = []  # (text, span) pairs the model did not reach
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        for start in range(0, len(texts), BATCH):
-            rows = order[start : start + BATCH]
+        for rows in length_batches(texts, BATCH, progress):
             encodings, hidden = self._hidden(self._batch_session, [texts[i] for i in rows])
             mask = np.asarray([e.attention_mask for e in encodings], dtype=np.float32)
             vectors[rows] = _unit(_mean(hidden, mask))
@@ -219,8 +213,6 @@ class OnnxEmbedder:
                     else:
                         unread.append((i, j))
                 parts[i] = _unit(parts[i])
-            if progress is not None:
-                progress(start + len(rows))
         if unread:
             alone = self.encode([texts[i][slice(*spans[i][j])] for i, j in unread])
             for (i, j), vector in zip(unread, alone, strict=True):
@@ -242,15 +234,7 @@ class OnnxEmbedder:
 
     def word_vectors(self, words: list[str]) -> np.ndarray:
         """The mean of each word's input word-piece embeddings, unit length (as the torch path computes them)."""
-        pieces = self._word_pieces(words)
-        vectors = np.zeros((len(words), self.dim), dtype=np.float32)
-        single = [i for i, p in enumerate(pieces) if len(p) == 1]
-        vectors[single] = self._table[[pieces[i][0] for i in single]]
-        for i, p in enumerate(pieces):
-            if len(p) > 1:
-                vectors[i] = self._table[p].mean(axis=0)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.where(norms > 0, norms, 1.0)
+        return piece_means(self._table, self._word_pieces(words))
 
     def _word_pieces(self, words: list[str]) -> list[list[int]]:
         with self._memo:

@@ -19,6 +19,7 @@ from qa.index import (
     StaleIndexError,
     corpus_path,
     read_manifest_data,
+    saved_checksums,
 )
 from qa.models import DEFAULT_MODEL, Embedder, load_embedder
 from qa.progress import Callback, silent
@@ -132,7 +133,7 @@ def load(
         # this index was read: wait for a writer holding the lock, then read the index once more.
         waited = True
         folders.wait_for_writer(index_dir, LOCK_TIMEOUT, "index")
-        if _saved_checksums(index_dir) == index.manifest.checksums:
+        if saved_checksums(index_dir) == index.manifest.checksums:
             break  # the same index: the corpus did change
     recipe = Recipe(corpus_dir, index.manifest.model, _chunking(index.manifest.chunking))
     if check.problems:
@@ -151,14 +152,6 @@ def load(
         log.warning("%s; using the index as it is", message)
         return Engine(index, index_dir=index_dir)
     return _rebuild(index_dir, recipe, f"{message}; rebuilding it", embedder, settings, previous=index)
-
-
-def _saved_checksums(index_dir: Path) -> object:
-    """The checksums the manifest in ``index_dir`` records now (None when it cannot be read)."""
-    try:
-        return read_manifest_data(index_dir / MANIFEST).get("checksums")
-    except IndexFormatError:
-        return None
 
 
 def _previous(index_dir: Path) -> Index | None:
