@@ -27,7 +27,7 @@ from pathlib import Path
 
 from qa import folders
 from qa.chunking import ChunkingSettings
-from qa.documents import DOCUMENT_SUFFIXES, CorpusError, doc_id_of, file_sha256, load_document
+from qa.documents import CorpusError, doc_id_of, file_sha256, load_document, unsupported_format
 from qa.index import LOCK_TIMEOUT, Index, IndexFormatError, saved_checksums
 from qa.progress import Callback, silent
 
@@ -135,10 +135,8 @@ def _check_addable(path: Path) -> None:
         raise CorpusError(f"{path}: no such file")
     if not path.is_file():
         raise CorpusError(f"{path}: not a file (add the files of a folder one by one, or `qa index` the folder)")
-    if path.suffix.lower() not in DOCUMENT_SUFFIXES:
-        raise CorpusError(
-            f"{path}: unsupported format {path.suffix or '(no extension)'!r}; supported: {', '.join(DOCUMENT_SUFFIXES)}"
-        )
+    if reason := unsupported_format(path):
+        raise CorpusError(f"{path}: {reason}")
     load_document(path, path.parent)  # `UnusableFile` says why it cannot be used
 
 

@@ -131,6 +131,13 @@ _LINE = re.compile(r"[^\n]+")
 _LEAD = re.compile(rf"[\s{BOM}]*")  # white space, and the byte-order mark that is as invisible
 
 
+def unsupported_format(path: Path) -> str | None:
+    """Why ``path`` is of no format the corpus reads (its extension, and those it does read), or None."""
+    if path.suffix.lower() in DOCUMENT_SUFFIXES:
+        return None
+    return f"unsupported format {path.suffix or '(no extension)'!r}; supported: {', '.join(DOCUMENT_SUFFIXES)}"
+
+
 def file_sha256(path: Path) -> str:
     """The file's hash; for an unreadable file, a marker that changes once it can be read (so an index goes stale)."""
     try:

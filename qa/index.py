@@ -6,8 +6,10 @@ An index folder (format 3) holds everything needed to answer without the corpus 
   file hashes, the files skipped) and a checksum of every other file, so a
   stale, foreign or damaged index is detected, never silently used;
 - ``documents.jsonl``: each document's text and labelled segments;
-- ``chunks.jsonl``: one chunk span per line, row ``i`` is vector ``i``;
-- ``dense.faiss``: unit vectors under inner product (cosine);
+- ``chunks.jsonl``: one chunk span per line, chunk id ``i`` on line ``i``;
+- ``dense.faiss``: unit vectors under inner product (cosine), row ``i`` chunk
+  ``i`` but in an HNSW index after removals: ``dense_rows.npy`` then maps rows
+  to chunks (`qa.dense`);
 - ``sentence_spans.npz``: each chunk's sentence spans (``spans``, ``offsets``),
   and ``sentence_vectors.npy`` their unit vectors (float16), for sentence-level
   evidence in the second stage and highlights;
@@ -46,12 +48,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import bm25s
-import faiss
 import numpy as np
 import Stemmer
 
+from qa import dense as dense_store
 from qa import folders, integrity
 from qa.chunking import Chunk, ChunkingSettings, Sentence, chunk_sentences
+from qa.dense import Dense
 from qa.documents import (
     METADATA_FILE,
     CorpusError,
@@ -68,19 +71,18 @@ from qa.progress import Callback, Progress, silent
 log = logging.getLogger("qa")
 
 FORMAT_VERSION = 3  # 2: sentence spans and vectors; 3: checksums, split sentence files, document frequencies
-HNSW_FROM = 200_000  # chunks; below this, exact search is fast enough
 _TOKEN_PATTERN = r"(?u)\b\w+\b"  # keep one-character tokens: "4 million", "6 bombings"
 
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 CHUNKS = "chunks.jsonl"
-DENSE = "dense.faiss"
+DENSE = dense_store.FILE
 SENTENCE_SPANS = "sentence_spans.npz"
 SENTENCE_VECTORS = "sentence_vectors.npy"
 FREQUENCIES = "document_frequencies.json"
 BM25 = "bm25"
 REQUIRED_FILES = (DOCUMENTS, CHUNKS, DENSE, SENTENCE_SPANS, SENTENCE_VECTORS, FREQUENCIES)
-SAMPLED_FILES = frozenset({DENSE, SENTENCE_VECTORS})  # large and numeric: a sampled checksum
+SAMPLED_FILES = frozenset({DENSE, SENTENCE_VECTORS, dense_store.ROWS_FILE})  # large and numeric: a sampled checksum
 LAYOUT = folders.Layout(
     record=MANIFEST, noun="index", record_label="the manifest", required=REQUIRED_FILES, sampled=SAMPLED_FILES
 )
@@ -380,6 +382,7 @@ class Reuse:
     chunks: dict[str, list[Chunk]]  # doc id -> its chunks, when the chunking settings are the same
     vectors: dict[Chunk, np.ndarray]  # chunk -> its unit vector
     sentences: dict[Chunk, tuple[np.ndarray, np.ndarray]]  # chunk -> its sentence spans and vectors
+    ids: dict[Chunk, int]  # chunk -> its id in the earlier index (whose dense index may be kept)
 
     @classmethod
     def of(
@@ -397,18 +400,20 @@ class Reuse:
             embedder.dim,
             embedder.runtime,
         ):
-            return cls({}, {}, {})
+            return cls({}, {}, {}, {})
         same = {d for d, doc in previous.documents.items() if d in documents and documents[d].text == doc.text}
         same_chunking = m.chunking == settings.to_dict()
+        kept = [i for i, chunk in enumerate(previous.chunks) if chunk.doc_id in same]
+        stored = previous.dense.vectors() if kept else None
         chunks: dict[str, list[Chunk]] = {}
-        vectors, sentences = {}, {}
-        for i, chunk in enumerate(previous.chunks):
-            if chunk.doc_id in same:
-                vectors[chunk] = previous.vector(i)
-                sentences[chunk] = previous.sentences.of_chunk(i)
-                if same_chunking:
-                    chunks.setdefault(chunk.doc_id, []).append(chunk)
-        return cls(chunks, vectors, sentences)
+        vectors, sentences, ids = {}, {}, {}
+        for i in kept:
+            chunk = previous.chunks[i]
+            vectors[chunk], ids[chunk] = stored[i], i
+            sentences[chunk] = previous.sentences.of_chunk(i)
+            if same_chunking:
+                chunks.setdefault(chunk.doc_id, []).append(chunk)
+        return cls(chunks, vectors, sentences, ids)
 
     @staticmethod
     def documents(
@@ -434,7 +439,7 @@ class Index:
     manifest: Manifest
     documents: dict[str, Document]
     chunks: list[Chunk]
-    dense: faiss.Index
+    dense: Dense
     lexical: bm25s.BM25
     sentences: Sentences
     document_frequencies: dict[str, int]  # token -> chunks holding it, as BM25 tokenized them
@@ -513,7 +518,8 @@ class Index:
             embedded, sentences = _embed_twice(by_id, chunks, fresh_sentences, embedder, progress, known.sentences)
         vectors = np.asarray([known.vectors.get(c, embedded.get(c)) for c in chunks], dtype=np.float32)
         progress(Progress("lexical index", 0, len(chunks)))
-        dense, kind = _dense_index(vectors.reshape(len(chunks), embedder.dim))
+        vectors = vectors.reshape(len(chunks), embedder.dim)
+        dense = previous.dense.updated([known.ids.get(c) for c in chunks], vectors) if known.ids else Dense.of(vectors)
         lexical, frequencies = _lexical_index(by_id, chunks)
         progress(Progress("lexical index", len(chunks), len(chunks)))
         manifest = Manifest(
@@ -526,7 +532,7 @@ class Index:
             files=dict(files or {}),
             metadata_sha256=metadata_sha256,
             n_chunks=len(chunks),
-            faiss=kind,
+            faiss=dense.kind,
             skipped=dict(skipped or {}),
         )
         return cls(manifest, by_id, chunks, dense, lexical, sentences, frequencies, embedder)
@@ -630,10 +636,7 @@ class Index:
 
     def dense_search(self, query_vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Chunk ids and cosine similarities of the ``n`` nearest chunks, best first."""
-        n = min(n, len(self.chunks))
-        scores, ids = self.dense.search(query_vector.reshape(1, -1).astype(np.float32), n)
-        keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+        return self.dense.search(query_vector, min(n, len(self.chunks)))
 
     def lexical_scores(self, question: str) -> np.ndarray:
         """BM25 score of every chunk for ``question`` (zeros when no term is known)."""
@@ -649,7 +652,7 @@ class Index:
 
     def vector(self, chunk_id: int) -> np.ndarray:
         """The stored unit vector of a chunk."""
-        return self.dense.reconstruct(int(chunk_id))
+        return self.dense.vector(chunk_id)
 
 
 def top_scores(scores: np.ndarray, n: int) -> np.ndarray:
@@ -671,19 +674,6 @@ def _chunk_all(
             chunks[document.doc_id] = dict(chunk_sentences(document, settings))
         progress(Progress("chunking", done, len(documents)))
     return chunks
-
-
-def _dense_index(vectors: np.ndarray) -> tuple[faiss.Index, str]:
-    """Exact search for small corpora, HNSW from `HNSW_FROM` chunks on."""
-    dim = vectors.shape[1]
-    if len(vectors) >= HNSW_FROM:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = 128
-        kind = "HNSW32"
-    else:
-        index, kind = faiss.IndexFlatIP(dim), "Flat"
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index, kind
 
 
 def _lexical_index(documents: dict[str, Document], chunks: list[Chunk]) -> tuple[bm25s.BM25, dict[str, int]]:
@@ -731,7 +721,7 @@ def _read_once(cls: type[Index], index_dir: Path) -> Index:
             manifest,
             _read_documents(index_dir / DOCUMENTS),
             chunks,
-            faiss.read_index(str(index_dir / DENSE)),
+            Dense.read(index_dir),
             bm25s.BM25.load(str(index_dir / BM25)),
             Sentences.read(index_dir),
             _read_frequencies(index_dir / FREQUENCIES, len(chunks)),
@@ -775,7 +765,7 @@ def _write_index(index: Index, folder: Path, progress: Callback = silent) -> Man
     """
     folder.mkdir()
     steps = [
-        lambda: faiss.write_index(index.dense, str(folder / DENSE)),
+        lambda: index.dense.write(folder),
         lambda: index.lexical.save(str(folder / BM25)),
         lambda: index.sentences.write(folder),
         lambda: _write_jsonl(folder / CHUNKS, (asdict(c) for c in index.chunks)),

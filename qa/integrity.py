@@ -28,14 +28,12 @@ _DOCUMENTS = "documents.jsonl"  # qa.index.DOCUMENTS (not imported: qa.index imp
 
 def integrity_problem(index: Index) -> str | None:
     """The first way the index's parts contradict each other, or None; O(chunks + sentences)."""
-    m, chunks, dense = index.manifest, index.chunks, index.dense
-    if not (len(chunks) == m.n_chunks == dense.ntotal) or dense.d != m.dim:
-        return (
-            f"index files disagree ({len(chunks)} chunks, {dense.ntotal} vectors of dimension {dense.d}, "
-            f"manifest says {m.n_chunks} of {m.dim})"
-        )
+    m, chunks = index.manifest, index.chunks
+    if len(chunks) != m.n_chunks:
+        return f"index files disagree ({len(chunks)} chunks, the manifest says {m.n_chunks})"
     return (
-        index.sentences.check(len(chunks), m.dim)
+        index.dense.problem(len(chunks), m.dim)
+        or index.sentences.check(len(chunks), m.dim)
         or _documents_problem(index.documents, m)
         or _chunks_problem(index.documents, chunks)
         or _sentences_problem(chunks, index.sentences)

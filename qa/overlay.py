@@ -21,7 +21,7 @@ import numpy as np
 
 from qa.chunking import Chunk, ChunkingSettings
 from qa.collection import safe_name, unused_name
-from qa.documents import DOCUMENT_SUFFIXES, CorpusError, Document, UnusableFile, load_document
+from qa.documents import CorpusError, Document, UnusableFile, load_document, unsupported_format
 from qa.index import Index, Manifest
 from qa.models import Embedder
 from qa.progress import Callback, silent
@@ -55,8 +55,8 @@ def read_uploads(paths: Sequence[Path], taken: Collection[str]) -> tuple[list[Do
     for path in paths:
         name = unused_name(safe_name(path.name), used)
         used.add(name)
-        if path.suffix.lower() not in DOCUMENT_SUFFIXES:
-            skipped[name] = f"unsupported format {path.suffix or '(no extension)'!r}"
+        if reason := unsupported_format(path):
+            skipped[name] = reason
             continue
         try:
             documents.append(replace(load_document(path, path.parent), doc_id=name))

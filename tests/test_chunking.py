@@ -111,6 +111,29 @@ def test_split_sentences_respects_the_range():
     assert spans == ["Inside two.", "Inside three."]
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Mr. Smith went to Washington. He arrived at 5 p.m. on Jan. 3. It rained.",
+        "Yes. Yes. Yes.  No!   Maybe?",
+        "The U.S. economy grew 2.5% in Q3 (up from 1.9%). Analysts, e.g. J. Doe, were surprised.",
+        "One sentence without a full stop",
+    ],
+)
+def test_sentence_places_are_pysbds_own(line):
+    """The one-scan search for sentence places (`_Segmenter`) finds what pysbd's own search finds."""
+    import pysbd
+
+    from qa.chunking import _Segmenter
+
+    def spans(segmenter):
+        return [(s.start, s.end) for s in segmenter.segment(line)]
+
+    assert spans(_Segmenter(language="en", clean=False, char_span=True)) == spans(
+        pysbd.Segmenter(language="en", clean=False, char_span=True)
+    )
+
+
 def _thread_text(n: int) -> str:
     """A text of its own for thread ``n``: sentences of different lengths, so swapped spans show."""
     return "\n".join(

@@ -50,7 +50,7 @@ def test_the_overlay_lists_the_files_it_could_not_use(built, uploads):
     assert set(session.documents[len(built.documents) :]) == {"kiwi.txt", "notes.docx", "report.pdf"}
     assert session.index.skipped == {
         "scan.pdf": "no extractable text (it may be a scanned image)",
-        "table.csv": "unsupported format '.csv'",
+        "table.csv": "unsupported format '.csv'; supported: .txt, .md, .html, .htm, .pdf, .docx",
     }
 
 
