@@ -23,6 +23,7 @@ from qa.documents import file_sha256
 from qa.index import FORMAT_VERSION
 from qa.models import DEFAULT_RUNTIME
 from qa.progress import Bars
+from qa.sentence_map import SENTENCE_MAP_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "eval"
@@ -107,9 +108,11 @@ def scifact_corpus(cache: Path = CACHE, rows: list[dict] | None = None, name: st
 
 
 def index_key() -> str:
-    """What an index depends on besides its corpus: model, chunking, format, embedding runtime."""
+    """What an index depends on besides its corpus: model, chunking, format, embedding runtime (and its map)."""
+    sentence_map = file_sha256(SENTENCE_MAP_FILE) if "pooled" in DEFAULT_RUNTIME else None
     blob = json.dumps(
-        [qa.DEFAULT_MODEL, qa.ChunkingSettings().to_dict(), FORMAT_VERSION, DEFAULT_RUNTIME], sort_keys=True
+        [qa.DEFAULT_MODEL, qa.ChunkingSettings().to_dict(), FORMAT_VERSION, DEFAULT_RUNTIME, sentence_map],
+        sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 

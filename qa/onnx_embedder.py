@@ -1,4 +1,4 @@
-"""The shipped MiniLM through ONNX Runtime: the default embedding path (float32), and faster int8 variants.
+"""The shipped MiniLM through ONNX Runtime: the default embedding path (int8, sentences pooled) and its variants.
 
 The ONNX file is made on this machine from the weights the model package
 ships (nothing is downloaded): exported with ``torch.onnx``; for the int8
@@ -24,6 +24,7 @@ import numpy as np
 
 from qa import models
 from qa.models import SMALL_BATCH, Done, ModelError, length_batches, model_folder, piece_means
+from qa.sentence_map import SentenceMap
 
 log = logging.getLogger("qa")
 
@@ -132,9 +133,9 @@ class OnnxEmbedder:
     """all-MiniLM-L6-v2 through ONNX Runtime: torch's vectors (float32), or close to them (``int8``), faster.
 
     ``pool_sentences``: an index built with it takes its sentence vectors
-    from the chunk pass (`encode_pooled`, runtime ``onnx-int8-pooled``)
-    instead of embedding every sentence alone: half the embedding work, but
-    not the default (on the seed set it ranks worse, see benchmarks/README.md).
+    from the chunk pass (`encode_pooled`, runtime ``onnx-int8-pooled``, the
+    default) instead of embedding every sentence alone: half the embedding
+    work.
     """
 
     def __init__(
@@ -170,6 +171,13 @@ class OnnxEmbedder:
         self.dim = int(self._table.shape[1])
         self._pieces: dict[str, list[int]] = {}
         self._memo = threading.Lock()
+        self._map: SentenceMap | None = None
+
+    def _sentence_map(self) -> SentenceMap:
+        """The shipped map for this model, read on first use (`ModelError` if it is missing or for another)."""
+        if self._map is None:
+            self._map = SentenceMap.load(self.name, self.dim)
+        return self._map
 
     def encode(self, texts: list[str], *, progress: Done | None = None) -> np.ndarray:
         """Unit vectors, in batches of similar length (little padding); questions on one core each."""
@@ -185,18 +193,27 @@ class OnnxEmbedder:
         return vectors
 
     def encode_pooled(
-        self, texts: list[str], spans: list[list[tuple[int, int]]], *, progress: Done | None = None
+        self,
+        texts: list[str],
+        spans: list[list[tuple[int, int]]],
+        *,
+        progress: Done | None = None,
+        mapped: bool = True,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Unit vectors of the texts and, from the same forward pass, of each character span of each text.
 
         A span's vector is the mean of the outputs of its word pieces, read in
         the context of the whole text (an index's sentences, without a second
-        pass over them); a span past the 256 word pieces the model reads is
-        embedded on its own.
+        pass over them), then (``mapped``) taken through the shipped
+        `SentenceMap` towards the span's vector on its own.  A span that is
+        the whole text gets the text's vector; one past the 256 word pieces
+        the model reads is embedded on its own.
         """
+        sentence_map = self._sentence_map() if mapped else None
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         parts: list[np.ndarray] = [np.zeros((len(s), self.dim), dtype=np.float32) for s in spans]
         unread: list[tuple[int, int]] = []  # (text, span) pairs the model did not reach
+        pooled: list[tuple[int, int]] = []  # (text, span) pairs read in context
         for rows in length_batches(texts, BATCH, progress):
             encodings, hidden = self._hidden(self._batch_session, [texts[i] for i in rows])
             mask = np.asarray([e.attention_mask for e in encodings], dtype=np.float32)
@@ -210,9 +227,15 @@ class OnnxEmbedder:
                         parts[i][j] = vectors[i]
                     elif inside.any():
                         parts[i][j] = hidden[b][inside].mean(axis=0)
+                        pooled.append((i, j))
                     else:
                         unread.append((i, j))
                 parts[i] = _unit(parts[i])
+        if sentence_map is not None and pooled:
+            inputs = np.asarray([parts[i][j] for i, j in pooled])
+            chunks = vectors[[i for i, _ in pooled]]
+            for (i, j), vector in zip(pooled, sentence_map.apply(inputs, chunks), strict=True):
+                parts[i][j] = vector
         if unread:
             alone = self.encode([texts[i][slice(*spans[i][j])] for i, j in unread])
             for (i, j), vector in zip(unread, alone, strict=True):

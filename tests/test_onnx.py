@@ -149,3 +149,20 @@ def test_a_damaged_exported_model_is_exported_again(tmp_path, monkeypatch, onnx)
     again = OnnxEmbedder(onnx.name, onnx.version, int8=True)
     assert path.stat().st_size > 10_000_000
     assert np.allclose(again.encode(["a quokka"]), onnx.encode(["a quokka"]), atol=1e-6)
+
+
+def test_the_shipped_sentence_map_brings_pooled_vectors_nearer_the_sentences_own(default_docs, fp32):
+    pooled = load_embedder(qa.DEFAULT_MODEL, "onnx-int8-pooled")
+    texts, spans, alone = [], [], []
+    for doc in default_docs.values():
+        for chunk, inside in chunk_sentences(doc):
+            if len(inside) > 1:
+                text, where = embedding_text_and_spans(doc, chunk, inside)
+                texts.append(text), spans.append(where)
+                alone.append(fp32.encode([text[a:b] for a, b in where]))
+    _, raw = pooled.encode_pooled(texts, spans, mapped=False)
+    _, mapped = pooled.encode_pooled(texts, spans)
+    alone_all = np.concatenate(alone)
+    before = cosines(np.concatenate(raw), alone_all).mean()
+    after = cosines(np.concatenate(mapped), alone_all).mean()
+    assert after > before + 0.03, (before, after)
