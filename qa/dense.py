@@ -97,17 +97,36 @@ class Dense:
         rows[total:] = fresh
         return Dense(index, rows)
 
-    def search(self, query_vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Chunk ids and cosine similarities of (up to) the ``n`` nearest chunks, best first."""
+    def search(
+        self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Chunk ids and cosine similarities of (up to) the ``n`` nearest chunks, best first.
+
+        ``allowed``: the only chunk ids to consider (the search visits no other).
+        """
         query = np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32)
-        k = min(n + self.masked, self.index.ntotal)
+        if allowed is None:
+            k, params = min(n + self.masked, self.index.ntotal), None
+        else:
+            k, params = min(n, len(allowed)), self._selecting(self.chunk_rows[allowed])
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, rows = self.index.search(query, k)
+        scores, rows = self.index.search(query, k, params=params)
         rows, scores = rows[0], scores[0]
         ids = rows if self.rows is None else np.where(rows >= 0, self.rows[np.maximum(rows, 0)], -1)
         keep = ids >= 0
         return ids[keep][:n], scores[keep][:n]
+
+    def _selecting(self, rows: np.ndarray) -> faiss.SearchParameters:
+        """Search parameters that visit only ``rows``."""
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(rows, dtype=np.int64))
+        if isinstance(self.index, faiss.IndexHNSWFlat):
+            params = faiss.SearchParametersHNSW(sel=selector)
+            params.efSearch = HNSW_EF_SEARCH
+        else:
+            params = faiss.SearchParameters(sel=selector)
+        params.selector_keepalive = selector  # the parameters hold a raw pointer to it
+        return params
 
     def vector(self, chunk_id: int) -> np.ndarray:
         """The stored unit vector of a chunk."""

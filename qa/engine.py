@@ -20,8 +20,9 @@ from qa.answer import Answer, Passage
 from qa.collection import add_files, remove_documents
 from qa.confidence import Calibrator, confidence_features, load_calibrator
 from qa.disagreement import Disagreement, find_disagreement, first_figure
-from qa.documents import Document
+from qa.documents import Document, Section
 from qa.evidence import Candidate, Evidence, Question
+from qa.filters import NO_FILTERS, Filters, only
 from qa.highlight import highlight
 from qa.index import Index
 from qa.overlay import overlay_index
@@ -169,22 +170,34 @@ class Engine:
         """``question`` checked and analysed once for every stage (`TypeError` / `ValueError` if it is no question)."""
         return self._snapshot.question(question)
 
-    def evidence(self, question: str, n: int | None = None) -> Evidence:
+    def evidence(
+        self,
+        question: str,
+        n: int | None = None,
+        *,
+        documents: Sequence[str] | None = None,
+        sources: Sequence[str] | None = None,
+        sections: Sequence[Section] | None = None,
+    ) -> Evidence:
         """The question and its ranked candidates, best first (at least ``settings.candidates`` deep, or ``n``).
 
         The stage (``settings.stage``) decides whether the ranking is one list,
         both fused, or fused and re-ranked; the re-ranked top candidates carry
-        their `Signals`.
+        their `Signals`.  ``documents``, ``sources``, ``sections``: see `ask`.
         """
-        return self._evidence(self._snapshot, question, n)
+        snapshot = self._snapshot
+        filters = Filters.of(snapshot.index.chunks, documents=documents, sources=sources, sections=sections)
+        return self._evidence(snapshot, question, n, filters)
 
-    def _evidence(self, snapshot: Snapshot, question: str, n: int | None) -> Evidence:
+    def _evidence(self, snapshot: Snapshot, question: str, n: int | None, filters: Filters = NO_FILTERS) -> Evidence:
         asked = snapshot.question(question)
         index, settings = snapshot.index, self.settings
         depth = max(checked_count(n, "n", MAX_N) if n is not None else 0, settings.candidates)
-        dense_ids, dense_scores = index.dense_search(asked.vector, depth)
+        allowed = filters.allowed_ids(index.chunks)
+        dense_ids, dense_scores = index.dense_search(asked.vector, depth, allowed)
         best_dense = float(dense_scores[0]) if len(dense_scores) else 0.0
         lexical = index.lexical_scores(asked.text)
+        lexical = only(lexical, allowed)  # BM25 scores every chunk
         if settings.stage == "dense":
             dense_of = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
             ranked = single_list(dense_ids, dense_of, lexical, "dense")
@@ -196,10 +209,19 @@ class Engine:
                 ranked = self._rerank(snapshot.featurizer, asked, ranked)
         return Evidence(asked, tuple(ranked[:depth]), best_dense)
 
-    def search(self, question: str, n: int = 100) -> list[Candidate]:
+    def search(
+        self,
+        question: str,
+        n: int = 100,
+        *,
+        documents: Sequence[str] | None = None,
+        sources: Sequence[str] | None = None,
+        sections: Sequence[Section] | None = None,
+    ) -> list[Candidate]:
         """Chunks ranked for ``question``, best first, at most ``n`` (1 to 10,000): the ranking `ask` cuts from."""
         n = checked_count(n, "n", MAX_N)
-        return list(self.evidence(question, n).candidates[:n])
+        evidence = self.evidence(question, n, documents=documents, sources=sources, sections=sections)
+        return list(evidence.candidates[:n])
 
     def _rerank(self, featurizer: Featurizer, question: Question, candidates: list[Candidate]) -> list[Candidate]:
         """The top ``settings.rerank_depth`` candidates re-ordered by the learned ranker; the rest keep fused order.
@@ -223,11 +245,29 @@ class Engine:
 
     # --- the answer -------------------------------------------------------------------
 
-    def ask(self, question: str, k: int = 5) -> Answer:
-        """The ``k`` best passages (1 to 50) for ``question``, whether they answer it, and where sources differ."""
+    def ask(
+        self,
+        question: str,
+        k: int = 5,
+        *,
+        documents: Sequence[str] | None = None,
+        sources: Sequence[str] | None = None,
+        sections: Sequence[Section] | None = None,
+    ) -> Answer:
+        """The ``k`` best passages (1 to 50) for ``question``, whether they answer it, and where sources differ.
+
+        ``documents``, ``sources``, ``sections``: lists of the doc ids, outlets
+        and sections (``"article"``, ``"comment"``, ``"boilerplate"``) the
+        passages may come from, matched exactly (``None``: any).  They apply
+        before the top-``k`` cut, and to the decision whether the corpus
+        answers.  A value no passage has is `ValueError`.
+
+        >>> engine.ask("How many were killed?", sections=["article"]).passages  # doctest: +SKIP
+        """
         k = checked_count(k, "k", MAX_K)
         snapshot = self._snapshot  # the whole answer comes from one index, whatever `add` swaps in meanwhile
-        evidence = self._evidence(snapshot, question, None)
+        filters = Filters.of(snapshot.index.chunks, documents=documents, sources=sources, sections=sections)
+        evidence = self._evidence(snapshot, question, None, filters)
         asked = evidence.question
         chosen = [
             snapshot.featurizer.with_signals(asked, c)

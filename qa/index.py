@@ -634,9 +634,11 @@ class Index:
     def encode_query(self, question: str) -> np.ndarray:
         return self.model.encode([question])[0]
 
-    def dense_search(self, query_vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Chunk ids and cosine similarities of the ``n`` nearest chunks, best first."""
-        return self.dense.search(query_vector, min(n, len(self.chunks)))
+    def dense_search(
+        self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Chunk ids and cosine similarities of the ``n`` nearest chunks (of the ``allowed`` ids), best first."""
+        return self.dense.search(query_vector, min(n, len(self.chunks)), allowed)
 
     def lexical_scores(self, question: str) -> np.ndarray:
         """BM25 score of every chunk for ``question`` (zeros when no term is known)."""

@@ -149,10 +149,15 @@ class Layered:
     def encode_query(self, question: str) -> np.ndarray:
         return self.base.encode_query(question)
 
-    def dense_search(self, query_vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``n`` nearest chunks of both indexes by cosine, best first (ties: the base's first)."""
-        base_ids, base_scores = self.base.dense_search(query_vector, n)
-        extra_ids, extra_scores = self.extra.dense_search(query_vector, n)
+    def dense_search(
+        self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` nearest chunks (of the ``allowed`` ids) of both indexes by cosine, best first (ties: base's)."""
+        base_allowed = extra_allowed = None
+        if allowed is not None:
+            base_allowed, extra_allowed = allowed[allowed < self.offset], allowed[allowed >= self.offset] - self.offset
+        base_ids, base_scores = self.base.dense_search(query_vector, n, base_allowed)
+        extra_ids, extra_scores = self.extra.dense_search(query_vector, n, extra_allowed)
         ids = np.concatenate([base_ids, extra_ids + self.offset])
         scores = np.concatenate([base_scores, extra_scores])
         order = np.argsort(-scores, kind="stable")[:n]
