@@ -54,6 +54,7 @@ class Answer:
     passages: list[Passage]
     confidence: float = 0.0  # in [0, 1]
     disagreements: list[Disagreement] = field(default_factory=list)  # figures that differ between passages
+    context: str | None = None  # the question as read with what it took from earlier ones (`qa.followup`)
 
     def to_dict(self) -> dict:
         """Plain JSON-serialisable data, for the API and the CLI."""
@@ -65,6 +66,8 @@ class Answer:
     def to_markdown(self) -> str:
         """The chat reply: each passage as a quote with its highlight in bold and its citation."""
         lines: list[str] = []
+        if self.context:
+            lines += [f"*Read as: {escape_markdown(self.context)}*", ""]
         if not self.answered:
             lines.append(f"**{NOT_ANSWERED}**")
             if self.passages:

@@ -23,6 +23,7 @@ from qa.disagreement import Disagreement, find_disagreement, first_figure
 from qa.documents import Document, Section
 from qa.evidence import Candidate, Evidence, Question
 from qa.filters import NO_FILTERS, Filters, only
+from qa.followup import read_in_context
 from qa.highlight import highlight
 from qa.index import Index
 from qa.overlay import overlay_index
@@ -47,6 +48,21 @@ def checked_question(question: object) -> str:
     if len(stripped) > MAX_QUESTION_CHARS:
         raise ValueError(f"question is {len(stripped):,} characters long; the limit is {MAX_QUESTION_CHARS:,}")
     return stripped
+
+
+MAX_HISTORY = 10  # earlier questions read for a follow-up (only the last ones matter)
+
+
+def checked_history(history: object) -> list[str]:
+    """The last `MAX_HISTORY` non-empty earlier questions, stripped; `TypeError` unless a list of strings."""
+    if history is None:
+        return []
+    if isinstance(history, str | bytes) or not isinstance(history, Sequence):
+        raise TypeError(f"history must be a list of earlier questions, not {type(history).__name__}")
+    if odd := [h for h in history if not isinstance(h, str)]:
+        raise TypeError(f"history must be a list of strings; got {type(odd[0]).__name__}")
+    kept = [h.strip() for h in history if h.strip()]
+    return [h[:MAX_QUESTION_CHARS] for h in kept[-MAX_HISTORY:]]
 
 
 def checked_count(value: object, name: str, most: int) -> int:
@@ -253,8 +269,14 @@ class Engine:
         documents: Sequence[str] | None = None,
         sources: Sequence[str] | None = None,
         sections: Sequence[Section] | None = None,
+        history: Sequence[str] | None = None,
     ) -> Answer:
         """The ``k`` best passages (1 to 50) for ``question``, whether they answer it, and where sources differ.
+
+        ``history``: the conversation's earlier questions, oldest first.  A
+        follow-up that leans on them ("And how many were wounded?") is
+        retrieved with what it refers to (`qa.followup`); `Answer.context`
+        then says how it was read.  A question that stands alone is not changed.
 
         ``documents``, ``sources``, ``sections``: lists of the doc ids, outlets
         and sections (``"article"``, ``"comment"``, ``"boilerplate"``) the
@@ -267,7 +289,10 @@ class Engine:
         k = checked_count(k, "k", MAX_K)
         snapshot = self._snapshot  # the whole answer comes from one index, whatever `add` swaps in meanwhile
         filters = Filters.of(snapshot.index.chunks, documents=documents, sources=sources, sections=sections)
-        evidence = self._evidence(snapshot, question, None, filters)
+        text = checked_question(question)
+        reading = read_in_context(text, checked_history(history))
+        read_as = reading.text if reading.carried and len(reading.text) <= MAX_QUESTION_CHARS else text
+        evidence = self._evidence(snapshot, read_as, None, filters)
         asked = evidence.question
         chosen = [
             snapshot.featurizer.with_signals(asked, c)
@@ -279,11 +304,12 @@ class Engine:
         ]
         disagreement = self._disagreement(snapshot, asked, chosen, passages) if answered else None
         return Answer(
-            asked.text,
+            text,
             answered,
             passages,
             confidence=round(confidence, 4),
             disagreements=[disagreement] if disagreement else [],
+            context=read_as if read_as != text else None,
         )
 
     def confidence(self, evidence: Evidence, top: Candidate | None) -> tuple[float, bool]:

@@ -1,0 +1,140 @@
+"""Follow-up questions read together with what they refer to, deterministically (no language model).
+
+A chat's next question often leans on the one before: "And how many were
+wounded?", "How was he killed?", "What about Jableh?".  Retrieval then gets:
+
+- "what about X?", "how about X?", "and X?" (X a name): the previous
+  question with its names replaced by X;
+- a question that refers back (a pronoun, a leading "and"/"also"/"so", or
+  at most one word of content) and names nothing itself: the question, then
+  the previous question's subject (its names, each with the word it
+  modifies: "Tartus bombing");
+- any other question: itself, unchanged (it stands alone).
+
+The history is read oldest first, each question in the light of the one
+before, so a chain of follow-ups keeps its subject.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+_WORD = re.compile(r"[\w'’-]+")
+_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$|^\s*and\s+(?P<y>.+?)\s*\?\s*$", re.I)
+PRONOUNS = frozenset("he she they him her them his hers their theirs it its there".split())
+DEMONSTRATIVES = frozenset("that this these those".split())  # "that estimate": refers back when a noun follows
+LEADS = frozenset("and also so then but".split())
+FUNCTION_WORDS = frozenset(
+    """a an the and or but so also then of in on at to for from by with about as into after before during since
+    how what who whom whose when where which why whether if is are was were be been being do does did has have had
+    can could will would shall should may might must many much more most some any all each other than that this
+    these those there here not no yes according said say says tell told please""".split()
+) | PRONOUNS
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What retrieval reads for a question (``text``), and what it took from earlier ones (None: nothing)."""
+
+    text: str
+    carried: str | None = None
+
+
+def read_in_context(question: str, history: Sequence[str] = ()) -> Reading:
+    """``question`` as retrieval should read it after the earlier questions ``history`` (oldest first)."""
+    previous: Reading | None = None
+    for earlier in history:
+        previous = _read(earlier, previous)
+    return _read(question, previous)
+
+
+def _read(question: str, previous: Reading | None) -> Reading:
+    if previous is None:
+        return Reading(question)
+    names = _names(question)
+    about = _ABOUT.match(question)
+    if about and names:
+        subject = (about.group("x") or about.group("y")).strip()
+        if len(_WORD.findall(subject)) <= 4:
+            return _substituted(previous.text, subject)
+    if not _refers_back(question, names):
+        return Reading(question)
+    subject = _subject(previous.text)
+    if not subject:
+        return Reading(question)
+    return Reading(f"{question.rstrip()} {subject}", subject)
+
+
+def _substituted(previous: str, name: str) -> Reading:
+    """The previous question with its names replaced by ``name`` (appended when it has none)."""
+    spans = _name_spans(previous)
+    if not spans:
+        return Reading(f"{previous.rstrip()} {name}", previous)
+    (start, end), rest = spans[0], spans[1:]
+    text = previous[:start] + name + previous[end:]
+    for s, e in reversed(rest):  # other names of the previous question go: they belonged to its subject
+        shift = len(name) - (end - start)
+        text = text[: s + shift] + text[e + shift :]
+    text = re.sub(r"\s{2,}", " ", text).strip()
+    return Reading(text, previous[:start] + "…" + previous[end:])
+
+
+def _refers_back(question: str, names: list[str]) -> bool:
+    """Whether ``question`` leans on an earlier one: a pronoun or "that <noun>" before any name of its own
+    (after a name, "he" is that name), a leading "and"/"also"/"so", or at most one word of content and no name."""
+    matches = list(_WORD.finditer(question))
+    words = [m.group().lower() for m in matches]
+    if not words:
+        return False
+    spans = _name_spans(question)
+    first_name = spans[0][0] if spans else len(question)
+    for i, (m, w) in enumerate(zip(matches, words, strict=True)):
+        if m.start() >= first_name:
+            break
+        if w in PRONOUNS or (w in DEMONSTRATIVES and i + 1 < len(words) and words[i + 1] not in FUNCTION_WORDS):
+            return True
+    content = [w for w in words if w not in FUNCTION_WORDS]
+    return not names and (words[0] in LEADS or len(content) <= 1)
+
+
+def _subject(text: str) -> str:
+    """The names of ``text``, each with the word after it when that word is content ("Tartus bombing")."""
+    parts = []
+    words = list(_WORD.finditer(text))
+    for start, end in _name_spans(text):
+        following = next((w for w in words if w.start() >= end), None)
+        part = text[start:end]
+        if following and following.group().islower() and following.group().lower() not in FUNCTION_WORDS:
+            part += " " + following.group()
+        if part not in parts:
+            parts.append(part)
+    return " ".join(parts)
+
+
+def _names(text: str) -> list[str]:
+    return [text[s:e] for s, e in _name_spans(text)]
+
+
+def _name_spans(text: str) -> list[tuple[int, int]]:
+    """Runs of capitalised words ("Army of Islam", "Zahran Alloush"), but a question's first word when it is a
+    function word ("How", "And")."""
+    spans: list[tuple[int, int]] = []
+    words = list(_WORD.finditer(text))
+    i = 0
+    while i < len(words):
+        w = words[i].group()
+        first = i == 0 and w.lower() in FUNCTION_WORDS
+        if w[:1].isupper() and not first:
+            j = i
+            while j + 1 < len(words) and (
+                words[j + 1].group()[:1].isupper()
+                or (words[j + 1].group() in ("of", "al") and j + 2 < len(words) and words[j + 2].group()[:1].isupper())
+            ):
+                j += 1
+            spans.append((words[i].start(), words[j].end()))
+            i = j + 1
+        else:
+            i += 1
+    return spans
