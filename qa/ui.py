@@ -34,7 +34,7 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
     def ask(message: str, history: list) -> str:
         if not isinstance(message, str) or not message.strip():
             return "Please type a question."
-        return _answer(engine, message, k).to_markdown()
+        return _answer(engine, message, k, earlier_questions(history)).to_markdown()
 
     def search(question: str, k: int = k) -> dict:
         """The `Answer` for ``question`` (1 to 2,000 characters) as JSON: ``answered``, ``confidence`` and cited
@@ -55,10 +55,28 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
     return demo
 
 
-def _answer(engine: Engine, question: object, k: object):
+def earlier_questions(history: object) -> list[str]:
+    """The visitor's earlier questions in a chat history, oldest first (what `Engine.ask` reads follow-ups with).
+
+    Gradio passes messages (``{"role": "user", "content": "..."}``, the
+    content maybe a list of parts with ``"text"``); anything else is skipped.
+    """
+    questions = []
+    for message in history if isinstance(history, list) else []:
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if isinstance(content, str) and content.strip():
+            questions.append(content)
+    return questions
+
+
+def _answer(engine: Engine, question: object, k: object, history: list[str] | None = None):
     """`Engine.ask`, its refusal of a bad argument shown to the visitor as it is (no traceback in the log)."""
     try:
-        return engine.ask(question, k=k)
+        return engine.ask(question, k=k, history=history)
     except (TypeError, ValueError) as exc:
         raise gr.Error(str(exc), print_exception=False) from None
 

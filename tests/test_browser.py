@@ -72,3 +72,19 @@ def test_corpus_markup_shows_as_text(browser, tmp_path):
         assert bot.locator("script").count() == 0
         assert bot.locator("a[href='http://example.com']").count() == 0
         page.close()
+
+
+def test_a_follow_up_is_read_with_the_question_before_it(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    with served(qa.load(strict=True)) as url:
+        page, _ = ask_in_page(browser, url, "How many people were killed in the Tartus bombing?", "Tartus")
+        box = page.locator('textarea[data-testid="textbox"]')
+        box.fill("What about Jableh?")
+        box.press("Enter")
+        expect(page.locator('[data-testid="bot"]')).to_have_count(2, timeout=30_000)
+        bot = page.locator('[data-testid="bot"]').last
+        expect(bot).to_contain_text("Read as: How many people were killed in the Jableh bombing?", timeout=30_000)
+        assert "Jableh" in bot.inner_text()
+        page.screenshot(path=str(tmp_path / "follow-up.png"), full_page=True)
+        page.close()

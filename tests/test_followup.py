@@ -84,3 +84,17 @@ def test_history_does_not_change_a_question_that_stands_alone(real_engine):
 def test_history_must_be_a_list_of_questions(real_engine, history):
     with pytest.raises(TypeError, match="history must be a list"):
         real_engine.ask("And how many were wounded?", history=history)
+
+
+def test_the_chat_passes_its_own_earlier_questions():
+    from qa.ui import earlier_questions
+
+    history = [
+        {"role": "user", "content": TARTUS},
+        {"role": "assistant", "content": "> **1.** passage"},
+        {"role": "user", "content": [{"type": "text", "text": "What about Jableh?"}]},
+        {"role": "user", "content": "   "},
+        "not a message",
+    ]
+    assert earlier_questions(history) == [TARTUS, "What about Jableh?"]
+    assert earlier_questions(None) == []
