@@ -22,7 +22,7 @@ from qa.confidence import Calibrator, confidence_features, load_calibrator
 from qa.disagreement import Disagreement, find_disagreement, first_figure
 from qa.documents import Document, Section
 from qa.evidence import Candidate, Evidence, Question
-from qa.filters import NO_FILTERS, Filters, only
+from qa.filters import NO_FILTERS, Filters, only, string_list
 from qa.followup import read_in_context
 from qa.highlight import highlight
 from qa.index import Index
@@ -57,11 +57,9 @@ def checked_history(history: object) -> list[str]:
     """The last `MAX_HISTORY` non-empty earlier questions, stripped; `TypeError` unless a list of strings."""
     if history is None:
         return []
-    if isinstance(history, str | bytes) or not isinstance(history, Sequence):
+    if not isinstance(history, Sequence):  # in order: a set or a generator is no conversation
         raise TypeError(f"history must be a list of earlier questions, not {type(history).__name__}")
-    if odd := [h for h in history if not isinstance(h, str)]:
-        raise TypeError(f"history must be a list of strings; got {type(odd[0]).__name__}")
-    kept = [h.strip() for h in history if h.strip()]
+    kept = [h.strip() for h in string_list("history", history) if h.strip()]
     return [h[:MAX_QUESTION_CHARS] for h in kept[-MAX_HISTORY:]]
 
 

@@ -79,14 +79,20 @@ def only(scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
     return kept
 
 
-def _checked(name: str, values: Iterable[str] | None, known: Collection[str], hint: str) -> frozenset[str] | None:
-    if values is None:
-        return None
+def string_list(name: str, values: object) -> list[str]:
+    """``values`` as a list; `TypeError` naming the argument ``name`` unless a list of strings (not one string)."""
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
         raise TypeError(f"{name} must be a list of strings, not {type(values).__name__}")
     values = list(values)
     if odd := [v for v in values if not isinstance(v, str)]:
         raise TypeError(f"{name} must be a list of strings; got {type(odd[0]).__name__} {odd[0]!r}")
+    return values
+
+
+def _checked(name: str, values: Iterable[str] | None, known: Collection[str], hint: str) -> frozenset[str] | None:
+    if values is None:
+        return None
+    values = string_list(name, values)
     if not values:
         raise ValueError(f"{name}: an empty list allows no passage; pass None to allow every one")
     if unknown := [v for v in values if v not in known]:

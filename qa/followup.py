@@ -53,7 +53,7 @@ def read_in_context(question: str, history: Sequence[str] = ()) -> Reading:
 def _read(question: str, previous: Reading | None) -> Reading:
     if previous is None:
         return Reading(question)
-    names = _names(question)
+    names = _name_spans(question)
     about = _ABOUT.match(question)
     if about and names:
         subject = (about.group("x") or about.group("y")).strip()
@@ -72,24 +72,22 @@ def _substituted(previous: str, name: str) -> Reading:
     spans = _name_spans(previous)
     if not spans:
         return Reading(f"{previous.rstrip()} {name}", previous)
-    (start, end), rest = spans[0], spans[1:]
-    text = previous[:start] + name + previous[end:]
-    for s, e in reversed(rest):  # other names of the previous question go: they belonged to its subject
-        shift = len(name) - (end - start)
-        text = text[: s + shift] + text[e + shift :]
-    text = re.sub(r"\s{2,}", " ", text).strip()
-    return Reading(text, previous[:start] + "…" + previous[end:])
+    text = previous
+    for i, (s, e) in reversed(list(enumerate(spans))):  # from the end, so earlier offsets hold
+        text = text[:s] + (name if i == 0 else "") + text[e:]  # its other names belonged to its subject: they go
+    start, end = spans[0]
+    return Reading(re.sub(r"\s{2,}", " ", text).strip(), previous[:start] + "…" + previous[end:])
 
 
-def _refers_back(question: str, names: list[str]) -> bool:
-    """Whether ``question`` leans on an earlier one: a pronoun or "that <noun>" before any name of its own
-    (after a name, "he" is that name), a leading "and"/"also"/"so", or at most one word of content and no name."""
+def _refers_back(question: str, names: list[tuple[int, int]]) -> bool:
+    """Whether ``question`` (its names at ``names``) leans on an earlier one: a pronoun or "that <noun>" before
+    any name of its own (after a name, "he" is that name), a leading "and"/"also"/"so", or at most one word of
+    content and no name."""
     matches = list(_WORD.finditer(question))
     words = [m.group().lower() for m in matches]
     if not words:
         return False
-    spans = _name_spans(question)
-    first_name = spans[0][0] if spans else len(question)
+    first_name = names[0][0] if names else len(question)
     for i, (m, w) in enumerate(zip(matches, words, strict=True)):
         if m.start() >= first_name:
             break
@@ -111,10 +109,6 @@ def _subject(text: str) -> str:
         if part not in parts:
             parts.append(part)
     return " ".join(parts)
-
-
-def _names(text: str) -> list[str]:
-    return [text[s:e] for s, e in _name_spans(text)]
 
 
 def _name_spans(text: str) -> list[tuple[int, int]]:
