@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,12 +113,12 @@ def load(
     missing one `IndexFormatError`.  Otherwise either is rebuilt from the
     corpus folder, with a warning that says why; without the corpus folder, a
     stale index is used as it is (with a warning) and a damaged one raises.
-    An index that disagrees with its corpus is read once more if another
-    one was saved meanwhile, after any writer holding its lock is done (an
-    `Engine.add` in another process).
+    An index that disagrees with its corpus is read again while other writers
+    holding its lock (`Engine.add` in other processes) change it, for at most
+    ``LOCK_TIMEOUT`` seconds in all.
     """
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
-    waited = False
+    deadline = time.monotonic() + LOCK_TIMEOUT
     while True:
         try:
             index = Index.load(index_dir, embedder=embedder)
@@ -127,14 +128,15 @@ def load(
             return _rebuild_unreadable(index_dir, exc, embedder, settings)
         corpus_dir = index.corpus_path(index_dir)
         check = index.check(corpus_dir, settings=settings, model=embedder.name if embedder else None)
-        if not (check.stale or check.problems) or waited:
+        left = deadline - time.monotonic()
+        if not (check.stale or check.problems) or left <= 0:
             break
         # An `add` or `remove` may be between changing the corpus and saving its index, or have saved it since
-        # this index was read: wait for a writer holding the lock, then read the index once more.
-        waited = True
-        folders.wait_for_writer(index_dir, LOCK_TIMEOUT, "index")
-        if saved_checksums(index_dir) == index.manifest.checksums:
-            break  # the same index: the corpus did change
+        # this index was read: wait for a writer holding the lock, then read the index again.  Only when nobody
+        # was writing and the same index is still saved did the corpus itself change.
+        wrote = folders.wait_for_writer(index_dir, left, "index")
+        if not wrote and saved_checksums(index_dir) == index.manifest.checksums:
+            break
     recipe = Recipe(corpus_dir, index.manifest.model, _chunking(index.manifest.chunking))
     if check.problems:
         error = IndexFormatError(

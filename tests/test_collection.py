@@ -255,3 +255,26 @@ def test_two_processes_adding_at_once_take_turns_and_both_files_land(built, tiny
     fresh = qa.build(tiny_corpus, tmp_path / "fresh", embedder=qa.HashEmbedder(), incremental=False)
     same_index(reloaded.index, fresh.index)
     assert np.array_equal(reloaded.index.vector(0), fresh.index.vector(0))
+
+
+def test_a_load_waits_out_writers_that_follow_one_another(built, tiny_corpus, index_dir, tmp_path, monkeypatch):
+    # The corpus gains a file a writer has not indexed yet; while the load waits, that writer saves and the
+    # next one copies in its own file.  The load must wait for that one too, not call the index stale.
+    other = qa.load(index_dir, strict=True, embedder=qa.HashEmbedder())
+    (tiny_corpus / "bilby.txt").write_text("Bilby Notes\n\nThe bilby count of 2020 was seven hundred.\n")
+    writers = [
+        lambda: (other.add([tiny_corpus / "bilby.txt"]),
+                 (tiny_corpus / "dingo.txt").write_text("Dingo Notes\n\nThe dingo count was eight hundred.\n")),
+        lambda: other.add([tiny_corpus / "dingo.txt"]),
+    ]
+
+    def a_writer_finishes(folder, timeout, noun="folder"):
+        if not writers:
+            return False
+        writers.pop(0)()
+        return True
+
+    monkeypatch.setattr(qa.store.folders, "wait_for_writer", a_writer_finishes)
+    loaded = qa.load(index_dir, strict=True, embedder=qa.HashEmbedder())
+    assert not writers
+    assert {"bilby.txt", "dingo.txt"} <= set(loaded.documents)
