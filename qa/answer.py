@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from qa.disagreement import Claim, Disagreement
@@ -55,6 +55,7 @@ class Answer:
     confidence: float = 0.0  # in [0, 1]
     disagreements: list[Disagreement] = field(default_factory=list)  # figures that differ between passages
     context: str | None = None  # the question as read with what it took from earlier ones (`qa.followup`)
+    considered: int = 0  # how many candidate passages were ranked to choose these
 
     def to_dict(self) -> dict:
         """Plain JSON-serialisable data, for the API and the CLI."""
@@ -125,18 +126,28 @@ def _quote(p: Passage) -> str:
 
 def _render(p: Passage, plain: Callable[[str], str], marked: Callable[[str], str]) -> str:
     """The passage with white space collapsed, each piece through ``plain`` or, if highlighted, ``marked``."""
-    pieces, cursor = [], p.start
-    for start, end in sorted(p.highlights):
-        if start < cursor or not (p.start <= start < end <= p.end):
+    return marked_spans(
+        p.text, p.start, p.highlights, lambda s: plain(collapse_space(s)), lambda s: marked(collapse_space(s))
+    )
+
+
+def marked_spans(
+    text: str, offset: int, spans: Sequence[tuple[int, int]], plain: Callable[[str], str], marked: Callable[[str], str]
+) -> str:
+    """``text`` (which starts at document offset ``offset``) with each of ``spans`` inside it through ``marked``,
+    the rest through ``plain``; overlapping or outlying spans are skipped."""
+    pieces, cursor, end = [], offset, offset + len(text)
+    for start, stop in sorted(spans):
+        if start < cursor or not (offset <= start < stop <= end):
             continue
-        pieces.append(plain(_collapse(p.text[cursor - p.start : start - p.start])))
-        pieces.append(marked(_collapse(p.text[start - p.start : end - p.start])))
-        cursor = end
-    pieces.append(plain(_collapse(p.text[cursor - p.start :])))
+        pieces.append(plain(text[cursor - offset : start - offset]))
+        pieces.append(marked(text[start - offset : stop - offset]))
+        cursor = stop
+    pieces.append(plain(text[cursor - offset :]))
     return "".join(pieces)
 
 
-def _collapse(text: str) -> str:
+def collapse_space(text: str) -> str:
     """Runs of white space as one space, keeping a space at either end if there was one."""
     collapsed = " ".join(text.split())
     if collapsed and text[:1].isspace():

@@ -117,6 +117,11 @@ class Engine:
         """The doc ids of the index, in corpus order."""
         return list(self._snapshot.index.documents)
 
+    @property
+    def sources(self) -> list[str]:
+        """The outlets the passages name, sorted: the values ``ask(sources=...)`` accepts."""
+        return sorted({c.source for c in self._snapshot.index.chunks if c.source})
+
     def document(self, doc_id: str) -> Document:
         """The document whose text passage offsets point into."""
         return self._snapshot.document(doc_id)
@@ -308,6 +313,7 @@ class Engine:
             confidence=round(confidence, 4),
             disagreements=[disagreement] if disagreement else [],
             context=read_as if read_as != text else None,
+            considered=len(evidence.candidates),
         )
 
     def confidence(self, evidence: Evidence, top: Candidate | None) -> tuple[float, bool]:

@@ -51,10 +51,8 @@ def overlay_index(base, paths: Sequence[str | Path], *, progress: Callback = sil
 
 def read_uploads(paths: Sequence[Path], taken: Collection[str]) -> tuple[list[Document], dict[str, str]]:
     """The usable documents of ``paths`` under doc ids unused in ``taken``, and why each other file is not one."""
-    documents, skipped, used = [], {}, set(taken)
-    for path in paths:
-        name = unused_name(safe_name(path.name), used)
-        used.add(name)
+    documents, skipped = [], {}
+    for path, name in zip(paths, upload_names(paths, taken), strict=True):
         if reason := unsupported_format(path):
             skipped[name] = reason
             continue
@@ -63,6 +61,15 @@ def read_uploads(paths: Sequence[Path], taken: Collection[str]) -> tuple[list[Do
         except UnusableFile as exc:
             skipped[name] = exc.reason
     return documents, skipped
+
+
+def upload_names(paths: Sequence[str | Path], taken: Collection[str]) -> list[str]:
+    """The doc id each of ``paths`` gets in an overlay: its safe name, made unique against ``taken`` and the others."""
+    names, used = [], set(taken)
+    for path in paths:
+        names.append(unused_name(safe_name(Path(path).name), used))
+        used.add(names[-1])
+    return names
 
 
 class Chunks(Sequence[Chunk]):

@@ -1,12 +1,32 @@
-"""The Gradio chat: a thin shell over `Engine.ask`, the same call a Python user makes."""
+"""The Gradio chat: a thin shell over `Engine.ask`, the same call a Python user makes.
+
+The page is a chat (replies are citation cards from `qa.render`), a column
+of controls (filters, the number of passages, the visitor's own files, the
+list of documents) and a side panel that shows a whole document with a cited
+passage marked.  A visitor's uploads live in that browser session's state
+(`Uploads`, an `Engine.overlay` over the shared index): nothing is written to
+the corpus, and no other visitor sees them.
+"""
 
 from __future__ import annotations
 
+import html
+import inspect
 import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
-from qa.engine import Engine
+from qa.answer import Answer
+from qa.dates import stated_date
+from qa.documents import DOCUMENT_SUFFIXES, CorpusError
+from qa.engine import MAX_K, Engine
+from qa.filters import SECTIONS
+from qa.overlay import upload_names
+from qa.progress import Progress
+from qa.render import SECTION_LABELS, answer_html, document_html, documents_html, escape, parse_ref
 
 # Questions answered at once, one per core; more wait in Gradio's queue. `ask` holds no per-question
 # state, so visitors need not queue behind each other, but on 2 cores 8 asks at once got through
@@ -20,37 +40,284 @@ EXAMPLES = [
     "Who was Zahran Alloush?",
     "How long should I boil an egg?",
 ]
+PLACEHOLDER = "Ask the documents a question, e.g. “Who was Zahran Alloush?”"
+MAX_UPLOADS = 10  # files one browser session may add
+MAX_UPLOAD_MB = 20  # per file; Gradio refuses larger uploads before they reach us
+UPLOAD_NOTE = f"{', '.join(DOCUMENT_SUFFIXES)} · up to {MAX_UPLOADS} files of {MAX_UPLOAD_MB} MB · only you see them"
 
 DESCRIPTION = (
-    "Answers are **verbatim passages** from {n} documents, each followed by its citation "
-    "(title · outlet · article, reader comment or page furniture · place in the document). "
-    "Nothing is generated or paraphrased; when the documents do not answer, the reply says so."
+    "Answers are **verbatim passages** from the documents, each with its citation (title · outlet · "
+    "article, reader comment or page furniture · place). Nothing is generated or paraphrased; when the "
+    "documents do not answer, the reply says so. **Open in document** shows a passage in its place."
 )
+
+# One listener for the whole page: a card's buttons carry what they refer to in their `value`
+# (Gradio's sanitiser keeps no other attribute), "open" hands it to the server through the bridge.
+BRIDGE_JS = """
+if (!window.qaBridge) {
+  window.qaBridge = true;
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest('button.qa-open, button.qa-copy');
+    if (!button) return;
+    if (button.classList.contains('qa-copy')) {
+      const text = button.value;
+      const done = () => {
+        button.textContent = 'Copied';
+        setTimeout(() => { button.textContent = 'Copy citation'; }, 1500);
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(done);
+      } else {
+        const area = document.createElement('textarea');
+        area.value = text; document.body.appendChild(area); area.select();
+        document.execCommand('copy'); area.remove(); done();
+      }
+      return;
+    }
+    props.value = button.value;
+    trigger('click');
+  });
+}
+"""
+SHOW_PASSAGE_JS = (
+    "() => { setTimeout(() => document.getElementById('qa-here')?.scrollIntoView({block: 'center'}), 80); }"
+)
+SHOW_REPLY_JS = """() => { setTimeout(() => {
+  const replies = document.querySelectorAll('#qa-chat [data-testid="bot"]');
+  const reply = replies[replies.length - 1];
+  let box = reply?.parentElement;
+  while (box && box.scrollHeight <= box.clientHeight + 1) box = box.parentElement;
+  // just below the chat's label
+  if (box) box.scrollTop += reply.getBoundingClientRect().top - box.getBoundingClientRect().top - 44;
+}, 80); }"""
+
+CSS = """
+<style>
+.qa-answer { font-size: var(--text-md); line-height: 1.5; }
+.qa-answer strong, .qa-answer mark, .qa-document strong { font-family: inherit; }
+.qa-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin: 0 0 10px;
+  background: var(--background-fill-primary); }
+.qa-card.qa-comment { border-left: 5px solid #c2410c; }
+.qa-card.qa-boilerplate { border-left: 5px solid #9ca3af; }
+.qa-quote { margin: 0 0 6px; padding: 0; border: none; font-style: normal; }
+.qa-n { display: inline-block; min-width: 1.5em; font-weight: 700; color: var(--body-text-color-subdued); }
+mark.qa-hl { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 2px; }
+.qa-cite { font-size: 0.92em; color: var(--body-text-color-subdued); }
+.qa-title { font-weight: 600; color: var(--body-text-color); }
+.qa-badge { border-radius: 4px; padding: 0 6px; background: #e5e7eb; color: #1f2937; }
+.qa-badge-comment { background: #c2410c; color: #fff; font-weight: 700; text-transform: uppercase; font-size: 0.85em; }
+.qa-actions { display: flex; gap: 8px; align-items: center; margin-top: 6px; font-size: 0.85em; }
+.qa-docid { color: var(--body-text-color-subdued); margin-right: auto; }
+.qa-actions button { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 2px 10px;
+  cursor: pointer; background: var(--button-secondary-background-fill); }
+.qa-refusal { font-size: 1.05em; margin: 0 0 6px; }
+.qa-note, .qa-footer, .qa-read-as { color: var(--body-text-color-subdued); font-size: 0.9em; margin: 0 0 8px; }
+.qa-more summary { cursor: pointer; color: var(--body-text-color-subdued); margin: 4px 0 8px; }
+.qa-differ { border: 1px solid #f59e0b; border-radius: 8px; padding: 6px 12px; margin: 0 0 10px; }
+.qa-differ ul { margin: 4px 0 0 1.2em; }
+.qa-doc-meta { color: var(--body-text-color-subdued); font-size: 0.9em; }
+.qa-doc-text { white-space: pre-wrap; line-height: 1.55; }
+mark.qa-here { background: #fef3c7; outline: 2px solid #f59e0b; color: inherit; }
+.qa-documents { width: 100%; font-size: 0.9em; }
+.qa-documents td, .qa-documents th { padding: 2px 6px; text-align: left; vertical-align: top; }
+</style>
+"""
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """One browser session's own files, and the engine over the shared index plus them (None: no files)."""
+
+    paths: tuple[str, ...] = ()
+    engine: Engine | None = None
+
+    def over(self, shared: Engine) -> Engine:
+        """The engine this session's questions go to."""
+        return self.engine or shared
+
+    def names(self, shared: Engine) -> list[str]:
+        """The doc ids of the files, in upload order."""
+        return upload_names(self.paths, shared.documents)
 
 
 def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
-    """A chat (API name ``ask``, Markdown reply) and a JSON endpoint (API name ``search``)."""
+    """The chat over ``engine``; its API: ``chat``, ``upload``, ``remove`` (per session), ``ask``, ``search``."""
 
-    def ask(message: str, history: list) -> str:
+    def respond(message, chat, k, documents, sources, sections, uploads: Uploads):
         if not isinstance(message, str) or not message.strip():
-            return "Please type a question."
-        return _answer(engine, message, k, earlier_questions(history)).to_markdown()
+            gr.Warning("Type a question first.")
+            return chat, message
+        if not sections:
+            gr.Warning("Choose at least one section to search.")
+            return chat, message
+        current = uploads.over(engine)
+        started = time.perf_counter()
+        answer = _answer(
+            current,
+            message,
+            k,
+            history=earlier_questions(chat),
+            documents=documents or None,
+            sources=sources or None,
+            sections=None if set(sections) >= set(SECTIONS) else sections,
+        )
+        reply = answer_html(answer, dates=_dates(current, answer), seconds=time.perf_counter() - started)
+        turn = [{"role": "user", "content": escape(message)}, {"role": "assistant", "content": reply}]
+        return list(chat or []) + turn, ""
 
-    def search(question: str, k: int = k) -> dict:
-        """The `Answer` for ``question`` (1 to 2,000 characters) as JSON: ``answered``, ``confidence`` and cited
-        ``passages``, at most ``k`` (1 to 50)."""
-        return _answer(engine, question, k).to_dict()
+    def open_passage(ref, uploads: Uploads):
+        try:
+            doc_id, start, end = parse_ref(ref)
+            return gr.Sidebar(open=True), document_html(uploads.over(engine).document(doc_id), start, end)
+        except (KeyError, ValueError) as exc:
+            raise gr.Error(f"cannot open that passage: {exc}", print_exception=False) from None
+
+    def add_files(files, uploads: Uploads, progress=gr.Progress()):  # noqa: B008 - Gradio's own idiom
+        paths = [str(f) for f in files or []]
+        if not paths:
+            return _session_view(engine, uploads, "")
+        if len(uploads.paths) + len(paths) > MAX_UPLOADS:
+            return _session_view(engine, uploads, f"At most {MAX_UPLOADS} files: remove some first.")
+        big = [Path(p).name for p in paths if Path(p).stat().st_size > MAX_UPLOAD_MB * 2**20]
+        if big:
+            return _session_view(engine, uploads, f"Over {MAX_UPLOAD_MB} MB, not added: {', '.join(big)}.")
+
+        def report(event: Progress) -> None:
+            progress(event.fraction, desc=f"{event.phase}: {event.done} of {event.total}")
+
+        try:
+            new = _uploaded(engine, uploads.paths + tuple(paths), report)
+        except CorpusError as exc:
+            return _session_view(engine, uploads, f"Not added: {exc}")
+        skipped = new.engine.index.skipped if new.engine else {}
+        if skipped:  # indexed again without them, so that they are not reported again and names stay as shown
+            kept = tuple(p for p, name in zip(new.paths, new.names(engine), strict=True) if name not in skipped)
+            new = _uploaded(engine, kept, report)
+        note = "; ".join(f"{name} could not be read: {why}" for name, why in skipped.items())
+        return _session_view(engine, new, note or f"Added {len(paths)} file(s).")
+
+    def remove_files(doc_ids, uploads: Uploads):
+        chosen = set(doc_ids or [])
+        kept = tuple(p for p, name in zip(uploads.paths, uploads.names(engine), strict=True) if name not in chosen)
+        return _session_view(engine, _uploaded(engine, kept), f"Removed {len(uploads.paths) - len(kept)} file(s).")
+
+    def search(
+        question: str,
+        k: int = k,
+        history: list[str] | None = None,
+        documents: list[str] | None = None,
+        sources: list[str] | None = None,
+        sections: list[str] | None = None,
+    ) -> dict:
+        """The answer over the shared documents as JSON: answered, confidence, context (the question as read
+        with the history), and the cited passages, best first.
+
+        Args:
+            question: 1 to 2,000 characters.
+            k: how many passages, 1 to 50.
+            history: the conversation's earlier questions, oldest first, for a follow-up.
+            documents: doc ids the passages may come from (all when empty).
+            sources: outlets the passages may come from (all when empty).
+            sections: any of article, comment, boilerplate (all when empty).
+        """
+        return _answer(engine, question, k, history, documents, sources, sections).to_dict()
+
+    def ask(
+        question: str,
+        k: int = k,
+        history: list[str] | None = None,
+        documents: list[str] | None = None,
+        sources: list[str] | None = None,
+        sections: list[str] | None = None,
+    ) -> str:
+        """The answer over the shared documents as Markdown: each passage quoted with its citation.
+
+        Args:
+            question: 1 to 2,000 characters.
+            k: how many passages, 1 to 50.
+            history: the conversation's earlier questions, oldest first, for a follow-up.
+            documents: doc ids the passages may come from (all when empty).
+            sources: outlets the passages may come from (all when empty).
+            sections: any of article, comment, boilerplate (all when empty).
+        """
+        return _answer(engine, question, k, history, documents, sources, sections).to_markdown()
 
     with gr.Blocks(title="Ask the corpus", fill_height=True) as demo:
-        gr.ChatInterface(
-            fn=ask,
-            api_name="ask",
-            examples=EXAMPLES,
-            title="Ask the corpus",
-            description=DESCRIPTION.format(n=len(engine.documents)),
-            chatbot=gr.Chatbot(scale=1, sanitize_html=True, render_markdown=True, label="Answers"),
+        uploads = gr.State(Uploads())
+        gr.Markdown(f"## Ask the corpus\n{DESCRIPTION}")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    elem_id="qa-chat",
+                    label="Answers",
+                    height="68vh",
+                    autoscroll=False,  # a reply opens at its start (SHOW_REPLY_JS), not scrolled to its end
+                    render_markdown=False,  # replies are HTML built from escaped text (`qa.render`)
+                    sanitize_html=True,
+                    layout="panel",
+                    placeholder="Ask a question below: the reply quotes the documents and cites each passage.",
+                )
+                question = gr.Textbox(
+                    placeholder=PLACEHOLDER,
+                    show_label=False,
+                    lines=1,
+                    max_lines=4,
+                    submit_btn="Ask",
+                    elem_id="qa-question",
+                )
+                gr.Examples(EXAMPLES, inputs=question, label="Try")
+            with gr.Column(scale=1, min_width=280):
+                with gr.Accordion("Filters", open=True):
+                    count = gr.Slider(1, min(10, MAX_K), value=k, step=1, label="Passages per answer")
+                    sections = gr.CheckboxGroup(
+                        [(SECTION_LABELS[s], s) for s in SECTIONS], value=list(SECTIONS), label="Sections"
+                    )
+                    sources = gr.Dropdown(engine.sources, multiselect=True, value=[], label="Outlets (all when empty)")
+                    documents = gr.Dropdown(
+                        _document_choices(engine), multiselect=True, value=[], label="Documents (all when empty)"
+                    )
+                with gr.Accordion("Your files", open=False):
+                    files = gr.File(
+                        file_count="multiple", file_types=list(DOCUMENT_SUFFIXES), label="Add files", height=120
+                    )
+                    gr.Markdown(UPLOAD_NOTE)
+                    mine = gr.CheckboxGroup([], label="Your files", elem_id="qa-mine")
+                    remove = gr.Button("Remove selected", size="sm")
+                    files_note = gr.Markdown(elem_id="qa-files-note")
+                with gr.Accordion(f"Documents ({len(engine.documents)})", open=False) as listing_box:
+                    listing = gr.HTML(documents_html(engine.document(d) for d in engine.documents))
+        with gr.Sidebar(open=False, position="right", width="42%", label="Document") as panel:
+            document_view = gr.HTML(elem_id="qa-document")
+        bridge = gr.HTML("", html_template="", js_on_load=BRIDGE_JS, head=CSS, elem_id="qa-bridge")
+
+        question.submit(
+            respond,
+            [question, chatbot, count, documents, sources, sections, uploads],
+            [chatbot, question],
+            api_name="chat",
+            api_description="The chat's own step (per browser session, uploads included): the conversation "
+            "with the reply appended as HTML citation cards.",
+        ).then(None, js=SHOW_REPLY_JS)
+        bridge.click(open_passage, [bridge, uploads], [panel, document_view], api_visibility="private").then(
+            None, js=SHOW_PASSAGE_JS
         )
-        gr.api(search, api_name="search")
+        session_outputs = [uploads, mine, documents, listing_box, listing, files_note]
+        files.upload(
+            add_files,
+            [files, uploads],
+            session_outputs,
+            api_name="upload",
+            api_description="Add files to this session's documents; returns its files and what happened.",
+        ).then(lambda: None, None, files, api_visibility="private")
+        remove.click(
+            remove_files,
+            [mine, uploads],
+            session_outputs,
+            api_name="remove",
+            api_description="Remove this session's files by doc id.",
+        )
+        gr.api(_typed(search), api_name="search")
+        gr.api(_typed(ask), api_name="ask")
     demo.queue(default_concurrency_limit=CONCURRENT_QUESTIONS)
     return demo
 
@@ -59,7 +326,8 @@ def earlier_questions(history: object) -> list[str]:
     """The visitor's earlier questions in a chat history, oldest first (what `Engine.ask` reads follow-ups with).
 
     Gradio passes messages (``{"role": "user", "content": "..."}``, the
-    content maybe a list of parts with ``"text"``); anything else is skipped.
+    content maybe a list of parts with ``"text"``, escaped as the chat shows
+    it); anything else is skipped.
     """
     questions = []
     for message in history if isinstance(history, list) else []:
@@ -69,16 +337,59 @@ def earlier_questions(history: object) -> list[str]:
         if isinstance(content, list):
             content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
         if isinstance(content, str) and content.strip():
-            questions.append(content)
+            questions.append(html.unescape(content))
     return questions
 
 
-def _answer(engine: Engine, question: object, k: object, history: list[str] | None = None):
+def _typed(fn):
+    """``fn`` with its type hints evaluated (this module's are strings), so that Gradio's API page shows them."""
+    fn.__signature__ = inspect.signature(fn, eval_str=True)
+    return fn
+
+
+def _answer(engine: Engine, question: object, k: object, history=None, documents=None, sources=None, sections=None):
     """`Engine.ask`, its refusal of a bad argument shown to the visitor as it is (no traceback in the log)."""
     try:
-        return engine.ask(question, k=k, history=history)
+        return engine.ask(
+            question,
+            k=k,
+            history=history,
+            documents=documents or None,
+            sources=sources or None,
+            sections=sections or None,
+        )
     except (TypeError, ValueError) as exc:
         raise gr.Error(str(exc), print_exception=False) from None
+
+
+def _dates(engine: Engine, answer: Answer) -> dict[str, str | None]:
+    """The date each cited document states for itself."""
+    return {p.doc_id: stated_date(engine.document(p.doc_id).text) for p in answer.passages}
+
+
+def _uploaded(shared: Engine, paths: tuple[str, ...], progress=None) -> Uploads:
+    """The session's files indexed over the shared engine (`CorpusError` when none of them can be used)."""
+    if not paths:
+        return Uploads()
+    return Uploads(paths, shared.overlay(paths, progress=progress) if progress else shared.overlay(paths))
+
+
+def _document_choices(engine: Engine) -> list[tuple[str, str]]:
+    return [(f"{engine.document(d).title} ({d})", d) for d in engine.documents]
+
+
+def _session_view(shared: Engine, uploads: Uploads, note: str):
+    """What the page shows of a session's files: its state, their list, the document filter and table, a note."""
+    current = uploads.over(shared)
+    names = uploads.names(shared)
+    return (
+        uploads,
+        gr.CheckboxGroup(choices=names, value=[]),
+        gr.Dropdown(choices=_document_choices(current)),
+        gr.Accordion(label=f"Documents ({len(current.documents)})"),
+        documents_html((current.document(d) for d in current.documents), uploaded=names),
+        note,
+    )
 
 
 def main() -> None:
@@ -86,4 +397,4 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from qa.store import load
 
-    build_ui(load()).launch()
+    build_ui(load()).launch(max_file_size=f"{MAX_UPLOAD_MB}mb")

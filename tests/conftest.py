@@ -129,3 +129,11 @@ def real_engine(repo_root: Path) -> qa.Engine:
         pytest.fail(f"the committed index is stale; rebuild it with `qa index`: {exc}")
     engine.index.encode_query("warm-up")  # load the model once, here
     return engine
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test (``item.rep_call``): the browser tests screenshot failures."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 import qa
@@ -16,10 +16,24 @@ def client():
         yield Client(url, verbose=False)
 
 
-def test_both_endpoints_are_named(client):
-    api = client.view_api(print_info=False, return_format="dict")
-    names = set(api["named_endpoints"])
-    assert {"/ask", "/search"} <= names
+ALL_SECTIONS = ["article", "comment", "boilerplate"]
+
+
+def test_every_public_endpoint_is_named_and_typed(client):
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(api) == {"/ask", "/search", "/chat", "/upload", "/remove"}
+    assert [r["python_type"]["type"] for r in api["/ask"]["returns"]] == ["str"]  # Markdown
+    assert [r["python_type"]["type"] for r in api["/search"]["returns"]] == ["dict(str, Any)"]
+    params = {p["parameter_name"]: p["python_type"]["type"] for p in api["/search"]["parameters"]}
+    assert params == {
+        "question": "str",
+        "k": "int",
+        "history": "None | list[str]",
+        "documents": "None | list[str]",
+        "sources": "None | list[str]",
+        "sections": "None | list[str]",
+    }
+    assert "``" not in str(api)  # the API page reads cleanly: no reST markup in descriptions
 
 
 def test_ask_returns_cited_verbatim_passages(client):
@@ -78,7 +92,8 @@ def test_ask_refuses_an_overlong_question_and_answers_a_number(client):
     with pytest.raises(AppError, match="the limit is 2,000"):
         client.predict("q" * 2001, api_name="/ask")
     assert client.predict("12345", 3, api_name="/search")["question"] == "12345"
-    assert client.predict("   ", api_name="/ask") == "Please type a question."
+    with pytest.raises(AppError, match="question is empty"):
+        client.predict("   ", api_name="/ask")
 
 
 def test_refused_arguments_leave_no_traceback_in_the_server_log(capfd):
@@ -92,3 +107,52 @@ def test_refused_arguments_leave_no_traceback_in_the_server_log(capfd):
             visitor.predict("q" * 2001, api_name="/ask")
         out, err = capfd.readouterr()
     assert "Traceback" not in out + err
+
+
+def test_search_applies_filters_before_the_top_k_cut(client):
+    data = client.predict("Who said what about Russia?", 5, None, None, ["Reuters"], None, api_name="/search")
+    assert len(data["passages"]) == 5 and {p["source"] for p in data["passages"]} == {"Reuters"}
+    data = client.predict("What do readers say?", 3, None, None, None, ["comment"], api_name="/search")
+    assert {p["section"] for p in data["passages"]} == {"comment"}
+    with pytest.raises(AppError, match="Reuterz"):
+        client.predict("Who said what about Russia?", 5, None, None, ["Reuterz"], None, api_name="/search")
+
+
+def test_search_reads_a_follow_up_with_the_history(client):
+    history = ["How many people were killed in the Tartus bombing?"]
+    data = client.predict("What about Jableh?", 3, history, api_name="/search")
+    assert data["context"] == "How many people were killed in the Jableh bombing?"
+    assert "Jableh" in data["passages"][0]["text"]
+    assert client.predict("What about Jableh?", 3, history, api_name="/ask").startswith("*Read as: ")
+
+
+def chat(client: Client, question: str, history: list | None = None) -> str:
+    """The reply's HTML from the chat's own endpoint (this client's browser session)."""
+    messages, box = client.predict(question, history or [], 5, [], [], ALL_SECTIONS, api_name="/chat")
+    assert box == ""  # the input is cleared
+    return messages[-1]["content"][0]["text"]
+
+
+def test_upload_chat_and_remove_belong_to_one_session(tmp_path):
+    notes = tmp_path / "wombat notes.txt"
+    notes.write_text("Wombat notes\n\nRangers counted 4,312 wombats in Narawntapu park in 2024.\n")
+    with served(qa.load(strict=True)) as url:
+        mine, theirs = Client(url, verbose=False), Client(url, verbose=False)
+        listed, documents, table, note = mine.predict([handle_file(notes)], api_name="/upload")
+        assert note == "Added 1 file(s)." and [c[1] for c in listed["choices"]] == ["wombat_notes.txt"]
+        assert "wombat_notes.txt" in [c[1] for c in documents["choices"]] and "your file" in table
+        assert "4,312" in chat(mine, "How many wombats were counted in Narawntapu?")
+        assert "4,312" not in chat(theirs, "How many wombats were counted in Narawntapu?")
+        assert "4,312" not in mine.predict("How many wombats in Narawntapu?", api_name="/ask")  # shared docs only
+        listed, _, table, note = mine.predict(["wombat_notes.txt"], api_name="/remove")
+        assert note == "Removed 1 file(s)." and listed["choices"] == [] and "your file" not in table
+        assert "4,312" not in chat(mine, "How many wombats were counted in Narawntapu?")
+
+
+def test_chat_keeps_its_history_and_refuses_an_empty_question(client):
+    first = "How many people were killed in the Tartus bombing?"
+    messages, _ = client.predict(first, [], 5, [], [], ALL_SECTIONS, api_name="/chat")
+    again, _ = client.predict("What about Jableh?", messages, 5, [], [], ALL_SECTIONS, api_name="/chat")
+    assert len(again) == 4 and "Read as:" in again[-1]["content"][0]["text"]
+    same, box = client.predict("  ", again, 5, [], [], ALL_SECTIONS, api_name="/chat")
+    assert len(same) == 4 and box == "  "  # no bubble for an empty question
