@@ -23,6 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
 QUESTION = "How many people were killed in the Tartus bombing?"
+SECOND_QUESTIONS = [
+    "Who was Zahran Alloush?",
+    "How many fighters does ISIS still have in Syria?",
+    "What did the State Department say about joint air strikes with Russia?",
+    "Where is the Russian naval base?",
+    "How long should I boil an egg?",
+]
 
 
 def free_port() -> int:
@@ -33,8 +40,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cold_start() -> float:
-    """Seconds from launching `python app.py` to the first answer through gradio_client."""
+def cold_start() -> tuple[float, float, float]:
+    """Seconds from launching `python app.py` to the first answer through gradio_client; then how long that
+    first question's request took, and the median of five more (the first answer should be as quick)."""
     from gradio_client import Client
 
     port = free_port()
@@ -46,12 +54,21 @@ def cold_start() -> float:
     try:
         while True:
             try:
-                Client(f"http://127.0.0.1:{port}/", verbose=False).predict(QUESTION, api_name="/ask")
-                return time.perf_counter() - started
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
             except Exception:
                 if proc.poll() is not None or time.perf_counter() - started > 180:
-                    raise RuntimeError("app.py did not answer") from None
+                    raise RuntimeError("app.py did not start") from None
                 time.sleep(0.2)
+        asked = time.perf_counter()
+        client.predict(QUESTION, api_name="/ask")
+        answered = time.perf_counter()
+        later = []
+        for question in SECOND_QUESTIONS:
+            t = time.perf_counter()
+            client.predict(question, api_name="/ask")
+            later.append(time.perf_counter() - t)
+        return answered - started, answered - asked, statistics.median(later)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -115,7 +132,10 @@ def main() -> None:
     print(f"| measure (2-core CPU, {len(questions) * 5} asks) | value |")
     print("| --- | --- |")
     if colds:
-        print(f"| `python app.py` to first answer, median of {args.runs} | {statistics.median(colds):.1f} s |")
+        total, first, later = (statistics.median(c[i] for c in colds) for i in range(3))
+        print(f"| `python app.py` to first answer, median of {args.runs} | {total:.1f} s |")
+        print(f"| the first question's `/ask` request (gradio_client) | {first * 1000:.0f} ms |")
+        print(f"| later `/ask` requests, median | {later * 1000:.0f} ms |")
     print(f"| `qa.load()` + first `ask` in-process | {load_s:.1f} s |")
     print(f"| `ask` p50 | {statistics.median(times):.1f} ms |")
     print(f"| `ask` p95 | {times[int(0.95 * (len(times) - 1))]:.1f} ms |")

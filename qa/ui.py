@@ -13,20 +13,24 @@ from __future__ import annotations
 import html
 import inspect
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import gradio as gr
 
 from qa.answer import Answer
 from qa.dates import stated_date
 from qa.documents import DOCUMENT_SUFFIXES, CorpusError
 from qa.engine import MAX_K, Engine
 from qa.filters import SECTIONS
+from qa.gradio_import import skip_stub_writing
 from qa.overlay import upload_names
 from qa.progress import Progress
 from qa.render import SECTION_LABELS, answer_html, document_html, documents_html, escape, parse_ref
+
+skip_stub_writing()  # before Gradio is imported: halves the chat's start-up
+
+import gradio as gr  # noqa: E402
 
 # Questions answered at once, one per core; more wait in Gradio's queue. `ask` holds no per-question
 # state, so visitors need not queue behind each other, but on 2 cores 8 asks at once got through
@@ -397,4 +401,20 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from qa.store import load
 
-    build_ui(load()).launch(max_file_size=f"{MAX_UPLOAD_MB}mb")
+    serve(load())
+
+
+def serve(engine: Engine, **launch: object) -> gr.Blocks:
+    """Start the chat over ``engine``, its model warmed meanwhile so that the first answer is as quick as the rest.
+
+    ``launch``: more arguments of Gradio's ``launch`` (``prevent_thread_lock=True`` returns at once).
+    """
+    threading.Thread(target=warm, args=(engine,), name="qa-warm-up", daemon=True).start()
+    demo = build_ui(engine)
+    demo.launch(max_file_size=f"{MAX_UPLOAD_MB}mb", **launch)
+    return demo
+
+
+def warm(engine: Engine) -> None:
+    """Ask once, unseen: loads the model session, the tokenizer and the ranker's caches before a visitor asks."""
+    engine.ask(EXAMPLES[0])

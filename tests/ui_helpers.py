@@ -10,7 +10,7 @@ from contextlib import contextmanager
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from qa.engine import Engine  # noqa: E402
-from qa.ui import build_ui  # noqa: E402
+from qa.ui import serve  # noqa: E402
 
 
 def free_port() -> int:
@@ -22,8 +22,7 @@ def free_port() -> int:
 @contextmanager
 def served(engine: Engine) -> Iterator[str]:
     """The URL of the chat over ``engine``, closed on exit."""
-    demo = build_ui(engine)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    demo = serve(engine, prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
     try:
         yield demo.local_url
     finally:
