@@ -11,6 +11,7 @@ sentence attributes it ("according to local monitoring groups", "State media
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from qa.answer_type import MONTHS
@@ -31,6 +32,16 @@ _COUNTED = re.compile(
     re.I,
 )
 _NEXT_WORD = re.compile(r"\s*(?:(?:to|or|and)\s+[\d,.]+\s*)?(?P<word>[A-Za-z][\w'’-]*)")
+MEASURES = {
+    "killed": frozenset("killed kill kills killing dead death deaths died die dies toll fatalities lives".split()),
+    "wounded": frozenset("wounded wounding wounds injured injuring injures injuries injury hurt".split()),
+}
+NEAR = 4  # words either side of a figure that may say what it counts
+_WORD = re.compile(r"[A-Za-z][\w'’-]*")
+_PLACES = re.compile(
+    r"\b(?:in|at|near|of|across|from)\s+(?:the\s+)?(?:[a-z]+\s+){0,2}?"
+    r"(?P<names>[A-Z][\w'’-]+(?:(?:,\s*|\s+and\s+)[A-Z][\w'’-]+)*)"
+)
 _ACCORDING = re.compile(r"according to (?P<who>[^,.;:]+)", re.I)
 _SAID = re.compile(
     r"^(?P<who>(?:the\s)?[A-Z][\w'’-]*(?:\s[\w'’-]+){0,4}?)\s(?:has\s|have\s|had\s)?"
@@ -49,6 +60,18 @@ class Claim:
     attributed_to: str | None  # whom the sentence attributes the figure to
     start: int  # document offsets of the sentence that states it
     end: int
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A sentence of an answer's passage that states a figure, and how close in meaning it is to the question."""
+
+    passage: int  # 0-based position in `Answer.passages`
+    source: str | None
+    start: int  # document offsets of the sentence
+    end: int
+    text: str
+    similarity: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -80,14 +103,18 @@ def counts_something_else(sentence: str, end: int, counted: frozenset[str] | set
     return bool(word) and not set(word) & counted
 
 
-def _figure_match(sentence: str) -> tuple[re.Match, int] | None:
-    """Where the first count of a sentence stands, and its value."""
+def _figures(sentence: str) -> Iterator[tuple[re.Match, int]]:
+    """Where each count of a sentence stands, and its value, skipping dates and years."""
     for m in _FIGURE.finditer(sentence):
         value = round(float(m.group("number").replace(",", "")) * _SCALE.get((m.group("scale") or "").lower(), 1))
         if _DATE_BEFORE.search(sentence[: m.start()]) or 1900 <= value <= 2100 and not m.group("qualifier"):
             continue
-        return m, value
-    return None
+        yield m, value
+
+
+def _figure_match(sentence: str) -> tuple[re.Match, int] | None:
+    """Where the first count of a sentence stands, and its value."""
+    return next(_figures(sentence), None)
 
 
 def first_figure(sentence: str) -> tuple[str, int] | None:
@@ -106,22 +133,95 @@ def attribution(sentence: str) -> str | None:
 
 
 def find_disagreement(
-    counted: frozenset[str] | set[str], statements: list[tuple[int, str | None, int, int, str]]
+    statements: list[Statement],
+    *,
+    counted: frozenset[str] | set[str] = frozenset(),
+    measure: str | None = None,
+    margin: float = float("inf"),
 ) -> Disagreement | None:
-    """A `Disagreement` among ``(passage, source, start, end, sentence)`` statements, or None.
+    """A `Disagreement` among the sentences of an answer's passages that state figures, or None.
 
-    The statements are the sentences of an answer's passages that best match
-    a question asking for a count (the caller checks its kind); ``counted``:
-    what it counts (`counted_terms`), so figures of other things are left out.
+    Only like is compared with like:
+
+    - ``measure`` (`question_measure`: "killed", "wounded"): each sentence's
+      figure is the one that counts that (in "35 killed, with 48 wounded" the
+      35 for "killed", the 48 for "wounded"); a sentence without one is left out.
+      Otherwise its first figure, unless it counts a noun other than ``counted``
+      (`counted_terms`: "fighters" are not "troops").
+    - The same event: a figure for a part of what another figure counts as a
+      whole ("35 … in the Tartus bombing" beside "in Jableh and Tartous,
+      killing about 150") is not a rival figure; it is left out.
+    - Of the rest, only sentences within ``margin`` of the one closest in
+      meaning to the question.
+
     There is a disagreement when at least two different figures remain.
     """
-    claims = []
-    for passage, source, start, end, sentence in statements:
-        if found := _figure_match(sentence):
+    claims: list[tuple[Claim, Statement]] = []
+    for st in statements:
+        if found := _figure_for(st.text, counted, measure):
             match, value = found
-            if counts_something_else(sentence, match.end(), counted):
-                continue
-            claims.append(Claim(passage, match.group(0), value, source, attribution(sentence), start, end))
-    if len({c.value for c in claims}) < 2:
+            claim = Claim(st.passage, match.group(0), value, st.source, attribution(st.text), st.start, st.end)
+            claims.append((claim, st))
+    scopes = [places(st.text) for _, st in claims]
+    whole = [pair for pair, scope in zip(claims, scopes, strict=True) if not (scope and any(scope < o for o in scopes))]
+    if not whole:
         return None
-    return Disagreement(claims)
+    best = max(st.similarity for _, st in whole)
+    kept = [c for c, st in whole if st.similarity >= best - margin]
+    if len({c.value for c in kept}) < 2:
+        return None
+    return Disagreement(kept)
+
+
+def _figure_for(sentence: str, counted, measure: str | None) -> tuple[re.Match, int] | None:
+    """The figure of ``sentence`` that counts what the question asks about (see `find_disagreement`)."""
+    for match, value in _figures(sentence):
+        if measure is not None:
+            if figure_measure(sentence, match) == measure:
+                return match, value
+        elif not counts_something_else(sentence, match.end(), counted):
+            return match, value
+        else:
+            return None  # the first figure counts something else: the sentence is about other things
+    return None
+
+
+def question_measure(question: str) -> str | None:
+    """What a count question counts when it asks about casualties: "killed" or "wounded" (None otherwise)."""
+    words = _words(question)
+    for measure, forms in MEASURES.items():
+        if words & forms:
+            return measure
+    return None
+
+
+def figure_measure(sentence: str, match: re.Match) -> str | None:
+    """Whether the figure at ``match`` counts the killed or the wounded: the nearest such word within a few words
+    either side ("killing about 150", "48 wounded", "a death toll of 78"); None when neither is near."""
+    before = _WORD.findall(sentence[: match.start()])[-NEAR:][::-1]
+    after = _WORD.findall(sentence[match.end() :])[:NEAR]
+    for distance in range(NEAR):
+        for side in (after, before):
+            if distance < len(side):
+                for measure, forms in MEASURES.items():
+                    if side[distance].lower() in forms:
+                        return measure
+    return None
+
+
+def places(sentence: str) -> frozenset[str]:
+    """The places a sentence puts its figure in ("in the Tartus bombing", "cities of Jableh and Tartous"), each as
+    its consonant outline so that spellings compare ("Tartus" and "Tartous": ``trts``)."""
+    found = set()
+    for m in _PLACES.finditer(sentence):
+        found.update(_outline(name) for name in re.split(r",\s*|\s+and\s+", m.group("names")))
+    return frozenset(found)
+
+
+def _outline(name: str) -> str:
+    name = re.sub(r"['’]s$", "", name.lower())
+    return name[:1] + re.sub(r"[aeiouy\W_]", "", name[1:])
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(text)}

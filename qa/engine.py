@@ -19,7 +19,7 @@ from typing import Literal
 from qa.answer import Answer, Passage
 from qa.collection import add_files, remove_documents
 from qa.confidence import Calibrator, confidence_features, load_calibrator
-from qa.disagreement import Disagreement, find_disagreement, first_figure
+from qa.disagreement import Disagreement, Statement, find_disagreement, first_figure, question_measure
 from qa.documents import Document, Section
 from qa.evidence import Candidate, Evidence, Question
 from qa.filters import NO_FILTERS, Filters, only, string_list
@@ -335,20 +335,21 @@ class Engine:
         """Different figures stated by the passages' sentences closest in meaning to a question asking for a count."""
         if question.kind != "count":
             return None
-        statements, similarity = [], []
+        statements = []
         for number, (c, p) in enumerate(zip(chosen, passages, strict=True)):
             if p.section == "boilerplate":  # captions and credits describe related material, not the story's claims
                 continue
             text = snapshot.document(p.doc_id).text
             for s, sim in zip(c.signals.sentences, c.signals.sentence_similarity, strict=True):
-                if first_figure(text[s.start : s.end]):
-                    statements.append((number, p.source, s.start, s.end, text[s.start : s.end]))
-                    similarity.append(float(sim))
-        if len(statements) < 2:
-            return None
-        floor = max(self.settings.statement_similarity, max(similarity) - self.settings.statement_margin)
-        kept = [s for s, sim in zip(statements, similarity, strict=True) if sim >= floor]
-        return find_disagreement(question.counted, kept)
+                sentence = text[s.start : s.end]
+                if sim >= self.settings.statement_similarity and first_figure(sentence):
+                    statements.append(Statement(number, p.source, s.start, s.end, sentence, float(sim)))
+        return find_disagreement(
+            statements,
+            counted=question.counted,
+            measure=question_measure(question.text),
+            margin=self.settings.statement_margin,
+        )
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,16 @@ import pytest
 import qa
 from qa.answer_type import answer_type_present, question_kind
 from qa.confidence import CONFIDENCE_FILE, Calibrator
-from qa.disagreement import attribution, counted_terms, find_disagreement, first_figure
+from qa.disagreement import (
+    Statement,
+    attribution,
+    counted_terms,
+    figure_measure,
+    find_disagreement,
+    first_figure,
+    places,
+    question_measure,
+)
 from qa.evidence import Candidate, Signals
 from qa.ranker import (
     FEATURES,
@@ -70,11 +79,67 @@ def test_attribution_reads_according_to_and_said():
     assert attribution("The bombings hit two cities.") is None
 
 
+def said(*sentences: str, similarity: float = 1.0) -> list[Statement]:
+    """Statements of passages 0, 1, 2… (outlets A, B, C…), one sentence each."""
+    return [Statement(n, "ABCDEFG"[n], 10 * n, 10 * n + 5, s, similarity) for n, s in enumerate(sentences)]
+
+
 def test_disagreement_needs_two_different_figures():
-    same = [(0, "A", 0, 10, "killing about 150 people"), (1, "B", 20, 30, "that killed nearly 150 people")]
-    differ = same + [(2, "C", 40, 50, "gave a lower death toll of 78")]
-    assert find_disagreement(counted_terms(DEATH_TOLL), same) is None
-    assert find_disagreement(counted_terms(DEATH_TOLL), differ).values() == [78, 150]
+    same = said("killing about 150 people", "that killed nearly 150 people")
+    differ = said("killing about 150 people", "that killed nearly 150 people", "gave a lower death toll of 78")
+    assert find_disagreement(same, counted=counted_terms(DEATH_TOLL)) is None
+    assert find_disagreement(differ, counted=counted_terms(DEATH_TOLL)).values() == [78, 150]
+
+
+@pytest.mark.parametrize(
+    "sentence, measures",
+    [
+        ("Most of the dead were killed (35) in the Tartus bombing, with 48 wounded.", ["killed", "wounded"]),
+        ("bombs in Jableh and Tartous, killing about 150 people and wounding more than 225.", ["killed", "wounded"]),
+        ("with at least 120 people killed according to local monitoring groups", ["killed"]),
+        ("State media gave a lower death toll of 78.", ["killed"]),
+        ("35 dead and 48 injured", ["killed", "wounded"]),
+        ("ISIS still has 8,000 to 11,000 fighters", [None, None]),
+    ],
+)
+def test_each_figure_counts_the_killed_or_the_wounded_nearest_it(sentence, measures):
+    from qa.disagreement import _figures
+
+    assert [figure_measure(sentence, m) for m, _ in _figures(sentence)] == measures
+
+
+def test_a_question_counts_the_killed_or_the_wounded():
+    assert question_measure("How many people were killed in the Tartus bombing?") == "killed"
+    assert question_measure(DEATH_TOLL) == "killed"
+    assert question_measure("And how many were wounded? Tartus bombing") == "wounded"
+    assert question_measure("How many fighters does ISIS still have?") is None
+
+
+def test_killed_is_never_compared_with_wounded():
+    statements = said("Most of the dead were killed (35) in Tartus, with 48 wounded.", "killing 150 and wounding 225")
+    assert find_disagreement(statements, measure="killed").values() == [35, 150]
+    assert find_disagreement(statements, measure="wounded").values() == [48, 225]
+    assert find_disagreement(said("with 48 wounded", "killing 150 people"), measure="wounded") is None
+
+
+def test_a_figure_for_part_of_the_event_is_no_rival_figure():
+    assert places("in the coastal cities of Jableh and Tartous, killing about 150") == {"jblh", "trts"}
+    assert places("were killed (35) in the Tartus bombing") == {"trts"}  # Tartus, Tartous: one outline
+    statements = said(
+        "Most of the dead were killed (35) in the Tartus bombing.",
+        "bombs in the coastal cities of Jableh and Tartous, killing about 150 people",
+        "with at least 120 people killed in Syria according to local monitoring groups",
+    )
+    found = find_disagreement(statements, measure="killed")
+    assert found.values() == [120, 150]  # Tartus alone is a part of the two cities' toll
+    assert {c.source: c.attributed_to for c in found.claims} == {"B": None, "C": "local monitoring groups"}
+
+
+def test_only_sentences_near_the_closest_one_are_compared():
+    close = said("killing about 150 people", "with at least 120 people killed")
+    far = close + [Statement(2, "C", 40, 45, "that killed 12 people", 0.5)]
+    assert find_disagreement(far, measure="killed", margin=0.2).values() == [120, 150]
+    assert find_disagreement(far, measure="killed").values() == [12, 120, 150]
 
 
 @pytest.mark.parametrize(
@@ -106,16 +171,16 @@ def test_sources_differ_only_for_questions_asking_for_a_count(real_engine):
 
 def test_figures_of_other_things_are_not_compared():
     troops = "How many additional US troops did Obama say were being sent to Syria?"
-    statements = [
-        (0, "A", 0, 10, "Obama announced that 250 troops had been deployed."),
-        (1, "B", 20, 30, "ISIS still has 8,000 to 11,000 fighters scattered across Syria."),
-    ]
-    assert find_disagreement(counted_terms(troops), statements) is None  # fighters are not troops
-    statements.append((2, "C", 40, 50, "Officials said 300 troops would follow."))
-    assert find_disagreement(counted_terms(troops), statements).values() == [250, 300]
-    casualties = [(0, "A", 0, 10, "with at least 120 people killed"), (1, "B", 20, 30, "killing about 150 and more")]
+    statements = said(
+        "Obama announced that 250 troops had been deployed.",
+        "ISIS still has 8,000 to 11,000 fighters scattered across Syria.",
+    )
+    assert find_disagreement(statements, counted=counted_terms(troops)) is None  # fighters are not troops
+    statements += [Statement(2, "C", 40, 50, "Officials said 300 troops would follow.")]
+    assert find_disagreement(statements, counted=counted_terms(troops)).values() == [250, 300]
+    casualties = said("with at least 120 people killed", "killing about 150 and more")
     killed = counted_terms("How many people were killed in the bombings?")
-    assert find_disagreement(killed, casualties).values() == [120, 150]
+    assert find_disagreement(casualties, counted=killed).values() == [120, 150]
 
 
 def test_coastal_bombing_death_toll_shows_sources_side_by_side(real_engine):
@@ -133,6 +198,20 @@ def test_coastal_bombing_death_toll_shows_sources_side_by_side(real_engine):
         assert claim.source == passage.source
     markdown = answer.to_markdown()
     assert "**Sources differ:**" in markdown and "State media" in markdown
+
+
+def test_the_tartus_toll_compares_the_outlets_figures_for_the_same_attacks(real_engine):
+    answer = real_engine.ask("How many people were killed in the Tartus bombing?", k=5)
+    (disagreement,) = answer.disagreements
+    assert 35 not in disagreement.values()  # the Tartus blast alone, a part of the attacks' toll
+    assert {120, 150} <= set(disagreement.values())
+    by_value = {c.value: c for c in disagreement.claims}
+    assert by_value[120].source == "The Independent" and by_value[120].attributed_to == "local monitoring groups"
+    wounded = real_engine.ask(
+        "And how many were wounded?", history=["How many people were killed in the Tartus bombing?"]
+    )
+    for d in wounded.disagreements:  # never a death toll beside a count of the wounded
+        assert not {35, 120, 150} & set(d.values())
 
 
 def test_a_single_figure_is_no_disagreement(real_engine):
