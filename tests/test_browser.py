@@ -8,6 +8,7 @@ A failing test leaves a screenshot in ``test-artifacts/``.  With
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -118,6 +119,19 @@ def test_the_best_passage_opens_at_the_top_of_the_reply_with_its_citation(page, 
     shot(page, "answer")
 
 
+def test_on_a_phone_too_a_reply_opens_at_its_start(browser, url):
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    try:
+        page.goto(url)
+        ask(page, "How many fighters does ISIS still have in Syria?")
+        reply = ask(page, "How many people were killed in the Tartus bombing?", replies=2)
+        first = reply.locator(".qa-card").first
+        assert visible_in(page, first, page.locator("#qa-chat"))
+    finally:
+        phone.close()
+
+
 def test_weak_passages_fold_and_a_refusal_shows_no_highlights(page, url):
     page.goto(url)
     reply = ask(page, "Who was Zahran Alloush?")
@@ -223,6 +237,23 @@ def test_an_uploaded_pdf_answers_in_this_session_only(page, browser, url, tmp_pa
     expect(page.locator("#qa-files-note")).to_contain_text("Removed 1", timeout=WAIT)
     again = ask(page, "How many wombats did rangers count in Narawntapu?", replies=2)
     assert "4,312" not in again.inner_text()
+
+
+def test_indexing_progress_shows_while_an_upload_is_indexed(page, url, tmp_path):
+    import random
+
+    from playwright.sync_api import expect
+
+    rng = random.Random(7)
+    words = "ranger river survey count island harbour bridge storm festival market council report".split()
+    lines = [" ".join(rng.choice(words) for _ in range(14)).capitalize() + "." for _ in range(2_500)]
+    big = tmp_path / "field notes.txt"
+    big.write_text("Field notes\n\n" + "\n\n".join(" ".join(lines[i : i + 5]) for i in range(0, len(lines), 5)))
+    page.goto(url)
+    page.get_by_text("Your files").first.click()
+    page.locator('input[type="file"]').set_input_files(str(big))
+    expect(page.get_by_text(re.compile(r"embedding: \d+ of \d+")).first).to_be_visible(timeout=WAIT)
+    expect(page.locator("#qa-files-note")).to_contain_text("Added 1 file", timeout=120_000)
 
 
 def test_an_unreadable_upload_is_named_and_nothing_else_is_lost(page, url, tmp_path):
