@@ -15,6 +15,7 @@ import inspect
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,22 @@ DESCRIPTION = (
     "article, reader comment or page furniture · place). Nothing is generated or paraphrased; when the "
     "documents do not answer, the reply says so. **Open in document** shows a passage in its place."
 )
+
+SEARCH_DOC = (
+    "The answer over the shared documents as JSON: answered, confidence, context (the question as read with "
+    "the history), and the cited passages, best first."
+)
+ASK_DOC = "The answer over the shared documents as Markdown: each passage quoted with its citation."
+API_ARGS = """
+
+Parameters:
+    question: 1 to 2,000 characters.
+    k: how many passages, 1 to 50.
+    history: the conversation's earlier questions, oldest first, for a follow-up.
+    documents: doc ids the passages may come from (all when empty).
+    sources: outlets the passages may come from (all when empty).
+    sections: any of article, comment, boilerplate (all when empty).
+"""
 
 # One listener for the whole page: a card's buttons carry what they refer to in their `value`
 # (Gradio's sanitiser keeps no other attribute), "open" hands it to the server through the bridge.
@@ -205,47 +222,6 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
         kept = tuple(p for p, name in zip(uploads.paths, uploads.names(engine), strict=True) if name not in chosen)
         return _session_view(engine, _uploaded(engine, kept), f"Removed {len(uploads.paths) - len(kept)} file(s).")
 
-    def search(
-        question: str,
-        k: int = k,
-        history: list[str] | None = None,
-        documents: list[str] | None = None,
-        sources: list[str] | None = None,
-        sections: list[str] | None = None,
-    ) -> dict:
-        """The answer over the shared documents as JSON: answered, confidence, context (the question as read
-        with the history), and the cited passages, best first.
-
-        Args:
-            question: 1 to 2,000 characters.
-            k: how many passages, 1 to 50.
-            history: the conversation's earlier questions, oldest first, for a follow-up.
-            documents: doc ids the passages may come from (all when empty).
-            sources: outlets the passages may come from (all when empty).
-            sections: any of article, comment, boilerplate (all when empty).
-        """
-        return _answer(engine, question, k, history, documents, sources, sections).to_dict()
-
-    def ask(
-        question: str,
-        k: int = k,
-        history: list[str] | None = None,
-        documents: list[str] | None = None,
-        sources: list[str] | None = None,
-        sections: list[str] | None = None,
-    ) -> str:
-        """The answer over the shared documents as Markdown: each passage quoted with its citation.
-
-        Args:
-            question: 1 to 2,000 characters.
-            k: how many passages, 1 to 50.
-            history: the conversation's earlier questions, oldest first, for a follow-up.
-            documents: doc ids the passages may come from (all when empty).
-            sources: outlets the passages may come from (all when empty).
-            sections: any of article, comment, boilerplate (all when empty).
-        """
-        return _answer(engine, question, k, history, documents, sources, sections).to_markdown()
-
     with gr.Blocks(title="Ask the corpus", fill_height=True) as demo:
         uploads = gr.State(Uploads())
         gr.Markdown(f"## Ask the corpus\n{DESCRIPTION}")
@@ -320,8 +296,8 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
             api_name="remove",
             api_description="Remove this session's files by doc id.",
         )
-        gr.api(_typed(search), api_name="search")
-        gr.api(_typed(ask), api_name="ask")
+        gr.api(_endpoint(engine, k, Answer.to_dict, dict, SEARCH_DOC), api_name="search")
+        gr.api(_endpoint(engine, k, Answer.to_markdown, str, ASK_DOC), api_name="ask")
     demo.queue(default_concurrency_limit=CONCURRENT_QUESTIONS)
     return demo
 
@@ -345,10 +321,26 @@ def earlier_questions(history: object) -> list[str]:
     return questions
 
 
-def _typed(fn):
-    """``fn`` with its type hints evaluated (this module's are strings), so that Gradio's API page shows them."""
-    fn.__signature__ = inspect.signature(fn, eval_str=True)
-    return fn
+def _endpoint(engine: Engine, k: int, render: Callable[[Answer], object], returns: type, doc: str) -> Callable:
+    """An API endpoint over the shared documents taking `Engine.ask`'s arguments, returning ``render(answer)``.
+
+    Its signature is spelled out with evaluated types (this module's hints
+    are strings), so that Gradio's API page shows them.
+    """
+
+    def endpoint(
+        question: str,
+        k: int = k,
+        history: list[str] | None = None,
+        documents: list[str] | None = None,
+        sources: list[str] | None = None,
+        sections: list[str] | None = None,
+    ):
+        return render(_answer(engine, question, k, history, documents, sources, sections))
+
+    endpoint.__doc__ = doc + API_ARGS
+    endpoint.__signature__ = inspect.signature(endpoint, eval_str=True).replace(return_annotation=returns)
+    return endpoint
 
 
 def _answer(engine: Engine, question: object, k: object, history=None, documents=None, sources=None, sections=None):
