@@ -39,7 +39,8 @@ from benchmarks.datasets import EVAL, SEED, memoised, read_jsonl  # noqa: E402
 
 README = ROOT / "benchmarks" / "README.md"
 MARKERS = ("<!-- quality:start -->", "<!-- quality:end -->")
-PARTS = ("scifact", "squad", "seed", "curve", "latency")
+PARTS = ("scifact", "squad", "seed", "curve", "latency", "reader")
+DEFAULT_PARTS = PARTS[:-1]  # the reader is not yet part of `ask` by default
 PUBLISHED = [  # SciFact test split nDCG@10: BEIR paper (Thakur et al. 2021) and MTEB
     ("BM25", 0.665), ("ColBERT", 0.671), ("BM25 + cross-encoder", 0.688),
     ("all-MiniLM-L6-v2 (MTEB)", 0.645), ("bge-small-en-v1.5 (MTEB)", 0.713),
@@ -314,6 +315,34 @@ def part_latency(bench: Bench) -> str:
     return f"### {title}\n\n" + table(["", "ms"], rows)
 
 
+def part_reader(bench: Bench) -> str:
+    """The shipped reader (`qa/reader.py`): exact-answer F1 of the top passage on SQuAD dev, and `ask` with it on."""
+    from qa.evaluation import answer_f1
+    from qa.reader import OnnxReader
+
+    reader = OnnxReader.load()
+    engine = at_stage(bench.squad_engine, "ranked").reading(reader)
+    scores, marked = [], 0
+    for q in progress(bench.squad_questions, "squad reader"):
+        top = engine.ask(q["question"], k=5).passages[0]
+        text = engine.document(top.doc_id).text[top.answer[0] : top.answer[1]] if top.answer else ""
+        marked += top.answer is not None
+        scores.append(max(answer_f1(text, a) for a in q["answers"]))
+    rows = [["exact answer F1 of the top passage (0 without a span)", f"{np.mean(scores):.3f}"]]
+    rows.append(["top passages with a marked answer", f"{marked / len(scores):.3f}"])
+    fast = at_stage(default_engine(bench.cache), "ranked")
+    for label, current in (("off", fast), ("on", fast.reading(reader))):
+        current.ask("warm-up question", k=5)
+        times = []
+        for question in [g.question for g in bench.seed] * (1 if bench.args.smoke else 3):
+            started = time.perf_counter()
+            current.ask(question, k=5)
+            times.append(1000 * (time.perf_counter() - started))
+        rows.append([f"`ask` p50 on the default corpus, reader {label} (ms)", f"{statistics.median(times):.1f}"])
+    title = f"### Reader (`{reader.record.get('command', '')}`), SQuAD v1.1 dev, {len(scores)} questions\n\n"
+    return title + table(["", ""], rows)
+
+
 # --- output ----------------------------------------------------------------------
 
 
@@ -336,7 +365,9 @@ def write_readme(body: str, command: str) -> None:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="tiny corpora and question sets (about a minute)")
-    ap.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {','.join(PARTS)}")
+    ap.add_argument(
+        "--only", default=",".join(DEFAULT_PARTS), help=f"comma-separated parts of {','.join(PARTS)} (reader: if named)"
+    )
     ap.add_argument("--squad-limit", type=int, default=None, help="SQuAD questions to ask (fixed-seed sample)")
     ap.add_argument("--cache", default=str(ROOT / ".benchcache"), help="corpora and indexes (default .benchcache)")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the benchmark indexes even if current")
@@ -352,6 +383,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 PART_RUNNERS: dict[str, Callable[[Bench], str]] = {
     "scifact": part_scifact, "squad": part_squad, "seed": part_seed, "curve": part_curve, "latency": part_latency,
+    "reader": part_reader,
 }  # fmt: skip
 
 

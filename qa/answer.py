@@ -33,6 +33,7 @@ class Passage:
     highlights: list[tuple[int, int]] = field(default_factory=list)  # document offsets inside [start, end)
     paragraph: int = 0  # 1-based paragraph (line) of the document where the passage starts
     page: int | None = None  # 1-based page where the passage starts (PDF), None for formats without pages
+    answer: tuple[int, int] | None = None  # document offsets of the exact answer the reader marked inside it
 
     def citation(self) -> str:
         """Plain-text citation: title, outlet, section and place in the document."""
@@ -62,6 +63,7 @@ class Answer:
         data = asdict(self)
         for p in data["passages"]:
             p["highlights"] = [list(h) for h in p["highlights"]]
+            p["answer"] = list(p["answer"]) if p["answer"] else None
         return data
 
     def to_markdown(self) -> str:

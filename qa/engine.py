@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -29,6 +29,7 @@ from qa.index import Index
 from qa.overlay import overlay_index
 from qa.progress import Callback, silent
 from qa.ranker import Featurizer, Ranker, load_ranker
+from qa.reader import Reader
 from qa.retrieval import RetrievalSettings, diversify, fuse, single_list
 
 log = logging.getLogger("qa")
@@ -95,8 +96,10 @@ class Engine:
         calibrator: Calibrator | None | Literal["shipped"] = "shipped",
         *,
         index_dir: str | Path | None = None,
+        reader: Reader | None = None,
     ):
         self.settings = settings
+        self.reader = reader  # marks each passage's exact answer (`Passage.answer`); None: sentences only
         self.ranker = load_ranker() if ranker == "shipped" else ranker
         self.calibrator = load_calibrator() if calibrator == "shipped" else calibrator
         self.index_dir = Path(index_dir) if index_dir is not None else None  # where `add` and `remove` save
@@ -131,7 +134,16 @@ class Engine:
 
         For comparing stages on one index: ``engine.staged(RetrievalSettings(stage="fused"))``.
         """
-        other = Engine(self._snapshot.index, settings, ranker, self.calibrator)
+        other = Engine(self._snapshot.index, settings, ranker, self.calibrator, reader=self.reader)
+        other._snapshot = self._snapshot
+        return other
+
+    def reading(self, reader: Reader | None) -> Engine:
+        """An engine over this one's snapshot whose passages carry ``reader``'s exact answers (None: without).
+
+        >>> engine.reading(Reader.load()).ask("Who was Zahran Alloush?").passages[0].answer  # doctest: +SKIP
+        """
+        other = Engine(self._snapshot.index, self.settings, self.ranker, self.calibrator, reader=reader)
         other._snapshot = self._snapshot
         return other
 
@@ -305,6 +317,8 @@ class Engine:
         passages = [
             snapshot.passage(c, highlight(asked.weights, list(c.signals.sentences), c.signals.related)) for c in chosen
         ]
+        if self.reader is not None and answered:
+            passages = self._answers(asked.text, passages)
         disagreement = self._disagreement(snapshot, asked, chosen, passages) if answered else None
         return Answer(
             text,
@@ -315,6 +329,18 @@ class Engine:
             context=read_as if read_as != text else None,
             considered=len(evidence.candidates),
         )
+
+    def _answers(self, question: str, passages: list[Passage]) -> list[Passage]:
+        """The passages, the first `RetrievalSettings.reader_passages` with the exact answer the reader finds."""
+        read = passages[: self.settings.reader_passages]
+        readings = self.reader.read(question, [p.text for p in read])
+        marked = [
+            replace(p, answer=(p.start + r.span[0], p.start + r.span[1]))
+            if r.span is not None and r.margin > self.settings.reader_margin
+            else p
+            for p, r in zip(read, readings, strict=True)
+        ]
+        return marked + passages[len(read) :]
 
     def confidence(self, evidence: Evidence, top: Candidate | None) -> tuple[float, bool]:
         """How likely the corpus answers the question, and whether that is enough to say it does.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import string
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,3 +143,22 @@ def evaluate(engine: Engine, gold_path: str | Path, k: int = 5) -> Report:
         report.rank[gold.id] = first_hit(answer, gold, texts)
         report.verbatim_violations += sum(texts[p.doc_id][p.start : p.end] != p.text for p in answer.passages)
     return report
+
+
+_PUNCTUATION = set(string.punctuation)
+
+
+def answer_tokens(text: str) -> list[str]:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, split on white space."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return re.sub(r"\b(a|an|the)\b", " ", text).split()
+
+
+def answer_f1(prediction: str, gold: str) -> float:
+    """SQuAD's token F1 of a predicted answer against one gold answer."""
+    p, g = answer_tokens(prediction), answer_tokens(gold)
+    common = sum((Counter(p) & Counter(g)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(p), common / len(g)
+    return 2 * precision * recall / (precision + recall)

@@ -183,8 +183,18 @@ def _footer(answer: Answer, seconds: float | None) -> str:
 
 
 def _quote(p: Passage) -> str:
-    return marked_spans(p.text, p.start, p.highlights, lambda s: escape(collapse_space(s)), _mark)
-
-
-def _mark(text: str) -> str:
-    return f'<mark class="qa-hl">{escape(collapse_space(text))}</mark>'
+    """The passage escaped, its answering sentence marked lightly and the reader's exact answer strongly."""
+    cuts = {p.start, p.end}
+    for a, b in [*p.highlights, *([p.answer] if p.answer else [])]:
+        cuts.update(x for x in (a, b) if p.start <= x <= p.end)
+    points = sorted(cuts)
+    out, marking = [], False
+    for a, b in zip(points, points[1:], strict=False):
+        lit = any(h0 <= a and b <= h1 for h0, h1 in p.highlights)
+        if lit != marking:
+            out.append('<mark class="qa-hl">' if lit else "</mark>")
+            marking = lit
+        piece = escape(collapse_space(p.text[a - p.start : b - p.start]))
+        exact = p.answer is not None and p.answer[0] <= a and b <= p.answer[1]
+        out.append(f'<strong class="qa-exact">{piece}</strong>' if exact else piece)
+    return "".join(out) + ("</mark>" if marking else "")

@@ -29,6 +29,8 @@ class RetrievalSettings:
     near_duplicate: float = 0.95  # cosine above which two passages say the same thing
     statement_similarity: float = 0.45  # a figure's sentence must be this close to a quantity question…
     statement_margin: float = 0.12  # …and within this of the closest one, to be compared for disagreement
+    reader_passages: int = 3  # passages an engine with a reader reads for their exact answer
+    reader_margin: float = 0.0  # how far a span must score above "no answer" to be marked
 
 
 def single_list(ids: np.ndarray, dense_of: dict[int, float], lexical_scores: np.ndarray, by: str) -> list[Candidate]:

@@ -86,9 +86,7 @@ def test_corpus_text_is_inert_everywhere_it_is_shown():
     assert "<" not in escape(hostile) and "${" not in escape(hostile) and "{{" not in escape(hostile)
     p = passage(5.0, title=hostile, source=hostile, doc_id='x".txt')
     claim = Claim(0, hostile, 1, hostile, hostile, 0, 1)
-    html = answer_html(
-        Answer("q?", True, [p], context=hostile, disagreements=[Disagreement([claim])])
-    )
+    html = answer_html(Answer("q?", True, [p], context=hostile, disagreements=[Disagreement([claim])]))
     assert "<img" not in html and "${" not in html and "{{" not in html
     assert 'value="x&quot;.txt:16:' in html  # attribute values cannot be broken out of
     doc = Document("d.txt", TEXT + hostile, hostile, source=hostile)
@@ -144,3 +142,18 @@ def test_the_documents_table_lists_outlets_dates_and_kinds():
 )
 def test_a_page_date_is_the_one_beside_its_byline(head, date):
     assert stated_date(head) == date
+
+
+def test_the_exact_answer_is_marked_strongly_inside_its_lightly_marked_sentence():
+    p = passage(5.0, start=16, end=len(TEXT) - 1, answer=(53, 59))
+    assert TEXT[53:59] == "Monday"
+    html = answer_html(Answer("When was the bridge closed?", True, [p]))
+    assert (
+        '<mark class="qa-hl">The bridge at Zanzibar was closed on <strong class="qa-exact">Monday</strong>.</mark>'
+        in html
+    )
+    without = answer_html(Answer("When was the bridge closed?", True, [passage(5.0)]))
+    assert (
+        "qa-exact" not in without
+        and '<mark class="qa-hl">The bridge at Zanzibar was closed on Monday.</mark>' in without
+    )

@@ -1,0 +1,354 @@
+"""Train the reader (`qa/reader.py`) on SQuAD v1.1 train; resumable, on CPU or GPU alike.
+
+    python benchmarks/train_reader.py --minutes 50        # prepare once, then train (resumes where it stopped)
+    python benchmarks/train_reader.py --eval 1000          # exact-answer F1 of the top passage on SQuAD dev
+    python benchmarks/train_reader.py --export             # qa/reader.safetensors + qa/reader.json
+
+Examples are the product's own passages: each train paragraph is chunked as
+an index would chunk it; a question's positive is the chunk holding its
+answer, and (for ``--negatives`` of the questions) a hard negative is the
+chunk of the same article that BM25 ranks first for the question among those
+that contain none of its answers, labelled "no answer" ([CLS]).  Only the
+layers from ``--trained-from`` up and the span head learn.  A checkpoint
+(weights, optimizer, step) is written atomically every ``--save-every``
+steps into ``--work``, and a run picks it up: a session that ends loses at
+most those steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datasets import CACHE, EVAL, cached_engine, read_jsonl, squad_corpus  # noqa: E402
+
+from qa.chunking import ChunkingSettings, chunk_sentences  # noqa: E402
+from qa.documents import Document, Segment, file_sha256  # noqa: E402
+from qa.evaluation import answer_f1  # noqa: E402
+from qa.models import DEFAULT_MODEL, model_folder  # noqa: E402
+from qa.reader import MAX_TOKENS, READER_FILE, READER_RECORD, Reader, build_model, trained_state  # noqa: E402
+
+TRAIN = EVAL / "squad"
+
+
+def read_gz(path: Path) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+# --- examples ------------------------------------------------------------------------------------
+
+
+def examples(negatives: float, seed: int) -> list[tuple[str, str, int, int]]:
+    """(question, passage, answer start, answer end) with start = end = -1 for "no answer"."""
+    import bm25s
+
+    contexts = {r["id"]: r for r in read_gz(TRAIN / "train_contexts.jsonl.gz")}
+    questions = read_gz(TRAIN / "train_questions.jsonl.gz")
+    settings = ChunkingSettings()
+    chunks: dict[str, list[tuple[int, int]]] = {}
+    for cid, row in contexts.items():
+        doc = Document(cid, row["text"], row["title"], segments=[Segment(0, len(row["text"]), "article")])
+        chunks[cid] = [(c.start, c.end) for c, _ in chunk_sentences(doc, settings)]
+    by_article: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
+    for cid, spans in chunks.items():
+        by_article[cid.split("-")[0]] += [(cid, s, e) for s, e in spans]
+    rng = random.Random(seed)
+    retrievers: dict[str, object] = {}
+    out = []
+    for q in questions:
+        text = contexts[q["context_id"]]["text"]
+        start = q["answer_starts"][0]
+        end = start + len(q["answers"][0])
+        holding = [(s, e) for s, e in chunks[q["context_id"]] if s <= start and end <= e]
+        if holding:
+            s, e = holding[0]
+            out.append((q["question"], text[s:e], start - s, end - s))
+        if rng.random() >= negatives:
+            continue
+        article = q["context_id"].split("-")[0]
+        pool = by_article[article]
+        if article not in retrievers:
+            passages = [contexts[cid]["text"][s:e] for cid, s, e in pool]
+            retriever = bm25s.BM25()
+            retriever.index(bm25s.tokenize(passages, stopwords="en", show_progress=False), show_progress=False)
+            retrievers[article] = (retriever, passages)
+        retriever, passages = retrievers[article]
+        answers = [a.lower() for a in q["answers"]]
+        ranked, _ = retriever.retrieve(
+            bm25s.tokenize([q["question"]], stopwords="en", show_progress=False),
+            k=min(10, len(passages)),
+            show_progress=False,
+        )
+        for i in ranked[0]:
+            if not any(a in passages[i].lower() for a in answers):
+                out.append((q["question"], passages[i], -1, -1))
+                break
+    return out
+
+
+def tokenized(work: Path, negatives: float, seed: int) -> dict[str, np.ndarray]:
+    """The examples as token ids with answer token positions, prepared once into ``work``."""
+    key = hashlib.sha256(
+        json.dumps(
+            [negatives, seed, MAX_TOKENS, ChunkingSettings().to_dict(), file_sha256(TRAIN / "train_questions.jsonl.gz")]
+        ).encode()
+    ).hexdigest()[:10]
+    path = work / f"examples-{key}.npz"
+    if path.exists():
+        return dict(np.load(path))
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_folder(DEFAULT_MODEL)))
+    rows = examples(negatives, seed)
+    ids, lengths, types_at, starts, ends = [], [], [], [], []
+    for b in range(0, len(rows), 1024):
+        batch = rows[b : b + 1024]
+        enc = tokenizer(
+            [r[0] for r in batch],
+            [r[1] for r in batch],
+            truncation="only_second",
+            max_length=MAX_TOKENS,
+            return_offsets_mapping=True,
+        )
+        for i, (_, _, a_start, a_end) in enumerate(batch):
+            seq = enc.sequence_ids(i)
+            offsets = enc["offset_mapping"][i]
+            if a_start < 0:
+                s_tok = e_tok = 0
+            else:
+                inside = [
+                    t for t, sid in enumerate(seq) if sid == 1 and offsets[t][0] < a_end and offsets[t][1] > a_start
+                ]
+                if not inside:
+                    continue  # the answer was cut off
+                s_tok, e_tok = inside[0], inside[-1]
+            ids.append(np.array(enc["input_ids"][i], dtype=np.int32))
+            lengths.append(len(enc["input_ids"][i]))
+            types_at.append(seq.index(1))
+            starts.append(s_tok)
+            ends.append(e_tok)
+    data = {
+        "ids": np.concatenate(ids),
+        "lengths": np.array(lengths, dtype=np.int32),
+        "types_at": np.array(types_at, dtype=np.int32),
+        "starts": np.array(starts, dtype=np.int32),
+        "ends": np.array(ends, dtype=np.int32),
+    }
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **data)
+    os.replace(tmp, path)
+    print(
+        f"prepared {len(lengths):,} examples ({int((data['starts'] == 0).sum()):,} without an answer)", file=sys.stderr
+    )
+    return data
+
+
+# --- training ------------------------------------------------------------------------------------
+
+
+def batches(data: dict[str, np.ndarray], batch: int, seed: int) -> list[np.ndarray]:
+    """Every example once, in a seeded order, grouped so that a batch holds similar lengths (less padding)."""
+    order = np.random.default_rng(seed).permutation(len(data["lengths"]))
+    out = []
+    for b in range(0, len(order), batch * 50):
+        block = order[b : b + batch * 50]
+        block = block[np.argsort(data["lengths"][block], kind="stable")]
+        out += [block[i : i + batch] for i in range(0, len(block), batch)]
+    random.Random(seed).shuffle(out)
+    return out
+
+
+def tensors(data: dict[str, np.ndarray], offsets: np.ndarray, rows: np.ndarray):
+    import torch
+
+    width = int(data["lengths"][rows].max())
+    ids = np.zeros((len(rows), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    types = np.zeros_like(ids)
+    for k, r in enumerate(rows):
+        n = data["lengths"][r]
+        ids[k, :n] = data["ids"][offsets[r] : offsets[r] + n]
+        mask[k, :n] = 1
+        types[k, data["types_at"][r] : n] = 1
+    return (
+        torch.from_numpy(ids),
+        torch.from_numpy(mask),
+        torch.from_numpy(types),
+        torch.from_numpy(data["starts"][rows].astype(np.int64)),
+        torch.from_numpy(data["ends"][rows].astype(np.int64)),
+    )
+
+
+def train(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.manual_seed(args.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    data = tokenized(args.work, args.negatives, args.seed)
+    offsets = np.concatenate([[0], np.cumsum(data["lengths"])[:-1]])
+    plan = batches(data, args.batch, args.seed)
+    total = min(len(plan) * args.epochs, args.steps or 10**9)
+    model = build_model(args.trained_from).to(device)
+    learning = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(learning, lr=args.lr, weight_decay=0.01)
+    warmup = max(1, total // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup))
+    )
+    ckpt = args.work / f"checkpoint-from{args.trained_from}.pt"
+    step = 0
+    if ckpt.exists():
+        saved = torch.load(ckpt, map_location=device)
+        model.load_state_dict(saved["model"], strict=False)
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        step = saved["step"]
+        print(f"resuming at step {step:,} of {total:,}", file=sys.stderr)
+    model.train()
+    started, losses = time.monotonic(), []
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def save() -> None:
+        state = {
+            "model": trained_state(model, args.trained_from),
+            "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(),
+            "step": step,
+        }
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, ckpt)
+
+    while step < total and time.monotonic() - started < args.minutes * 60:
+        rows = plan[step % len(plan)]
+        ids, mask, types, s_gold, e_gold = (t.to(device) for t in tensors(data, offsets, rows))
+        start, end = model(ids, mask, types)
+        start = start.masked_fill(mask == 0, -1e4)
+        end = end.masked_fill(mask == 0, -1e4)
+        loss = (loss_fn(start, s_gold) + loss_fn(end, e_gold)) / 2
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(learning, 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        step += 1
+        losses.append(float(loss.detach()))
+        if step % 50 == 0:
+            rate = len(losses) * args.batch / (time.monotonic() - started)
+            print(f"step {step:,}/{total:,} loss {np.mean(losses[-50:]):.3f} ({rate:.1f} ex/s)", file=sys.stderr)
+        if step % args.save_every == 0:
+            save()
+    save()
+    print(f"stopped at step {step:,} of {total:,}", file=sys.stderr)
+
+
+# --- evaluation and export -----------------------------------------------------------------------
+
+
+def reader_from_checkpoint(args: argparse.Namespace) -> Reader:
+    import torch
+    from transformers import AutoTokenizer
+
+    model = build_model(args.trained_from)
+    saved = torch.load(args.work / f"checkpoint-from{args.trained_from}.pt", map_location="cpu")
+    model.load_state_dict(saved["model"], strict=False)
+    model.eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(model_folder(DEFAULT_MODEL)))
+    return Reader(model, tokenizer, {"trained_from": args.trained_from, "model": DEFAULT_MODEL, "steps": saved["step"]})
+
+
+def evaluate(reader: Reader, n: int, seed: int) -> dict:
+    """Exact-answer F1 of the top passage on SQuAD dev (0 when it holds no span), and F1 where it holds the answer."""
+    engine = cached_engine("squad", squad_corpus())
+    questions = read_jsonl(EVAL / "squad" / "questions_dev.jsonl")
+    sample = random.Random(seed).sample(questions, min(n, len(questions)))
+    scores, held, margins = [], [], []
+    for q in sample:
+        top = engine.ask(q["question"], k=1).passages[0]
+        reading = reader.read(q["question"], [top.text])[0]
+        text = top.text[reading.span[0] : reading.span[1]] if reading.span else ""
+        score = max(answer_f1(text, a) for a in q["answers"])
+        scores.append(score)
+        margins.append(reading.margin)
+        if any(a in top.text for a in q["answers"]):
+            held.append(score)
+    return {
+        "questions": len(sample),
+        "top_passage_f1": round(float(np.mean(scores)), 4),
+        "f1_where_top_passage_holds_an_answer": round(float(np.mean(held)), 4),
+        "top_passage_holds_an_answer": round(len(held) / len(sample), 4),
+    }
+
+
+def export(args: argparse.Namespace, figures: dict) -> None:
+    from safetensors.torch import save_file
+
+    reader = reader_from_checkpoint(args)
+    state = {k: v.half() for k, v in trained_state(reader.model, args.trained_from).items()}
+    tmp = READER_FILE.with_suffix(".tmp")
+    save_file(state, str(tmp))
+    os.replace(tmp, READER_FILE)
+    record = {
+        "model": DEFAULT_MODEL,
+        "trained_from": args.trained_from,
+        "steps": reader.record["steps"],
+        "batch": args.batch,
+        "negatives": args.negatives,
+        "max_tokens": MAX_TOKENS,
+        "command": " ".join(["python", "benchmarks/train_reader.py"] + sys.argv[1:]),
+        "data": {
+            "squad/train_contexts.jsonl.gz": file_sha256(TRAIN / "train_contexts.jsonl.gz"),
+            "squad/train_questions.jsonl.gz": file_sha256(TRAIN / "train_questions.jsonl.gz"),
+        },
+        "weights_sha256": file_sha256(READER_FILE),
+        "held_out": figures,
+    }
+    READER_RECORD.write_text(json.dumps(record, indent=1) + "\n")
+    print(json.dumps(record, indent=1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", type=Path, default=CACHE / "reader")
+    ap.add_argument("--minutes", type=float, default=0, help="train this long (0: no training)")
+    ap.add_argument("--trained-from", type=int, default=4, help="the first layer that learns (0-5)")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=0, help="stop the schedule here (0: the epochs)")
+    ap.add_argument("--negatives", type=float, default=0.3, help="share of questions given a hard negative")
+    ap.add_argument("--save-every", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--eval", type=int, default=0, help="SQuAD dev questions to score the checkpoint on")
+    ap.add_argument("--export", action="store_true", help="write the checkpoint as the shipped reader")
+    args = ap.parse_args()
+    torch_threads = os.environ.get("QA_TRAIN_THREADS")
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(int(torch_threads))
+    if args.minutes:
+        train(args)
+    figures = {}
+    if args.eval:
+        figures = evaluate(reader_from_checkpoint(args), args.eval, args.seed)
+        print(json.dumps(figures, indent=1))
+    if args.export:
+        export(args, figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""A reader of our own: where in a passage the answer to a question is, or that the passage does not answer it.
+
+A cross-encoder over ``[CLS] question [SEP] passage [SEP]`` made from the
+shipped MiniLM: its lower layers are the package's own weights, unchanged;
+the top layers and a span head (a start and an end score for each token)
+are trained on SQuAD train (`benchmarks/train_reader.py`) and shipped on
+top, in ``qa/reader.safetensors`` with their record in ``qa/reader.json``.
+A passage that does not answer points its span at ``[CLS]`` (SQuAD 2.0's
+convention): how far the best real span scores above ``[CLS]`` is the
+reader's evidence that the passage answers at all.
+
+The product stays extractive: the reader only marks a span of the passage.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.models import DEFAULT_MODEL, ModelError, model_folder
+
+READER_FILE = Path(__file__).with_name("reader.safetensors")
+READER_RECORD = Path(__file__).with_name("reader.json")
+MAX_TOKENS = 256  # question and passage together: a chunk of about 150 words fits
+MAX_ANSWER_TOKENS = 30
+TOP_TOKENS = 20  # starts and ends searched for the best span
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the reader found in one passage: the answer's character span in it (None if none) and its evidence."""
+
+    span: tuple[int, int] | None  # offsets into the passage text
+    score: float  # the best span's start + end score
+    margin: float  # score minus the [CLS] ("no answer") score: above 0, the passage answers
+
+
+def build_model(trained_from: int, model: str = DEFAULT_MODEL, *, eager: bool = False):
+    """The backbone with a span head; only layers ``trained_from`` and above, and the head, can learn.
+
+    ``eager``: plain attention, as ONNX export needs (training uses the faster fused kernel).
+    """
+    import torch
+    from transformers import AutoModel
+
+    kwargs = {"attn_implementation": "eager"} if eager else {}
+    backbone = AutoModel.from_pretrained(str(model_folder(model)), local_files_only=True, **kwargs)
+    for p in backbone.parameters():
+        p.requires_grad = False
+    for layer in backbone.encoder.layer[trained_from:]:
+        for p in layer.parameters():
+            p.requires_grad = True
+    return SpanModel(backbone, torch.nn.Linear(backbone.config.hidden_size, 2))
+
+
+def _span_model_class():
+    import torch
+
+    class _SpanModel(torch.nn.Module):
+        def __init__(self, backbone, head):
+            super().__init__()
+            self.backbone, self.head = backbone, head
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.backbone(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            logits = self.head(hidden)
+            return logits[..., 0], logits[..., 1]
+
+    return _SpanModel
+
+
+def SpanModel(backbone, head):  # noqa: N802 - a class made when torch is first needed
+    return _span_model_class()(backbone, head)
+
+
+def trained_state(model, trained_from: int) -> dict:
+    """The tensors training changed: the top layers and the head (what ships)."""
+    return {
+        name: tensor.detach().cpu().contiguous()
+        for name, tensor in model.state_dict().items()
+        if name.startswith("head.") or _layer_of(name) is not None and _layer_of(name) >= trained_from
+    }
+
+
+def _layer_of(name: str) -> int | None:
+    parts = name.split(".")
+    if parts[:3] == ["backbone", "encoder", "layer"]:
+        return int(parts[3])
+    return None
+
+
+class Reader:
+    """A reader in torch (for training and checking): ``read(question, passages)`` gives one `Reading` per passage.
+
+    The product reads with `OnnxReader`, made from the same tensors.
+    """
+
+    def __init__(self, model, tokenizer, record: dict):
+        self.model, self.tokenizer, self.record = model, tokenizer, record
+
+    @classmethod
+    def load(cls, path: Path = READER_FILE, record_path: Path = READER_RECORD) -> Reader:
+        """The reader in ``path`` on top of the package's MiniLM; `ModelError` if it is missing or not this model's."""
+        import torch
+        from safetensors.torch import load_file
+        from transformers import AutoTokenizer
+
+        try:
+            record = json.loads(record_path.read_text())
+            tensors = load_file(str(path))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"reader {path} cannot be read: {exc}") from None
+        model = build_model(record["trained_from"], record["model"])
+        missing = set(trained_state(model, record["trained_from"])) - set(tensors)
+        if missing:
+            raise ModelError(f"reader {path} lacks {len(missing)} tensors (e.g. {sorted(missing)[0]})")
+        model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
+        model.eval()
+        torch.set_grad_enabled(False)
+        tokenizer = AutoTokenizer.from_pretrained(str(model_folder(record["model"])))
+        return cls(model, tokenizer, record)
+
+    def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
+        """Where each passage answers ``question``, best span first in each."""
+        if not passages:
+            return []
+        import torch
+
+        enc = self.tokenizer(
+            [question] * len(passages),
+            list(passages),
+            truncation="only_second",
+            max_length=MAX_TOKENS,
+            padding=True,
+            return_offsets_mapping=True,
+            return_tensors="pt",
+        )
+        offsets = enc.pop("offset_mapping").numpy()
+        with torch.inference_mode():
+            start, end = self.model(**enc)
+        return [
+            best_span(s, e, enc.sequence_ids(i), offsets[i])
+            for i, (s, e) in enumerate(zip(start.numpy(), end.numpy(), strict=True))
+        ]
+
+
+def best_span(start: np.ndarray, end: np.ndarray, sequence_ids: list, offsets: np.ndarray) -> Reading:
+    """The highest-scoring span of passage tokens (at most `MAX_ANSWER_TOKENS`), against the [CLS] score."""
+    passage = np.array([sid == 1 for sid in sequence_ids])
+    null = float(start[0] + end[0])
+    if not passage.any():
+        return Reading(None, null, float("-inf"))
+    s_masked = np.where(passage, start, -np.inf)
+    e_masked = np.where(passage, end, -np.inf)
+    starts = np.argsort(-s_masked)[:TOP_TOKENS]
+    ends = np.argsort(-e_masked)[:TOP_TOKENS]
+    best, where = -np.inf, None
+    for i in starts:
+        if not passage[i]:
+            continue
+        for j in ends:
+            if passage[j] and i <= j < i + MAX_ANSWER_TOKENS and s_masked[i] + e_masked[j] > best:
+                best, where = float(s_masked[i] + e_masked[j]), (int(offsets[i][0]), int(offsets[j][1]))
+    if where is None:
+        return Reading(None, null, float("-inf"))
+    return Reading(where, best, best - null)
+
+
+class OnnxReader:
+    """The shipped reader through ONNX Runtime (exported once from `READER_FILE`; no torch when answering).
+
+    >>> reader = OnnxReader.load()                                    # doctest: +SKIP
+    >>> reader.read("Who was Zahran Alloush?", [passage.text])[0].span  # doctest: +SKIP
+    """
+
+    def __init__(self, path: Path, folder: Path, record: dict, threads: int = 1):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.record = record
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=MAX_TOKENS, strategy="only_second")
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+
+    @classmethod
+    def load(cls, path: Path = READER_FILE, record_path: Path = READER_RECORD, *, int8: bool = True) -> OnnxReader:
+        """The shipped reader, exported to ONNX here on first use; `ModelError` if it cannot be read."""
+        try:
+            record = json.loads(record_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"reader record {record_path} cannot be read: {exc}") from None
+        return cls(exported_reader(path, record, int8), model_folder(record["model"]), record)
+
+    def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
+        if not passages:
+            return []
+        encodings = self.tokenizer.encode_batch([(question, p) for p in passages])
+        feed = {
+            "input_ids": np.asarray([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.asarray([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.asarray([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        start, end = self.session.run(None, feed)
+        return [best_span(start[i], end[i], e.sequence_ids, np.asarray(e.offsets)) for i, e in enumerate(encodings)]
+
+
+def exported_reader(path: Path, record: dict, int8: bool) -> Path:
+    """The ONNX file of the reader in ``path``, exported (and quantised) into the model cache if it is not yet."""
+    import hashlib
+
+    from filelock import FileLock
+
+    from qa.documents import file_sha256
+    from qa.onnx_embedder import cache_dir
+
+    digest = file_sha256(path)
+    if digest != record.get("weights_sha256"):
+        raise ModelError(f"reader {path} is not the one its record describes (sha256 {digest[:12]}…)")
+    key = hashlib.sha256(f"{digest}|{int8}|{MAX_TOKENS}".encode()).hexdigest()[:12]
+    target = cache_dir() / f"reader-{key}.onnx"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(target.with_name(f".{target.name}.lock")):
+        if not target.exists():
+            _export(path, record, target, int8)
+    return target
+
+
+def _export(path: Path, record: dict, target: Path, int8: bool) -> None:
+    import os
+    import tempfile
+    import warnings
+
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from safetensors.torch import load_file
+
+    model = build_model(record["trained_from"], record["model"], eager=True)
+    model.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()}, strict=False)
+    model.eval()
+    ids = torch.tensor([[101, 2054, 102, 1037, 2460, 102], [101, 2054, 102, 1037, 102, 0]])
+    mask = (ids != 0).long()
+    types = torch.tensor([[0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 0]])
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "start", "end"]}
+    with tempfile.TemporaryDirectory(dir=target.parent) as work:
+        plain, quantised = Path(work) / "reader.onnx", Path(work) / "reader-int8.onnx"
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model,
+                (ids, mask, types),
+                str(plain),
+                dynamo=False,
+                opset_version=17,
+                do_constant_folding=True,
+                input_names=names,
+                output_names=["start", "end"],
+                dynamic_axes=axes,
+            )
+        if int8:
+            quantize_dynamic(
+                str(plain),
+                str(quantised),
+                op_types_to_quantize=["MatMul"],
+                per_channel=True,
+                weight_type=QuantType.QUInt8,
+            )
+            os.replace(quantised, target)
+        else:
+            os.replace(plain, target)

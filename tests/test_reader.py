@@ -1,0 +1,81 @@
+"""The reader's span decoding (`qa.reader.best_span`), without a model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qa.reader import MAX_ANSWER_TOKENS, best_span
+
+# [CLS] q q [SEP] p0 p1 p2 p3 [SEP]: passage tokens 4-7, each 5 characters wide from 0
+SEQUENCE = [None, 0, 0, None, 1, 1, 1, 1, None]
+OFFSETS = np.array([(0, 0), (0, 4), (5, 9), (0, 0), (0, 4), (5, 9), (10, 14), (15, 19), (0, 0)])
+
+
+def logits(**at: float) -> np.ndarray:
+    out = np.zeros(len(SEQUENCE))
+    for position, value in at.items():
+        out[int(position[1:])] = value
+    return out
+
+
+def test_the_best_passage_span_is_found_with_its_characters():
+    reading = best_span(logits(t5=4.0, t1=9.0), logits(t6=3.0, t2=9.0), SEQUENCE, OFFSETS)
+    assert reading.span == (5, 14)  # question tokens never make an answer, however high they score
+    assert reading.score == 7.0 and reading.margin == 7.0  # [CLS] scores 0 here
+
+
+def test_a_span_never_ends_before_it_starts():
+    reading = best_span(logits(t6=5.0, t4=1.0), logits(t5=5.0, t7=0.5), SEQUENCE, OFFSETS)
+    assert reading.span == (0, 9) and reading.score == 6.0  # not t6..t5 (10.0), which would end before it starts
+
+
+def test_a_high_cls_score_means_no_answer():
+    reading = best_span(logits(t0=8.0, t5=2.0), logits(t0=8.0, t5=2.0), SEQUENCE, OFFSETS)
+    assert reading.span == (5, 9) and reading.margin == 4.0 - 16.0  # the passage does not answer
+
+
+def test_answers_are_at_most_the_longest_span_allowed():
+    sequence = [None] + [1] * (MAX_ANSWER_TOKENS + 5) + [None]
+    offsets = np.array([(0, 0)] + [(i, i + 1) for i in range(MAX_ANSWER_TOKENS + 5)] + [(0, 0)])
+    start, end = np.zeros(len(sequence)), np.zeros(len(sequence))
+    start[1], end[MAX_ANSWER_TOKENS + 3] = 5.0, 5.0  # too far apart to be one answer
+    reading = best_span(start, end, sequence, offsets)
+    assert reading.span[1] - reading.span[0] <= MAX_ANSWER_TOKENS
+
+
+class FirstWordReader:
+    """A deterministic fake reader: the answer is each passage's first word, confident only if it is capitalised."""
+
+    def __init__(self):
+        self.asked: list[tuple[str, int]] = []
+
+    def read(self, question, passages):
+        from qa.reader import Reading
+
+        self.asked.append((question, len(passages)))
+        out = []
+        for text in passages:
+            start = len(text) - len(text.lstrip())
+            end = start + len(text[start:].split()[0])
+            out.append(Reading((start, end), 5.0, 1.0 if text[start].isupper() else -1.0))
+        return out
+
+
+def test_an_engine_with_a_reader_marks_exact_answers_inside_its_passages(tiny_engine):
+    import qa
+
+    reader = FirstWordReader()
+    engine = tiny_engine.reading(reader)
+    answer = engine.ask("How many quokkas did rangers count on the island?", k=5)
+    assert answer.answered and reader.asked == [(answer.question, min(3, len(answer.passages)))]
+    marked = [p for p in answer.passages if p.answer]
+    assert marked, "the confident spans are marked"
+    for p in marked:
+        start, end = p.answer
+        assert p.start <= start < end <= p.end
+        assert tiny_engine.document(p.doc_id).text[start:end] == p.text.split()[0]
+    assert all(p.answer is None for p in answer.passages[3:])  # only the passages read
+    assert tiny_engine.ask("How many quokkas did rangers count on the island?").passages[0].answer is None
+    data = answer.to_dict()["passages"][0]
+    assert data["answer"] == (list(answer.passages[0].answer) if answer.passages[0].answer else None)
+    assert isinstance(engine, qa.Engine) and engine.index is tiny_engine.index  # the same snapshot, shared
