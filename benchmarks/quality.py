@@ -299,17 +299,22 @@ def part_curve(bench: Bench) -> str:
     return title + "\n\n" + table(header, rows)
 
 
+def ask_times(engine: qa.Engine, questions: list[str]) -> list[float]:
+    """Milliseconds of each `ask(q, k=5)`, after one warm-up question, sorted."""
+    engine.ask("warm-up question", k=5)
+    times = []
+    for q in questions:
+        started = time.perf_counter()
+        engine.ask(q, k=5)
+        times.append(1000 * (time.perf_counter() - started))
+    return sorted(times)
+
+
 def part_latency(bench: Bench) -> str:
     """As users get it: a fresh engine, the model's own threads, no memo."""
     engine = at_stage(default_engine(bench.cache), "ranked")
     load = os.getloadavg()[0]
-    engine.ask("warm-up question", k=5)
-    times = []
-    for q in [q.question for q in bench.seed] * (1 if bench.args.smoke else 5):
-        started = time.perf_counter()
-        engine.ask(q, k=5)
-        times.append(1000 * (time.perf_counter() - started))
-    times.sort()
+    times = ask_times(engine, [q.question for q in bench.seed] * (1 if bench.args.smoke else 5))
     rows = [["p50", f"{statistics.median(times):.1f}"], ["p95", f"{times[int(0.95 * (len(times) - 1))]:.1f}"]]
     title = f"`ask` latency, default corpus, stage ranked, k=5 ({len(times)} asks; load average {load:.1f} before)"
     return f"### {title}\n\n" + table(["", "ms"], rows)
@@ -332,12 +337,7 @@ def part_reader(bench: Bench) -> str:
     rows.append(["top passages with a marked answer", f"{marked / len(scores):.3f}"])
     fast = at_stage(default_engine(bench.cache), "ranked")
     for label, current in (("off", fast), ("on", fast.reading(reader))):
-        current.ask("warm-up question", k=5)
-        times = []
-        for question in [g.question for g in bench.seed] * (1 if bench.args.smoke else 3):
-            started = time.perf_counter()
-            current.ask(question, k=5)
-            times.append(1000 * (time.perf_counter() - started))
+        times = ask_times(current, [g.question for g in bench.seed] * (1 if bench.args.smoke else 3))
         rows.append([f"`ask` p50 on the default corpus, reader {label} (ms)", f"{statistics.median(times):.1f}"])
     title = f"### Reader (`{reader.record.get('command', '')}`), SQuAD v1.1 dev, {len(scores)} questions\n\n"
     return title + table(["", ""], rows)

@@ -14,6 +14,7 @@ import re
 from qa.answer_type import MONTHS
 
 HEAD_CHARS = 800  # where a page's byline and date stand
+BYLINE_CHARS = 120  # a line opening with a date is a byline only if it is this short
 _MONTH = rf"(?:{MONTHS}|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?)"
 _DATE = (
     rf"(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d\d)?"
@@ -35,5 +36,16 @@ def stated_date(text: str) -> str | None:
     >>> stated_date("On May 23, the group detonated seven bombs.") is None
     True
     """
-    match = _STATED.search(text[:HEAD_CHARS])
-    return (match.group("between") or match.group("labelled")) if match else None
+    for match in _STATED.finditer(text[: HEAD_CHARS + 40]):  # a date that starts in the head, read whole
+        if match.start() >= HEAD_CHARS:
+            break
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        line_end = text.find("\n", match.start())
+        at_line_start = not text[line_start : match.start()].strip(" –—|•·-")
+        if (
+            at_line_start
+            and (len(text[line_start:line_end]) if line_end >= 0 else len(text) - line_start) > BYLINE_CHARS
+        ):
+            continue  # a long line that opens with a date is a story's ("March 15, 2011 – Protests erupt in …")
+        return match.group("between") or match.group("labelled")
+    return None

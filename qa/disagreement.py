@@ -19,7 +19,7 @@ from qa.index import tokenize
 
 _FIGURE = re.compile(
     r"(?<![\w.,-])(?:(?P<qualifier>about|around|nearly|almost|at least|more than|over|some|up to|roughly|"
-    r"approximately|fewer than|less than|as many as)\s+)?(?P<number>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w,.]\d)"
+    r"approximately|fewer than|less than|as many as)\s+)?(?P<number>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?!\d)(?![\w,.]\d)"
     r"(?:\s(?P<scale>thousand|million|billion|mn|bn)\b)?"
     r"(?!\s*(?:%|percent|km|miles|years?\b|am\b|pm\b))",
     re.I,
@@ -162,8 +162,12 @@ def find_disagreement(
             match, value = found
             claim = Claim(st.passage, match.group(0), value, st.source, attribution(st.text), st.start, st.end)
             claims.append((claim, st))
-    scopes = [places(st.text) for _, st in claims]
-    whole = [pair for pair, scope in zip(claims, scopes, strict=True) if not (scope and any(scope < o for o in scopes))]
+    lists = [place_lists(st.text) for _, st in claims]
+    whole = [
+        pair
+        for n, pair in enumerate(claims)
+        if not any(a < b for a in lists[n] for m, other in enumerate(lists) if m != n for b in other)
+    ]
     if not whole:
         return None
     best = max(st.similarity for _, st in whole)
@@ -187,11 +191,12 @@ def _figure_for(sentence: str, counted, measure: str | None) -> tuple[re.Match, 
 
 
 def question_measure(question: str) -> str | None:
-    """What a count question counts when it asks about casualties: "killed" or "wounded" (None otherwise)."""
-    words = _words(question)
-    for measure, forms in MEASURES.items():
-        if words & forms:
-            return measure
+    """What a count question counts when it asks about casualties: "killed" or "wounded", whichever it names
+    first ("How many were injured in the bombing that killed the governor?": wounded); None otherwise."""
+    for word in _WORD.findall(question):
+        for measure, forms in MEASURES.items():
+            if word.lower() in forms:
+                return measure
     return None
 
 
@@ -212,10 +217,20 @@ def figure_measure(sentence: str, match: re.Match) -> str | None:
 def places(sentence: str) -> frozenset[str]:
     """The places a sentence puts its figure in ("in the Tartus bombing", "cities of Jableh and Tartous"), each as
     its consonant outline so that spellings compare ("Tartus" and "Tartous": ``trts``)."""
-    found = set()
-    for m in _PLACES.finditer(sentence):
-        found.update(_outline(name) for name in re.split(r",\s*|\s+and\s+", m.group("names")))
-    return frozenset(found)
+    return frozenset().union(*place_lists(sentence))
+
+
+def place_lists(sentence: str) -> list[frozenset[str]]:
+    """Each list of places the sentence names together ("of Jableh and Tartous"), as `places` writes them.
+
+    A figure counts a part of another's event when one of its lists is a
+    strict subset of one of the other's ("in Tartus" beside "in Jableh and
+    Tartous"), not merely when its sentence names fewer places in all.
+    """
+    return [
+        frozenset(_outline(name) for name in re.split(r",\s*|\s+and\s+", m.group("names")))
+        for m in _PLACES.finditer(sentence)
+    ]
 
 
 def _outline(name: str) -> str:
@@ -223,5 +238,3 @@ def _outline(name: str) -> str:
     return name[:1] + re.sub(r"[aeiouy\W_]", "", name[1:])
 
 
-def _words(text: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(text)}

@@ -177,15 +177,18 @@ class Engine:
             new = remove_documents(self._snapshot.index, folder, ids, progress=progress)
             self._snapshot = Snapshot.of(new)
 
-    def overlay(self, paths: Sequence[str | Path], *, progress: Callback = silent) -> Engine:
+    def overlay(
+        self, paths: Sequence[str | Path], *, progress: Callback = silent, names: Sequence[str] | None = None
+    ) -> Engine:
         """An engine answering over this index plus ``paths``, indexed in memory (for a chat session's uploads).
 
         Nothing is written; this engine's index is shared, not copied.  The
         files that cannot be used are in ``.index.skipped``; `CorpusError` when
-        none can.
+        none can.  ``names``: the doc id of each file (default: `upload_names`),
+        so that a file keeps its id when the others change.
         """
-        layered = overlay_index(self._snapshot.index, paths, progress=progress)
-        return Engine(layered, self.settings, self.ranker, self.calibrator)
+        layered = overlay_index(self._snapshot.index, paths, progress=progress, names=names)
+        return Engine(layered, self.settings, self.ranker, self.calibrator, reader=self.reader)
 
     def _folder(self, verb: str) -> Path:
         if self.index_dir is None or not isinstance(self._snapshot.index, Index):

@@ -18,6 +18,7 @@ import os
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -54,25 +55,27 @@ def cache_dir() -> Path:
 
 def exported_model(name: str, version: str, int8: bool = True) -> Path:
     """The ONNX file of model ``name`` (package ``version``), exported (and quantised) here if it is not yet."""
+    key = hashlib.sha256(f"{name}|{version}|{RECIPES[int8]}".encode()).hexdigest()[:12]
+    return cached_export(cache_dir() / f"{name}-{key}.onnx", lambda target: _export(model_folder(name), target, int8))
+
+
+def cached_export(target: Path, export: Callable[[Path], None]) -> Path:
+    """``target``, made by ``export(target)`` first if it is not there yet (one process at a time, under a lock)."""
     from filelock import FileLock
 
-    key = hashlib.sha256(f"{name}|{version}|{RECIPES[int8]}".encode()).hexdigest()[:12]
-    target = cache_dir() / f"{name}-{key}.onnx"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(target.with_name(f".{target.name}.lock")):
         if not target.exists():  # another process may have made it while we waited
-            log.warning("exporting %s to ONNX once, into %s (about 15 s)", name, target)
-            _export(model_folder(name), target, int8)
+            log.warning("exporting %s to ONNX once (about 15 s)", target)
+            export(target)
     return target
 
 
 def _export(folder: Path, target: Path, int8: bool) -> None:
     """Export the transformer to ONNX, quantise it (``int8``), and move the result into place whole."""
-    import onnx
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
@@ -92,21 +95,35 @@ def _export(folder: Path, target: Path, int8: bool) -> None:
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
 
+    export_onnx(Hidden(model), inputs, ["last_hidden_state"], target, int8, model.config.num_hidden_layers)
+
+
+def export_onnx(module, inputs: tuple, outputs: list[str], target: Path, int8: bool, layers: int) -> None:
+    """Trace ``module`` (a BERT taking ids, mask and token types) into the ONNX file ``target``, whole or not at all.
+
+    With ``int8`` its matrix products are quantised (dynamic, per channel),
+    except each layer's feed-forward output (``layers`` of them), kept in
+    float: the recipe `RECIPES` names.
+    """
+    import onnx
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     names = ["input_ids", "attention_mask", "token_type_ids"]
-    axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
+    axes = {n: {0: "batch", 1: "tokens"} for n in [*names, *outputs]}
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         plain, quantised = Path(work) / "model.onnx", Path(work) / "model-int8.onnx"
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on the mask code, and the exporter's deprecation
             torch.onnx.export(
-                Hidden(model),
+                module,
                 inputs,
                 str(plain),
                 dynamo=False,
                 opset_version=OPSET,
                 do_constant_folding=True,
                 input_names=names,
-                output_names=["last_hidden_state"],
+                output_names=outputs,
                 dynamic_axes=axes,
             )
         if not int8:
@@ -115,7 +132,7 @@ def _export(folder: Path, target: Path, int8: bool) -> None:
         graph = onnx.load(str(plain)).graph
         ffn_out = [n.name for n in graph.node if n.op_type == "MatMul" and "/output/dense/" in n.name]
         ffn_out = [n for n in ffn_out if "attention" not in n]
-        if len(ffn_out) != model.config.num_hidden_layers:
+        if len(ffn_out) != layers:
             raise ModelError(f"unexpected exported graph: {len(ffn_out)} feed-forward outputs")
         quantize_dynamic(
             str(plain),

@@ -27,14 +27,17 @@ from qa.models import Embedder
 from qa.progress import Callback, silent
 
 
-def overlay_index(base, paths: Sequence[str | Path], *, progress: Callback = silent) -> Layered:
+def overlay_index(
+    base, paths: Sequence[str | Path], *, progress: Callback = silent, names: Sequence[str] | None = None
+) -> Layered:
     """``base`` with ``paths`` indexed in memory after it; `CorpusError` when none of them can be used.
 
-    Each file's doc id is its safe name, made unique against the base's
+    Each file's doc id is ``names``' (checked: as many, distinct, none of the
+    base's), else its safe name made unique against the base's
     (``report-2.pdf``); the files that cannot be used are listed in
     `Layered.skipped` with the reason.
     """
-    documents, skipped = read_uploads([Path(p) for p in paths], taken=set(base.documents))
+    documents, skipped = read_uploads([Path(p) for p in paths], taken=set(base.documents), names=names)
     if not documents:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped.items()) or "no files given"
         raise CorpusError(f"none of the files can be searched: {reasons}")
@@ -49,10 +52,17 @@ def overlay_index(base, paths: Sequence[str | Path], *, progress: Callback = sil
     return Layered(base, extra)
 
 
-def read_uploads(paths: Sequence[Path], taken: Collection[str]) -> tuple[list[Document], dict[str, str]]:
-    """The usable documents of ``paths`` under doc ids unused in ``taken``, and why each other file is not one."""
+def read_uploads(
+    paths: Sequence[Path], taken: Collection[str], names: Sequence[str] | None = None
+) -> tuple[list[Document], dict[str, str]]:
+    """The usable documents of ``paths`` under doc ids unused in ``taken`` (``names``, or `upload_names`), and why
+    each other file is not one."""
+    if names is None:
+        names = upload_names(paths, taken)
+    elif len(names) != len(paths) or len(set(names)) != len(names) or set(names) & set(taken):
+        raise ValueError(f"names must be one distinct new doc id per file, not {list(names)!r}")
     documents, skipped = [], {}
-    for path, name in zip(paths, upload_names(paths, taken), strict=True):
+    for path, name in zip(paths, names, strict=True):
         if reason := unsupported_format(path):
             skipped[name] = reason
             continue

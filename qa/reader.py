@@ -27,6 +27,7 @@ READER_FILE = Path(__file__).with_name("reader.safetensors")
 READER_RECORD = Path(__file__).with_name("reader.json")
 MAX_TOKENS = 256  # question and passage together: a chunk of about 150 words fits
 MAX_ANSWER_TOKENS = 30
+MAX_QUESTION_WORDS = 48  # a longer question is read by its first words: the passage must keep room
 TOP_TOKENS = 20  # starts and ends searched for the best span
 
 
@@ -107,7 +108,6 @@ class Reader:
     @classmethod
     def load(cls, path: Path = READER_FILE, record_path: Path = READER_RECORD) -> Reader:
         """The reader in ``path`` on top of the package's MiniLM; `ModelError` if it is missing or not this model's."""
-        import torch
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
@@ -122,7 +122,6 @@ class Reader:
             raise ModelError(f"reader {path} lacks {len(missing)} tensors (e.g. {sorted(missing)[0]})")
         model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
         model.eval()
-        torch.set_grad_enabled(False)
         tokenizer = AutoTokenizer.from_pretrained(str(model_folder(record["model"])))
         return cls(model, tokenizer, record)
 
@@ -133,7 +132,7 @@ class Reader:
         import torch
 
         enc = self.tokenizer(
-            [question] * len(passages),
+            [short(question)] * len(passages),
             list(passages),
             truncation="only_second",
             max_length=MAX_TOKENS,
@@ -148,6 +147,11 @@ class Reader:
             best_span(s, e, enc.sequence_ids(i), offsets[i])
             for i, (s, e) in enumerate(zip(start.numpy(), end.numpy(), strict=True))
         ]
+
+
+def short(question: str) -> str:
+    """The question cut to `MAX_QUESTION_WORDS` words (cutting only the passage fails if the question fills all)."""
+    return " ".join(question.split()[:MAX_QUESTION_WORDS])
 
 
 def best_span(start: np.ndarray, end: np.ndarray, sequence_ids: list, offsets: np.ndarray) -> Reading:
@@ -205,7 +209,7 @@ class OnnxReader:
     def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
         if not passages:
             return []
-        encodings = self.tokenizer.encode_batch([(question, p) for p in passages])
+        encodings = self.tokenizer.encode_batch([(short(question), p) for p in passages])
         feed = {
             "input_ids": np.asarray([e.ids for e in encodings], dtype=np.int64),
             "attention_mask": np.asarray([e.attention_mask for e in encodings], dtype=np.int64),
@@ -219,65 +223,26 @@ def exported_reader(path: Path, record: dict, int8: bool) -> Path:
     """The ONNX file of the reader in ``path``, exported (and quantised) into the model cache if it is not yet."""
     import hashlib
 
-    from filelock import FileLock
-
     from qa.documents import file_sha256
-    from qa.onnx_embedder import cache_dir
+    from qa.onnx_embedder import cache_dir, cached_export
 
     digest = file_sha256(path)
     if digest != record.get("weights_sha256"):
         raise ModelError(f"reader {path} is not the one its record describes (sha256 {digest[:12]}…)")
     key = hashlib.sha256(f"{digest}|{int8}|{MAX_TOKENS}".encode()).hexdigest()[:12]
-    target = cache_dir() / f"reader-{key}.onnx"
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(target.with_name(f".{target.name}.lock")):
-        if not target.exists():
-            _export(path, record, target, int8)
-    return target
+    return cached_export(cache_dir() / f"reader-{key}.onnx", lambda target: _export(path, record, target, int8))
 
 
 def _export(path: Path, record: dict, target: Path, int8: bool) -> None:
-    import os
-    import tempfile
-    import warnings
-
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from safetensors.torch import load_file
+
+    from qa.onnx_embedder import export_onnx
 
     model = build_model(record["trained_from"], record["model"], eager=True)
     model.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()}, strict=False)
     model.eval()
     ids = torch.tensor([[101, 2054, 102, 1037, 2460, 102], [101, 2054, 102, 1037, 102, 0]])
-    mask = (ids != 0).long()
     types = torch.tensor([[0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 0]])
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "start", "end"]}
-    with tempfile.TemporaryDirectory(dir=target.parent) as work:
-        plain, quantised = Path(work) / "reader.onnx", Path(work) / "reader-int8.onnx"
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model,
-                (ids, mask, types),
-                str(plain),
-                dynamo=False,
-                opset_version=17,
-                do_constant_folding=True,
-                input_names=names,
-                output_names=["start", "end"],
-                dynamic_axes=axes,
-            )
-        if int8:
-            quantize_dynamic(
-                str(plain),
-                str(quantised),
-                op_types_to_quantize=["MatMul"],
-                per_channel=True,
-                weight_type=QuantType.QUInt8,
-            )
-            os.replace(quantised, target)
-        else:
-            os.replace(plain, target)
+    layers = len(model.backbone.encoder.layer)
+    export_onnx(model, (ids, (ids != 0).long(), types), ["start", "end"], target, int8, layers)

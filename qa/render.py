@@ -194,7 +194,8 @@ def _quote(p: Passage) -> str:
         if lit != marking:
             out.append('<mark class="qa-hl">' if lit else "</mark>")
             marking = lit
-        piece = escape(collapse_space(p.text[a - p.start : b - p.start]))
+        text = p.text[a - p.start : b - p.start]
+        piece = escape(collapse_space(text) or (" " if text else ""))
         exact = p.answer is not None and p.answer[0] <= a and b <= p.answer[1]
         out.append(f'<strong class="qa-exact">{piece}</strong>' if exact else piece)
     return "".join(out) + ("</mark>" if marking else "")

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.answer import Answer
+from qa.answer import Answer, escape_markdown
 from qa.dates import stated_date
 from qa.documents import DOCUMENT_SUFFIXES, CorpusError
 from qa.engine import MAX_K, Engine
@@ -36,7 +36,7 @@ import gradio as gr  # noqa: E402
 # Questions answered at once, one per core; more wait in Gradio's queue. `ask` holds no per-question
 # state, so visitors need not queue behind each other, but on 2 cores 8 asks at once got through
 # fewer questions a second than 2 (`benchmarks/latency.py`).
-CONCURRENT_QUESTIONS = len(os.sched_getaffinity(0))
+CONCURRENT_QUESTIONS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 EXAMPLES = [
     "How many people were killed in the Tartus bombing?",
@@ -151,15 +151,23 @@ class Uploads:
     """One browser session's own files, and the engine over the shared index plus them (None: no files)."""
 
     paths: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()  # each file's doc id, given when it was added and kept while it stays
     engine: Engine | None = None
 
     def over(self, shared: Engine) -> Engine:
         """The engine this session's questions go to."""
         return self.engine or shared
 
-    def names(self, shared: Engine) -> list[str]:
-        """The doc ids of the files, in upload order."""
-        return upload_names(self.paths, shared.documents)
+    def plus(self, shared: Engine, paths: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The files and doc ids with ``paths`` added (each new one named against all that are there)."""
+        fresh = [p for p in dict.fromkeys(paths) if p not in self.paths]  # the same upload twice is one file
+        named = upload_names(fresh, [*shared.documents, *self.names])
+        return self.paths + tuple(fresh), self.names + tuple(named)
+
+    def without(self, shared: Engine, names: set[str], progress=None) -> Uploads:
+        """These uploads less the files named, indexed again (None of them left: no overlay)."""
+        kept = [(p, n) for p, n in zip(self.paths, self.names, strict=True) if n not in names]
+        return _uploaded(shared, tuple(p for p, _ in kept), tuple(n for _, n in kept), progress)
 
 
 def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
@@ -194,34 +202,36 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
         except (KeyError, ValueError) as exc:
             raise gr.Error(f"cannot open that passage: {exc}", print_exception=False) from None
 
-    def add_files(files, uploads: Uploads, progress=gr.Progress()):  # noqa: B008 - Gradio's own idiom
+    def add_files(files, chosen, uploads: Uploads, progress=gr.Progress()):  # noqa: B008 - Gradio's own idiom
         paths = [str(f) for f in files or []]
         if not paths:
-            return _session_view(engine, uploads, "")
+            return _session_view(engine, uploads, chosen, "")
         if len(uploads.paths) + len(paths) > MAX_UPLOADS:
-            return _session_view(engine, uploads, f"At most {MAX_UPLOADS} files: remove some first.")
+            return _session_view(engine, uploads, chosen, f"At most {MAX_UPLOADS} files: remove some first.")
         big = [Path(p).name for p in paths if Path(p).stat().st_size > MAX_UPLOAD_MB * 2**20]
         if big:
-            return _session_view(engine, uploads, f"Over {MAX_UPLOAD_MB} MB, not added: {', '.join(big)}.")
+            return _session_view(
+                engine, uploads, chosen, f"Over {MAX_UPLOAD_MB} MB, not added: {escape_markdown(', '.join(big))}."
+            )
 
         def report(event: Progress) -> None:
             progress(event.fraction, desc=f"{event.phase}: {event.done} of {event.total}")
 
         try:
-            new = _uploaded(engine, uploads.paths + tuple(paths), report)
+            new = _uploaded(engine, *uploads.plus(engine, paths), report)
         except CorpusError as exc:
-            return _session_view(engine, uploads, f"Not added: {exc}")
+            return _session_view(engine, uploads, chosen, f"Not added: {escape_markdown(str(exc))}")
         skipped = new.engine.index.skipped if new.engine else {}
-        if skipped:  # indexed again without them, so that they are not reported again and names stay as shown
-            kept = tuple(p for p, name in zip(new.paths, new.names(engine), strict=True) if name not in skipped)
-            new = _uploaded(engine, kept, report)
-        note = "; ".join(f"{name} could not be read: {why}" for name, why in skipped.items())
-        return _session_view(engine, new, note or f"Added {len(paths)} file(s).")
+        if skipped:  # indexed again without them, so that they are not reported again
+            new = new.without(engine, set(skipped), report)
+        note = "; ".join(
+            f"{escape_markdown(name)} could not be read: {escape_markdown(why)}" for name, why in skipped.items()
+        )
+        return _session_view(engine, new, chosen, note or f"Added {len(paths)} file(s).")
 
-    def remove_files(doc_ids, uploads: Uploads):
-        chosen = set(doc_ids or [])
-        kept = tuple(p for p, name in zip(uploads.paths, uploads.names(engine), strict=True) if name not in chosen)
-        return _session_view(engine, _uploaded(engine, kept), f"Removed {len(uploads.paths) - len(kept)} file(s).")
+    def remove_files(doc_ids, chosen, uploads: Uploads):
+        new = uploads.without(engine, set(doc_ids or []))
+        return _session_view(engine, new, chosen, f"Removed {len(uploads.paths) - len(new.paths)} file(s).")
 
     with gr.Blocks(title="Ask the corpus", fill_height=True) as demo:
         uploads = gr.State(Uploads())
@@ -283,20 +293,21 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
             None, js=SHOW_PASSAGE_JS
         )
         session_outputs = [uploads, mine, documents, listing_box, listing, files_note]
-        files.upload(
-            add_files,
-            [files, uploads],
-            session_outputs,
-            api_name="upload",
-            api_description="Add files to this session's documents; returns its files and what happened.",
-        ).then(lambda: None, None, files, api_visibility="private")
-        remove.click(
-            remove_files,
-            [mine, uploads],
-            session_outputs,
-            api_name="remove",
-            api_description="Remove this session's files by doc id.",
-        )
+        def one_change_at_a_time(event, other, fn, inputs, api_name: str, description: str, done: tuple):
+            """``fn`` on ``event``, the ``other`` control of the session's files disabled until it is done."""
+            event(_busy, None, other, queue=False, api_visibility="private").then(
+                fn, inputs, session_outputs, api_name=api_name, api_description=description
+            ).then(*done, api_visibility="private")
+
+        one_change_at_a_time(
+            files.upload, remove, add_files, [files, documents, uploads], "upload",
+            "Add files to this session's documents; returns its files and what happened.",
+            (_idle_upload, None, [files, remove]),
+        )  # fmt: skip
+        one_change_at_a_time(
+            remove.click, files, remove_files, [mine, documents, uploads], "remove",
+            "Remove this session's files by doc id.", (_idle, None, files),
+        )  # fmt: skip
         gr.api(_endpoint(engine, k, Answer.to_dict, dict, SEARCH_DOC), api_name="search")
         gr.api(_endpoint(engine, k, Answer.to_markdown, str, ASK_DOC), api_name="ask")
     demo.queue(default_concurrency_limit=CONCURRENT_QUESTIONS)
@@ -364,27 +375,42 @@ def _dates(engine: Engine, answer: Answer) -> dict[str, str | None]:
     return {p.doc_id: stated_date(engine.document(p.doc_id).text) for p in answer.passages}
 
 
-def _uploaded(shared: Engine, paths: tuple[str, ...], progress=None) -> Uploads:
-    """The session's files indexed over the shared engine (`CorpusError` when none of them can be used)."""
+def _uploaded(shared: Engine, paths: tuple[str, ...], names: tuple[str, ...], progress=None) -> Uploads:
+    """The session's files indexed over the shared engine under their doc ids (`CorpusError` when none can be used)."""
     if not paths:
         return Uploads()
-    return Uploads(paths, shared.overlay(paths, progress=progress) if progress else shared.overlay(paths))
+    extra = {"progress": progress} if progress else {}
+    return Uploads(paths, names, shared.overlay(paths, names=names, **extra))
+
+
+def _busy():
+    return gr.update(interactive=False)
+
+
+def _idle():
+    return gr.update(interactive=True)
+
+
+def _idle_upload():
+    """After an upload: the file control emptied for the next one, and both controls usable again."""
+    return gr.update(value=None, interactive=True), gr.update(interactive=True)
 
 
 def _document_choices(engine: Engine) -> list[tuple[str, str]]:
     return [(f"{engine.document(d).title} ({d})", d) for d in engine.documents]
 
 
-def _session_view(shared: Engine, uploads: Uploads, note: str):
-    """What the page shows of a session's files: its state, their list, the document filter and table, a note."""
+def _session_view(shared: Engine, uploads: Uploads, chosen: list[str] | None, note: str):
+    """What the page shows of a session's files: its state, their list, the document filter (its choices kept
+    where the documents still are), the documents table, and a note."""
     current = uploads.over(shared)
-    names = uploads.names(shared)
+    present = set(current.documents)
     return (
         uploads,
-        gr.CheckboxGroup(choices=names, value=[]),
-        gr.Dropdown(choices=_document_choices(current)),
+        gr.CheckboxGroup(choices=list(uploads.names), value=[]),
+        gr.Dropdown(choices=_document_choices(current), value=[d for d in chosen or [] if d in present]),
         gr.Accordion(label=f"Documents ({len(current.documents)})"),
-        documents_html((current.document(d) for d in current.documents), uploaded=names),
+        documents_html((current.document(d) for d in current.documents), uploaded=uploads.names),
         note,
     )
 

@@ -156,3 +156,18 @@ def test_chat_keeps_its_history_and_refuses_an_empty_question(client):
     assert len(again) == 4 and "Read as:" in again[-1]["content"][0]["text"]
     same, box = client.predict("  ", again, 5, [], [], ALL_SECTIONS, api_name="/chat")
     assert len(same) == 4 and box == "  "  # no bubble for an empty question
+
+
+def test_a_file_keeps_its_doc_id_while_others_come_and_go(tmp_path):
+    first, second = tmp_path / "a" / "report.txt", tmp_path / "b" / "report.txt"
+    for path, animal in ((first, "wombat"), (second, "numbat")):
+        path.parent.mkdir()
+        path.write_text(f"{animal.title()} report\n\nRangers counted 9,{len(animal)}00 {animal}s in 2024.\n")
+    with served(qa.load(strict=True)) as url:
+        client = Client(url, verbose=False)
+        client.predict([handle_file(first)], api_name="/upload")
+        listed, *_ = client.predict([handle_file(second), handle_file(second)], api_name="/upload")
+        assert [c[1] for c in listed["choices"]] == ["report.txt", "report-2.txt"]  # the same upload twice: once
+        listed, *_ = client.predict(["report.txt"], api_name="/remove")
+        assert [c[1] for c in listed["choices"]] == ["report-2.txt"]  # still the numbats' name
+        assert "report-2.txt" in chat(client, "How many numbats did rangers count?")  # cited under that name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa.reader import MAX_ANSWER_TOKENS, best_span
+from qa.reader import MAX_ANSWER_TOKENS, MAX_QUESTION_WORDS, best_span, short
 
 # [CLS] q q [SEP] p0 p1 p2 p3 [SEP]: passage tokens 4-7, each 5 characters wide from 0
 SEQUENCE = [None, 0, 0, None, 1, 1, 1, 1, None]
@@ -79,3 +79,8 @@ def test_an_engine_with_a_reader_marks_exact_answers_inside_its_passages(tiny_en
     data = answer.to_dict()["passages"][0]
     assert data["answer"] == (list(answer.passages[0].answer) if answer.passages[0].answer else None)
     assert isinstance(engine, qa.Engine) and engine.index is tiny_engine.index  # the same snapshot, shared
+
+
+def test_a_long_question_is_read_by_its_first_words():
+    assert short("word " * 300) == " ".join(["word"] * MAX_QUESTION_WORDS)
+    assert short("  Who was   Zahran Alloush? ") == "Who was Zahran Alloush?"

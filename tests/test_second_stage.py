@@ -64,6 +64,8 @@ def test_ranker_refuses_a_file_for_other_features(tmp_path):
         ("US F-16 fighter-bombers bombed rebels; 250 troops had been deployed.", "250", 250),
         ("Aleppo had a population of 4 million and was Syria’s largest city.", "4 million", 4_000_000),
         ("In 2015 the war went on.", None, None),
+        ("The blast, over 150 km from Damascus, killed 20 people.", "20", 20),  # never "over 15" of "150 km"
+        ("Some 40 percent of the 3,000 fighters left.", "3,000", 3000),
     ],
 )
 def test_first_figure_skips_dates_years_and_model_numbers(sentence, figure, value):
@@ -133,6 +135,17 @@ def test_a_figure_for_part_of_the_event_is_no_rival_figure():
     found = find_disagreement(statements, measure="killed")
     assert found.values() == [120, 150]  # Tartus alone is a part of the two cities' toll
     assert {c.source: c.attributed_to for c in found.claims} == {"B": None, "C": "local monitoring groups"}
+
+
+def test_naming_more_places_in_other_lists_is_no_part_of_the_event():
+    statements = said(
+        "About 150 people were killed in Tartus.", "At least 120 were killed in Tartus in a wave of ISIS attacks."
+    )
+    assert find_disagreement(statements, measure="killed").values() == [120, 150]
+
+
+def test_a_question_counts_what_it_names_first():
+    assert question_measure("How many people were injured in the bombing that killed the governor?") == "wounded"
 
 
 def test_only_sentences_near_the_closest_one_are_compared():
