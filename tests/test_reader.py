@@ -1,9 +1,11 @@
-"""The reader's span decoding (`qa.reader.best_span`), without a model."""
+"""The reader: its span decoding (`qa.reader.best_span`), its place in `ask`, and its ONNX export."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+import qa
 from qa.reader import MAX_ANSWER_TOKENS, MAX_QUESTION_WORDS, best_span, short
 
 # [CLS] q q [SEP] p0 p1 p2 p3 [SEP]: passage tokens 4-7, each 5 characters wide from 0
@@ -84,3 +86,38 @@ def test_an_engine_with_a_reader_marks_exact_answers_inside_its_passages(tiny_en
 def test_a_long_question_is_read_by_its_first_words():
     assert short("word " * 300) == " ".join(["word"] * MAX_QUESTION_WORDS)
     assert short("  Who was   Zahran Alloush? ") == "Who was Zahran Alloush?"
+
+
+def test_the_onnx_reader_reads_as_the_torch_reader_does(tmp_path, monkeypatch):
+    """The export and its tokenizer (the `tokenizers` pair encoding) agree with torch and transformers' tokenizer."""
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+    from transformers import AutoTokenizer
+
+    from qa.documents import file_sha256
+    from qa.models import DEFAULT_MODEL, model_folder
+    from qa.reader import OnnxReader, Reader, build_model, trained_state
+
+    monkeypatch.setenv("QA_MODEL_CACHE", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    model = build_model(5).eval()  # an untrained head: any weights will do to compare the two paths
+    weights, record = tmp_path / "reader.safetensors", tmp_path / "reader.json"
+    save_file(trained_state(model, 5), str(weights))
+    record.write_text(json.dumps({"model": DEFAULT_MODEL, "trained_from": 5, "weights_sha256": file_sha256(weights)}))
+    in_torch = Reader(model, AutoTokenizer.from_pretrained(str(model_folder(DEFAULT_MODEL))), {})
+    in_onnx = OnnxReader.load(weights, record, int8=False)
+    question = "How many quokkas did rangers count on Rottnest Island?"
+    passages = [
+        "Rangers counted 12,000 quokkas on the island in 2020. The count is repeated every spring.",
+        "Sourdough bread needs a starter of flour and water.",
+        "word " * 400,  # longer than the reader reads: cut, never an error
+    ]
+    for a, b in zip(in_torch.read(question, passages), in_onnx.read(question, passages), strict=True):
+        assert a.span == b.span
+        assert abs(a.margin - b.margin) < 1e-3
+    assert in_onnx.read("word " * 600, passages[:1])[0].span is not None  # a long question fits too
+    record.write_text(json.dumps({"model": DEFAULT_MODEL, "trained_from": 5, "weights_sha256": "0" * 64}))
+    with pytest.raises(qa.ModelError, match="not the one its record describes"):
+        OnnxReader.load(weights, record)
