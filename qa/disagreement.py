@@ -214,14 +214,9 @@ def figure_measure(sentence: str, match: re.Match) -> str | None:
     return None
 
 
-def places(sentence: str) -> frozenset[str]:
-    """The places a sentence puts its figure in ("in the Tartus bombing", "cities of Jableh and Tartous"), each as
-    its consonant outline so that spellings compare ("Tartus" and "Tartous": ``trts``)."""
-    return frozenset().union(*place_lists(sentence))
-
-
 def place_lists(sentence: str) -> list[frozenset[str]]:
-    """Each list of places the sentence names together ("of Jableh and Tartous"), as `places` writes them.
+    """Each list of places the sentence names together ("in the Tartus bombing", "cities of Jableh and Tartous"),
+    each place as its consonant outline so that spellings compare ("Tartus" and "Tartous": ``trts``).
 
     A figure counts a part of another's event when one of its lists is a
     strict subset of one of the other's ("in Tartus" beside "in Jableh and

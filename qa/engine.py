@@ -134,16 +134,18 @@ class Engine:
 
         For comparing stages on one index: ``engine.staged(RetrievalSettings(stage="fused"))``.
         """
-        other = Engine(self._snapshot.index, settings, ranker, self.calibrator, reader=self.reader)
-        other._snapshot = self._snapshot
-        return other
+        return self._sharing(settings, ranker, self.reader)
 
     def reading(self, reader: Reader | None) -> Engine:
         """An engine over this one's snapshot whose passages carry ``reader``'s exact answers (None: without).
 
         >>> engine.reading(Reader.load()).ask("Who was Zahran Alloush?").passages[0].answer  # doctest: +SKIP
         """
-        other = Engine(self._snapshot.index, self.settings, self.ranker, self.calibrator, reader=reader)
+        return self._sharing(self.settings, self.ranker, reader)
+
+    def _sharing(self, settings: RetrievalSettings, ranker: Ranker | None, reader: Reader | None) -> Engine:
+        """Another engine over this one's snapshot (index and caches shared, never copied)."""
+        other = Engine(self._snapshot.index, settings, ranker, self.calibrator, reader=reader)
         other._snapshot = self._snapshot
         return other
 

@@ -14,6 +14,7 @@ The product stays extractive: the reader only marks a span of the passage.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,10 +56,12 @@ def build_model(trained_from: int, model: str = DEFAULT_MODEL, *, eager: bool = 
     for layer in backbone.encoder.layer[trained_from:]:
         for p in layer.parameters():
             p.requires_grad = True
-    return SpanModel(backbone, torch.nn.Linear(backbone.config.hidden_size, 2))
+    return _span_model_class()(backbone, torch.nn.Linear(backbone.config.hidden_size, 2))
 
 
+@functools.cache
 def _span_model_class():
+    """The span model's class, defined once, when torch is first needed (importing qa never imports torch)."""
     import torch
 
     class _SpanModel(torch.nn.Module):
@@ -74,10 +77,6 @@ def _span_model_class():
             return logits[..., 0], logits[..., 1]
 
     return _SpanModel
-
-
-def SpanModel(backbone, head):  # noqa: N802 - a class made when torch is first needed
-    return _span_model_class()(backbone, head)
 
 
 def trained_state(model, trained_from: int) -> dict:

@@ -187,8 +187,8 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
             message,
             k,
             history=earlier_questions(chat),
-            documents=documents or None,
-            sources=sources or None,
+            documents=documents,
+            sources=sources,
             sections=None if set(sections) >= set(SECTIONS) else sections,
         )
         reply = answer_html(answer, dates=_dates(current, answer), seconds=time.perf_counter() - started)

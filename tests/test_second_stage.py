@@ -15,7 +15,7 @@ from qa.disagreement import (
     figure_measure,
     find_disagreement,
     first_figure,
-    places,
+    place_lists,
     question_measure,
 )
 from qa.evidence import Candidate, Signals
@@ -125,8 +125,8 @@ def test_killed_is_never_compared_with_wounded():
 
 
 def test_a_figure_for_part_of_the_event_is_no_rival_figure():
-    assert places("in the coastal cities of Jableh and Tartous, killing about 150") == {"jblh", "trts"}
-    assert places("were killed (35) in the Tartus bombing") == {"trts"}  # Tartus, Tartous: one outline
+    assert place_lists("in the coastal cities of Jableh and Tartous, killing about 150") == [{"jblh", "trts"}]
+    assert place_lists("were killed (35) in the Tartus bombing") == [{"trts"}]  # Tartus, Tartous: one outline
     statements = said(
         "Most of the dead were killed (35) in the Tartus bombing.",
         "bombs in the coastal cities of Jableh and Tartous, killing about 150 people",
