@@ -1,6 +1,6 @@
 """Retrieval and answer quality of `qa` on SciFact, SQuAD and the seed set, as Markdown tables.
 
-    python benchmarks/quality.py [--smoke] [--only scifact,squad,seed,curve,latency] [--squad-limit N]
+    python benchmarks/quality.py [--smoke] [--only scifact,squad,seed,curve,squad2,latency] [--squad-limit N]
                                  [--cache DIR] [--rebuild] [--write]
 
 Everything goes through the product (`qa.build`, `qa.load`, `Engine.search`, `Engine.ask`); the
@@ -39,8 +39,7 @@ from benchmarks.datasets import EVAL, SEED, memoised, read_jsonl  # noqa: E402
 
 README = ROOT / "benchmarks" / "README.md"
 MARKERS = ("<!-- quality:start -->", "<!-- quality:end -->")
-PARTS = ("scifact", "squad", "seed", "curve", "latency", "reader")
-DEFAULT_PARTS = PARTS[:-1]  # the reader is not yet part of `ask` by default
+PARTS = ("scifact", "squad", "seed", "curve", "squad2", "latency")
 PUBLISHED = [  # SciFact test split nDCG@10: BEIR paper (Thakur et al. 2021) and MTEB
     ("BM25", 0.665), ("ColBERT", 0.671), ("BM25 + cross-encoder", 0.688),
     ("all-MiniLM-L6-v2 (MTEB)", 0.645), ("bge-small-en-v1.5 (MTEB)", 0.713),
@@ -83,8 +82,16 @@ def default_engine(cache: Path) -> qa.Engine:
         return datasets.cached_engine("default", ROOT / "data", cache)
 
 
-def at_stage(engine: qa.Engine, stage: str) -> qa.Engine:
-    return qa.Engine(engine.index, qa.RetrievalSettings(stage=stage))
+def at_stage(engine: qa.Engine, stage: str, reader: bool = False) -> qa.Engine:
+    """The engine's index ranked up to ``stage``, with the shipped reader or (the stages before it) without."""
+    return qa.Engine(engine.index, qa.RetrievalSettings(stage=stage), reader="shipped" if reader else None)
+
+
+STAGES = (("fused", False), ("ranked", False), ("ranked", True))  # the last is `ask` as users get it
+
+
+def stage_name(stage: str, reader: bool) -> str:
+    return f"{stage} + reader" if reader else stage
 
 
 # --- data -----------------------------------------------------------------------
@@ -215,26 +222,35 @@ def holds_answer(question: dict, doc_id: str, spans: list[tuple[int, int]], text
     return any(norm(answer) in norm(text) for answer in question["answers"])
 
 
-def squad_outcome(engine: qa.Engine, question: dict) -> tuple[bool, bool, bool]:
-    """Answer in the top passage, in a top-5 passage, in the top passage's highlighted text."""
+def squad_outcome(engine: qa.Engine, question: dict) -> tuple[bool, bool, bool, float]:
+    """Answer in the top passage, in a top-5 passage, in the top passage's highlighted text; exact-answer F1.
+
+    The F1 (SQuAD's normalisation) is of the span the reader marks in the top
+    passage against the best gold answer, 0 when it marks none.
+    """
     passages = engine.ask(question["question"], k=5).passages
     held = [holds_answer(question, p.doc_id, [(p.start, p.end)], p.text) for p in passages]
     if not passages:
-        return False, False, False
+        return False, False, False, 0.0
     top, doc_text = passages[0], engine.document(passages[0].doc_id).text
     marked = " … ".join(doc_text[s:e] for s, e in sorted(top.highlights))
-    return held[0], any(held), bool(top.highlights) and holds_answer(question, top.doc_id, top.highlights, marked)
+    f1 = max(qa.evaluation.answer_f1(top.answer_text, a) for a in question["answers"]) if top.answer_text else 0.0
+    return held[0], any(held), bool(top.highlights) and holds_answer(question, top.doc_id, top.highlights, marked), f1
 
 
 def part_squad(bench: Bench) -> str:
     rows = []
-    for stage in ("fused", "ranked"):
-        engine = at_stage(bench.squad_engine, stage)
-        outcomes = np.array([squad_outcome(engine, q) for q in progress(bench.squad_questions, f"squad {stage}")])
-        rows.append([stage, len(outcomes), *(float(x) for x in outcomes.mean(axis=0))])
-    header = ["stage", "questions", "answer in top-1 passage", "in a top-5 passage", "in top passage's highlight"]
+    for stage, reader in STAGES:
+        engine, name = at_stage(bench.squad_engine, stage, reader), stage_name(stage, reader)
+        outcomes = np.array([squad_outcome(engine, q) for q in progress(bench.squad_questions, f"squad {name}")])
+        means = [float(x) for x in outcomes.mean(axis=0)]
+        rows.append([name, len(outcomes), *means[:3], means[3] if reader else "–"])
+    header = [
+        "stage", "questions", "answer in top-1 passage", "in a top-5 passage", "in top passage's highlight",
+        "exact answer F1 (top passage)",
+    ]  # fmt: skip
     title = f"### SQuAD v1.1 dev ({len(bench.contexts)} paragraphs), `ask(q, k=5)`\n\n"
-    return title + table(header, rows) + ranker_note(engine)
+    return title + table(header, rows) + ranker_note(engine) + reader_note(engine)
 
 
 # --- seed set, abstention, latency ------------------------------------------------------
@@ -250,20 +266,31 @@ def ranker_note(engine: qa.Engine) -> str:
     )
 
 
+def reader_note(engine: qa.Engine) -> str:
+    reader = engine.reading("shipped").reader
+    if reader is None:
+        return ""
+    record = reader.record
+    return (
+        f" `+ reader` reads with `qa/reader.json` ({record['weights_sha256'][:10]}, trained on SQuAD train only) "
+        "and decides with `qa/confidence_reader.json`, fitted on SQuAD dev, SQuAD 2.0 dev and the seed set."
+    )
+
+
 def part_seed(bench: Bench) -> str:
     keys = ["hit@1", "hit@5", "MRR", "off-topic abstained", "unanswerable abstained", "false abstentions"]
     rows = []
-    for stage in ("fused", "ranked"):
-        metrics = qa.evaluation.evaluate(at_stage(bench.default_engine, stage), SEED, k=5).metrics()
-        rows.append([stage, *(metrics[key] for key in keys)])
+    for stage, reader in STAGES:
+        metrics = qa.evaluation.evaluate(at_stage(bench.default_engine, stage, reader), SEED, k=5).metrics()
+        rows.append([stage_name(stage, reader), *(metrics[key] for key in keys)])
     title = f"### Seed dev set ({len(bench.seed)} questions, default corpus), k=5\n\n"
-    return title + table(["stage", *keys], rows) + ranker_note(bench.default_engine)
+    return title + table(["stage", *keys], rows) + ranker_note(bench.default_engine) + reader_note(bench.default_engine)
 
 
 def confidences(engine: qa.Engine, questions: list[str], label: str) -> list[tuple[float, bool]]:
-    """``(confidence, answered)`` of the ranked stage for each question."""
-    ranked = at_stage(engine, "ranked")
-    return [(a.confidence, a.answered) for a in (ranked.ask(q, k=5) for q in progress(questions, label))]
+    """``(confidence, answered)`` of `ask` as users get it (ranked, with the reader) for each question."""
+    product = at_stage(engine, "ranked", reader=True)
+    return [(a.confidence, a.answered) for a in (product.ask(q, k=5) for q in progress(questions, label))]
 
 
 def part_curve(bench: Bench) -> str:
@@ -292,7 +319,7 @@ def part_curve(bench: Bench) -> str:
         "off-topic caught %",
     ]
     title = (
-        f"### Abstention trade-off, stage ranked ({len(answerable)} answerable: seed + SQuAD on its index; "
+        f"### Abstention trade-off, stage ranked + reader ({len(answerable)} answerable: seed + SQuAD on its index; "
         f"{len(on_topic)} on-topic unanswerable: seed `unanswerable` + SQuAD questions on SQuAD without their "
         f"paragraph; {len(off_topic)} off-topic: seed `off-topic`, SQuAD and SciFact on the default index)"
     )
@@ -310,37 +337,43 @@ def ask_times(engine: qa.Engine, questions: list[str]) -> list[float]:
     return sorted(times)
 
 
+def part_squad2(bench: Bench) -> str:
+    """SQuAD 2.0 dev on the SQuAD index: answerable against unanswerable, held out by article.
+
+    The calibrator's own recipe (`benchmarks/train_confidence.py --reader`) is
+    refitted four times, each time without the questions of a quarter of the
+    articles, and scores those: no figure here is of an article it was fitted on
+    (the reader never saw SQuAD 2.0, nor any dev article).
+    """
+    from benchmarks import train_confidence as recipe
+    from qa.confidence import READER_CONFIDENCE_FILE, Calibrator
+
+    shipped = Calibrator.load(READER_CONFIDENCE_FILE)
+    n, v2 = (40, 200) if bench.args.smoke else (1200, None)
+    examples = recipe.cached_examples(n, True, v2)
+    calibrator, p, y, kinds = recipe.fitted(examples, list(shipped.features), **shipped.training["recipe"])
+    v2_rows = np.isin(kinds, ["squad2", "squad2-impossible"])
+    counts = f"{int((kinds == 'squad2').sum())} answerable, {int((kinds == 'squad2-impossible').sum())} unanswerable"
+    title = f"### SQuAD 2.0 dev, articles 0-23 ({counts}), held out by article, `ask` with the reader\n\n"
+    t = calibrator.threshold
+    refused, caught = np.mean(p[kinds == "squad2"] < t), np.mean(p[kinds == "squad2-impossible"] < t)
+    return title + recipe.curve(p[v2_rows], y[v2_rows], kinds[v2_rows]) + (
+        f"\n\nAt the threshold the recipe chooses ({t:.2f}): {caught:.1%} of the unanswerable abstained, "
+        f"{refused:.1%} of the answerable refused (held out)."
+    )
+
+
 def part_latency(bench: Bench) -> str:
-    """As users get it: a fresh engine, the model's own threads, no memo."""
-    engine = at_stage(default_engine(bench.cache), "ranked")
+    """As users get it: a fresh engine, the model's own threads, no memo; with the reader (the default) and without."""
+    rows = []
     load = os.getloadavg()[0]
-    times = ask_times(engine, [q.question for q in bench.seed] * (1 if bench.args.smoke else 5))
-    rows = [["p50", f"{statistics.median(times):.1f}"], ["p95", f"{times[int(0.95 * (len(times) - 1))]:.1f}"]]
-    title = f"`ask` latency, default corpus, stage ranked, k=5 ({len(times)} asks; load average {load:.1f} before)"
-    return f"### {title}\n\n" + table(["", "ms"], rows)
-
-
-def part_reader(bench: Bench) -> str:
-    """The shipped reader (`qa/reader.py`): exact-answer F1 of the top passage on SQuAD dev, and `ask` with it on."""
-    from qa.evaluation import answer_f1
-    from qa.reader import OnnxReader
-
-    reader = OnnxReader.load()
-    engine = at_stage(bench.squad_engine, "ranked").reading(reader)
-    scores, marked = [], 0
-    for q in progress(bench.squad_questions, "squad reader"):
-        top = engine.ask(q["question"], k=5).passages[0]
-        text = engine.document(top.doc_id).text[top.answer[0] : top.answer[1]] if top.answer else ""
-        marked += top.answer is not None
-        scores.append(max(answer_f1(text, a) for a in q["answers"]))
-    rows = [["exact answer F1 of the top passage (0 without a span)", f"{np.mean(scores):.3f}"]]
-    rows.append(["top passages with a marked answer", f"{marked / len(scores):.3f}"])
-    fast = at_stage(default_engine(bench.cache), "ranked")
-    for label, current in (("off", fast), ("on", fast.reading(reader))):
-        times = ask_times(current, [g.question for g in bench.seed] * (1 if bench.args.smoke else 3))
-        rows.append([f"`ask` p50 on the default corpus, reader {label} (ms)", f"{statistics.median(times):.1f}"])
-    title = f"### Reader (`{reader.record.get('command', '')}`), SQuAD v1.1 dev, {len(scores)} questions\n\n"
-    return title + table(["", ""], rows)
+    questions = [q.question for q in bench.seed] * (1 if bench.args.smoke else 5)
+    for reader in (True, False):
+        times = ask_times(at_stage(default_engine(bench.cache), "ranked", reader), questions)
+        p50, p95 = statistics.median(times), times[int(0.95 * (len(times) - 1))]
+        rows.append(["on (default)" if reader else "off", f"{p50:.1f}", f"{p95:.1f}"])
+    title = f"`ask` latency, default corpus, stage ranked, k=5 ({len(questions)} asks each; load {load:.1f} before)"
+    return f"### {title}\n\n" + table(["reader", "p50 ms", "p95 ms"], rows)
 
 
 # --- output ----------------------------------------------------------------------
@@ -365,9 +398,7 @@ def write_readme(body: str, command: str) -> None:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="tiny corpora and question sets (about a minute)")
-    ap.add_argument(
-        "--only", default=",".join(DEFAULT_PARTS), help=f"comma-separated parts of {','.join(PARTS)} (reader: if named)"
-    )
+    ap.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {','.join(PARTS)}")
     ap.add_argument("--squad-limit", type=int, default=None, help="SQuAD questions to ask (fixed-seed sample)")
     ap.add_argument("--cache", default=str(ROOT / ".benchcache"), help="corpora and indexes (default .benchcache)")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the benchmark indexes even if current")
@@ -382,8 +413,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 PART_RUNNERS: dict[str, Callable[[Bench], str]] = {
-    "scifact": part_scifact, "squad": part_squad, "seed": part_seed, "curve": part_curve, "latency": part_latency,
-    "reader": part_reader,
+    "scifact": part_scifact, "squad": part_squad, "seed": part_seed, "curve": part_curve, "squad2": part_squad2,
+    "latency": part_latency,
 }  # fmt: skip
 
 

@@ -1,6 +1,7 @@
-"""Train the answer-confidence calibrator shipped as ``qa/confidence.json``, and print its trade-off curve.
+"""Train the answer-confidence calibrators shipped as ``qa/confidence*.json``, and print their trade-off curves.
 
-    python benchmarks/train_confidence.py
+    python benchmarks/train_confidence.py             # without the reader: qa/confidence.json
+    python benchmarks/train_confidence.py --reader    # with the shipped reader: qa/confidence_reader.json
 
 Answerable examples: SQuAD dev questions on the SQuAD corpus and the seed dev
 set's answerable questions on the default corpus. Unanswerable examples, of
@@ -13,12 +14,19 @@ the two kinds a user meets:
 - off topic: SQuAD questions and SciFact claims asked of the default (news)
   corpus, and the seed set's `off-topic` questions (SciFact only as questions,
   never as a corpus: evaluation data, not shipped).
-Features come from the product's own ranked search (`qa.confidence.FEATURES`).
+With ``--reader``, also SQuAD 2.0 dev (`questions_v2_dev.jsonl`, articles
+0-23) on the SQuAD corpus: its answerable questions and its unanswerable ones
+(about a paragraph of the corpus, not answered by it), the hard case the
+reader's features are for.
+Features come from the product's own ranked search and choice of passages
+(`Engine.choose`, `qa.confidence.FEATURES`).
 The paragraph-absent questions are scored on the curve but not fitted: with
 them in the fit, a logistic model over these features gave up off-topic
 refusals (99.8% -> 95.5% at 2% false abstentions) for few of them (26%).
 The threshold is the highest that refuses at most ``--max-false`` of the
-answerable development questions, checked on held-out folds.
+answerable development questions, checked on held-out folds: four folds by
+SQuAD article (the seed set and the SciFact claims spread over them), so that
+every figure printed is of questions whose article the model was not fitted on.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,20 +43,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import qa  # noqa: E402
 from benchmarks.datasets import (  # noqa: E402
+    CACHE,
     EVAL,
     SEED,
     cached_engine,
+    index_key,
     memoised,
+    read_jsonl,
     squad_corpus,
     squad_questions,
     training_record,
 )
-from qa.confidence import CONFIDENCE_FILE, FEATURES, Calibrator, confidence_features  # noqa: E402
+from qa.confidence import (  # noqa: E402
+    CONFIDENCE_FILE,
+    FEATURES,
+    READER_CONFIDENCE_FILE,
+    READER_FEATURES,
+    Calibrator,
+    confidence_features,
+)
+from qa.documents import file_sha256  # noqa: E402
 from qa.evaluation import read_gold  # noqa: E402
+
+FOLDS = 4
 
 
 def features(engine: qa.Engine, question: str, leave_out: str | None = None, answers: list[str] = ()):
-    """Confidence features of ``question``, from the same evidence `ask` builds (same depth, same top candidate).
+    """Confidence features of ``question``, from the same evidence and choice of passages as `ask` (by name).
 
     ``leave_out``: a doc-id prefix whose candidates don't count, as if those
     documents were not in the corpus. None when the remaining top candidate
@@ -58,108 +79,174 @@ def features(engine: qa.Engine, question: str, leave_out: str | None = None, ans
     if leave_out:
         kept = tuple(c for c in evidence.candidates if not engine.index.chunks[c.chunk_id].doc_id.startswith(leave_out))
         evidence = replace(evidence, candidates=kept, best_dense=max((c.dense for c in kept), default=0.0))
-    top = engine.featurizer.with_signals(evidence.question, evidence.candidates[0]) if evidence.candidates else None
-    if top is not None and answers:
-        chunk = engine.index.chunks[top.chunk_id]
+    chosen = engine.choose(evidence) if evidence.candidates else []
+    if chosen and answers:
+        chunk = engine.index.chunks[chosen[0].chunk_id]
         if any(a in engine.index.documents[chunk.doc_id].text[chunk.start : chunk.end] for a in answers):
             return None
-    return confidence_features(evidence, top)
+    return confidence_features(evidence, chosen)
 
 
-def collect(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows, labels (1 = answerable) and kinds ("squad", "squad-absent", "off-topic", "seed…")."""
-    squad, seed = cached_engine("squad", squad_corpus()), memoised(qa.load())
+@dataclass
+class Examples:
+    """Named feature rows with their labels (1 = answerable), kinds ("squad", "squad2-impossible", …) and folds."""
+
+    rows: list[dict[str, float]] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    folds: list[int] = field(default_factory=list)
+
+    def add(self, named: dict[str, float] | None, label: int, kind: str, fold: int) -> None:
+        if named is not None:
+            self.rows.append(named), self.labels.append(label), self.kinds.append(kind), self.folds.append(fold)
+
+    def arrays(self, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        x = np.asarray([[r[f] for f in names] for r in self.rows], dtype=float)
+        return x, np.asarray(self.labels), np.asarray(self.kinds), np.asarray(self.folds)
+
+
+def article_fold(context_id: str) -> int:
+    return int(context_id.split("-", 1)[0]) % FOLDS
+
+
+def collect(n: int, reader: bool, v2: int | None = None) -> Examples:
+    """The examples of the module's docstring, through engines with the shipped reader or without one."""
+    choice = "shipped" if reader else None
+    squad = cached_engine("squad", squad_corpus()).reading(choice)
+    seed = memoised(qa.load()).reading(choice)
     rng = np.random.default_rng(0)
     questions = squad_questions()
     sample = [questions[i] for i in rng.choice(len(questions), size=min(n, len(questions)), replace=False)]
-    rows, labels, kinds = [], [], []
-
-    def add(x: np.ndarray | None, label: int, kind: str) -> None:
-        if x is not None:
-            rows.append(x), labels.append(label), kinds.append(kind)
-
+    out = Examples()
     for i, q in enumerate(sample):
-        add(features(squad, q.question), 1, "squad")
-        add(features(squad, q.question, leave_out=f"{q.article}-"), 0, "squad-absent")
-        add(features(squad, q.question, leave_out=q.doc_id, answers=q.answers), 0, "squad-near")
+        fold = article_fold(q.doc_id)
+        out.add(features(squad, q.question), 1, "squad", fold)
+        out.add(features(squad, q.question, leave_out=f"{q.article}-"), 0, "squad-absent", fold)
+        out.add(features(squad, q.question, leave_out=q.doc_id, answers=q.answers), 0, "squad-near", fold)
         if i % 3 == 0:
-            add(features(seed, q.question), 0, "off-topic")
+            out.add(features(seed, q.question), 0, "off-topic", fold)
     claims = [json.loads(line)["text"] for line in (EVAL / "scifact" / "queries.jsonl").read_text().splitlines()]
-    for claim in claims[: n // 3]:
-        add(features(seed, claim), 0, "off-topic")
-    for g in read_gold(SEED):
-        add(features(seed, g.question), int(g.answerable), f"seed-{g.type}")
-    return np.asarray(rows), np.asarray(labels), np.asarray(kinds)
+    for i, claim in enumerate(claims[: n // 3]):
+        out.add(features(seed, claim), 0, "off-topic", i % FOLDS)
+    for i, g in enumerate(read_gold(SEED)):
+        out.add(features(seed, g.question), int(g.answerable), f"seed-{g.type}", i % FOLDS)
+    if reader:
+        for q in read_jsonl(EVAL / "squad" / "questions_v2_dev.jsonl")[:v2]:
+            kind = "squad2-impossible" if q["is_impossible"] else "squad2"
+            out.add(features(squad, q["question"]), int(not q["is_impossible"]), kind, article_fold(q["context_id"]))
+    return out
 
 
-def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> Calibrator:
+def cached_examples(n: int, reader: bool, v2: int | None) -> Examples:
+    """`collect`, kept in the benchmark cache per reader, ranker and index (refits then take seconds)."""
+    import pickle
+
+    from qa.reader import fingerprint, shipped_reader
+
+    squad = cached_engine("squad", squad_corpus())
+    parts = [n, v2, index_key(), squad.ranker.fingerprint()[:10] if squad.ranker else None]
+    parts.append(fingerprint(shipped_reader()) if reader else None)
+    path = CACHE / "confidence" / ("examples-" + "-".join(map(str, parts)) + ".pkl")
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    examples = collect(n, reader, v2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(examples))
+    return examples
+
+
+def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray, names: list[str], c: float = 1.0) -> Calibrator:
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = x.mean(0), x.std(0) + 1e-9
-    model = LogisticRegression(max_iter=2000).fit((x - mean) / scale, y, sample_weight=weight)
-    return Calibrator(
-        list(FEATURES), mean.tolist(), scale.tolist(), model.coef_[0].tolist(), float(model.intercept_[0])
-    )
+    model = LogisticRegression(C=c, max_iter=5000).fit((x - mean) / scale, y, sample_weight=weight)
+    return Calibrator(list(names), mean.tolist(), scale.tolist(), model.coef_[0].tolist(), float(model.intercept_[0]))
 
 
-def held_out_probabilities(x, y, weight, folds: int = 5) -> np.ndarray:
-    fold = np.arange(len(y)) % folds
+def held_out_probabilities(x, y, weight, folds: np.ndarray, names: list[str], c: float = 1.0) -> np.ndarray:
+    """Each row's probability from the model fitted on the other folds."""
     p = np.zeros(len(y))
-    for f in range(folds):
-        test = fold == f
-        model = fit(x[~test], y[~test], weight[~test])
-        p[test] = [model.probability(row) for row in x[test]]
+    for f in np.unique(folds):
+        test = folds == f
+        model = fit(x[~test], y[~test], weight[~test], names, c)
+        p[test] = [model.probability(dict(zip(names, row, strict=True))) for row in x[test]]
     return p
 
 
-def curve(p: np.ndarray, y: np.ndarray, kinds: np.ndarray) -> list[dict]:
-    """At each threshold: answerable refused, and unanswerable caught, by kind."""
-    out = []
+CAUGHT = {  # unanswerable kinds whose refusal the curve shows
+    "squad2-impossible": "SQuAD 2.0 unanswerable",
+    "squad-near": "paragraph absent",
+    "squad-absent": "article absent",
+    "off-topic": "off-topic",
+    "seed-unanswerable": "seed unanswerable",
+}
+
+
+def curve(p: np.ndarray, y: np.ndarray, kinds: np.ndarray) -> str:
+    """A Markdown table: at each threshold, the answerable refused (all, and SQuAD 2.0's) and each kind caught."""
+    shown = [k for k in CAUGHT if (kinds == k).any()]
+    answerable2 = kinds == "squad2"
+    header = ["threshold", "answerable refused"] + (["SQuAD 2.0 answerable refused"] if answerable2.any() else [])
+    header += [f"{CAUGHT[k]} caught" for k in shown]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for t in np.round(np.arange(0.0, 1.0001, 0.05), 2):
-        row = {"threshold": float(t), "false abstentions": float(np.mean(p[y == 1] < t))}
-        for kind in ("squad-near", "squad-absent", "off-topic", "seed-unanswerable"):
-            row[kind] = float(np.mean(p[kinds == kind] < t)) if (kinds == kind).any() else float("nan")
-        out.append(row)
-    return out
+        cells = [f"{t:.2f}", f"{np.mean(p[y == 1] < t):.3f}"]
+        cells += [f"{np.mean(p[answerable2] < t):.3f}"] if answerable2.any() else []
+        cells += [f"{np.mean(p[kinds == k] < t):.3f}" for k in shown]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def fitted(examples: Examples, names: list[str], max_false: float, seed_weight: float, c: float = 1.0):
+    """The calibrator fitted on every example, its threshold from held-out folds, and the held-out probabilities."""
+    x, y, kinds, folds = examples.arrays(names)
+    weight = np.where(np.char.startswith(kinds.astype(str), "seed"), seed_weight, 1.0)
+    weight[kinds == "squad-near"] = 0.0  # scored, not fitted: see the module's docstring
+    p = held_out_probabilities(x, y, weight, folds, names, c)
+    allowed = [t for t in np.round(np.arange(0.0, 1.0001, 0.01), 2) if np.mean(p[y == 1] < t) <= max_false]
+    calibrator = fit(x, y, weight, names, c)
+    calibrator.threshold = float(max(allowed))
+    return calibrator, p, y, kinds
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1200, help="SQuAD questions sampled")
+    ap.add_argument("--reader", action="store_true", help="with the shipped reader and its features")
+    ap.add_argument("--v2", type=int, default=None, help="with --reader: the first N SQuAD 2.0 questions (all)")
     ap.add_argument("--max-false", type=float, default=0.03, help="share of answerable questions it may refuse")
     ap.add_argument("--seed-weight", type=float, default=10.0)
-    ap.add_argument("--out", default=str(CONFIDENCE_FILE))
+    ap.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic fit")
+    ap.add_argument("--out", default=None, help="default: qa/confidence.json, or qa/confidence_reader.json")
     args = ap.parse_args(argv)
-    x, y, kinds = collect(args.n)
-    weight = np.where(np.char.startswith(kinds.astype(str), "seed"), args.seed_weight, 1.0)
-    weight[kinds == "squad-near"] = 0.0  # scored, not fitted: see the module's docstring
-    p = held_out_probabilities(x, y, weight)
-    allowed = [t for t in np.round(np.arange(0.0, 1.0001, 0.01), 2) if np.mean(p[y == 1] < t) <= args.max_false]
-    threshold = float(max(allowed))
-    print(
-        "| threshold | false abstentions | paragraph absent caught | article absent caught | off-topic caught "
-        "| seed unanswerable caught |"
-    )
-    print("| --- | --- | --- | --- | --- | --- |")
-    for r in curve(p, y, kinds):
-        print(
-            f"| {r['threshold']:.2f} | {r['false abstentions']:.3f} | {r['squad-near']:.3f} | "
-            f"{r['squad-absent']:.3f} | {r['off-topic']:.3f} | {r['seed-unanswerable']:.3f} |"
-        )
-    calibrator = fit(x, y, weight)
-    calibrator.threshold = threshold
-    command = f"python benchmarks/train_confidence.py --n {args.n} --max-false {args.max_false}"
-    calibrator.training = training_record(command) | {
+    names = list(FEATURES if args.reader else [f for f in FEATURES if f not in READER_FEATURES])
+    out = args.out or str(READER_CONFIDENCE_FILE if args.reader else CONFIDENCE_FILE)
+    examples = cached_examples(args.n, args.reader, args.v2)
+    calibrator, p, y, kinds = fitted(examples, names, args.max_false, args.seed_weight, args.c)
+    threshold = calibrator.threshold
+    print(f"Held out (4 folds by SQuAD article), {len(y):,} examples:\n")
+    print(curve(p, y, kinds))
+    command = f"python benchmarks/train_confidence.py --n {args.n} --max-false {args.max_false} --c {args.c}"
+    calibrator.training = training_record(command + (" --reader" if args.reader else "")) | {
+        "recipe": {"max_false": args.max_false, "seed_weight": args.seed_weight, "c": args.c},
         "examples": {k: int((kinds == k).sum()) for k in np.unique(kinds)},
         "held_out_at_threshold": {
             "false_abstentions": float(np.mean(p[y == 1] < threshold)),
             "unanswerable_caught": float(np.mean(p[y == 0] < threshold)),
-        },
+        }
+        | {f"{k}_caught": float(np.mean(p[kinds == k] < threshold)) for k in CAUGHT if (kinds == k).any()},
     }
-    calibrator.save(args.out)
+    if args.reader:
+        from qa.reader import shipped_reader
+
+        calibrator.training["reader"] = shipped_reader().record["weights_sha256"]
+        calibrator.training["data"]["squad/questions_v2_dev.jsonl"] = file_sha256(
+            EVAL / "squad" / "questions_v2_dev.jsonl"
+        )
+    calibrator.save(out)
     print(
-        f"saved {args.out}, threshold {threshold:.2f}: "
-        + ", ".join(f"{f}={w:+.2f}" for f, w in zip(FEATURES, calibrator.weights, strict=True))
+        f"saved {out}, threshold {threshold:.2f}: "
+        + ", ".join(f"{f}={w:+.2f}" for f, w in list(zip(names, calibrator.weights, strict=True))[:10])
     )
 
 

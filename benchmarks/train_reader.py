@@ -235,7 +235,7 @@ def train(args: argparse.Namespace) -> None:
     while step < total and time.monotonic() - started < args.minutes * 60:
         rows = plan[step % len(plan)]
         ids, mask, types, s_gold, e_gold = (t.to(device) for t in tensors(data, offsets, rows))
-        start, end = model(ids, mask, types)
+        start, end, _ = model(ids, mask, types)
         start = start.masked_fill(mask == 0, -1e4)
         end = end.masked_fill(mask == 0, -1e4)
         loss = (loss_fn(start, s_gold) + loss_fn(end, e_gold)) / 2

@@ -35,6 +35,11 @@ class Passage:
     page: int | None = None  # 1-based page where the passage starts (PDF), None for formats without pages
     answer: tuple[int, int] | None = None  # document offsets of the exact answer the reader marked inside it
 
+    @property
+    def answer_text(self) -> str | None:
+        """The exact answer the reader marked, verbatim (None when it marked none)."""
+        return self.text[self.answer[0] - self.start : self.answer[1] - self.start] if self.answer else None
+
     def citation(self) -> str:
         """Plain-text citation: title, outlet, section and place in the document."""
         parts = [f"“{self.title}”"]
@@ -57,6 +62,7 @@ class Answer:
     disagreements: list[Disagreement] = field(default_factory=list)  # figures that differ between passages
     context: str | None = None  # the question as read with what it took from earlier ones (`qa.followup`)
     considered: int = 0  # how many candidate passages were ranked to choose these
+    reader: str | None = None  # the reader that marked the answers and weighed in (`qa.reader.fingerprint`)
 
     def to_dict(self) -> dict:
         """Plain JSON-serialisable data, for the API and the CLI."""
@@ -76,6 +82,8 @@ class Answer:
             if self.passages:
                 lines.append("")
                 lines.append("The closest passages, which may not be relevant:")
+        if self.answered and self.passages and self.passages[0].answer_text:
+            lines += [f"**Answer:** “{escape_markdown(collapse_space(self.passages[0].answer_text))}” (passage 1)"]
         for d in self.disagreements:
             lines += ["", "**Sources differ:**"]
             lines += [f"- **{escape_markdown(c.figure)}** — {escape_markdown(_claim_origin(c))}" for c in d.claims]
@@ -92,6 +100,8 @@ class Answer:
         """The reply for a terminal: plain text, highlights in ANSI bold when ``bold``."""
         on, off = ("\033[1m", "\033[0m") if bold else ("", "")
         lines = [] if self.answered else [NOT_ANSWERED, "The closest passages, which may not be relevant:"]
+        if self.answered and self.passages and self.passages[0].answer_text:
+            lines += [f"Answer: “{on}{collapse_space(self.passages[0].answer_text)}{off}” (passage 1)", ""]
         for d in self.disagreements:
             lines += ["Sources differ:"] + [f"  - {c.figure}: {_claim_origin(c)}" for c in d.claims] + [""]
         for number, p in enumerate(self.passages, 1):

@@ -15,10 +15,21 @@ from qa.index import IndexFormatError, IndexLockedError, StaleIndexError
 from qa.models import RUNTIMES, ModelError
 
 
-def _engine(index_dir: str | None):
+def _engine(index_dir: str | None, reader: bool = True):
     from qa.store import load
 
-    return load(index_dir)
+    engine = load(index_dir)
+    return engine if reader else engine.reading(None)
+
+
+def _reader_line() -> str:
+    """Which reader answers will use (its weights' fingerprint), or that none is shipped."""
+    from qa.reader import READER_RECORD, reader_shipped
+
+    if not reader_shipped():
+        return "reader: none shipped (answers carry no exact spans)"
+    record = json.loads(READER_RECORD.read_text())
+    return f"reader: {record.get('weights_sha256', '?')[:12]} ({READER_RECORD.name}, {record.get('steps', '?')} steps)"
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -35,6 +46,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"indexed {len(engine.documents)} documents as {m.n_chunks} chunks with {m.model} "
         f"into {out} in {time.perf_counter() - started:.1f}s"
     )
+    print(_reader_line())
     if m.skipped:
         print(f"skipped {len(m.skipped)} file(s):")
         for doc_id, why in sorted(m.skipped.items()):
@@ -64,7 +76,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    answer = _engine(args.index).ask(args.question, k=args.k)
+    answer = _engine(args.index, not args.no_reader).ask(args.question, k=args.k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -75,7 +87,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from qa.evaluation import evaluate
 
-    report = evaluate(_engine(args.index), args.gold, k=args.k)
+    report = evaluate(_engine(args.index, not args.no_reader), args.gold, k=args.k)
     missed = report.missed()
     print(f"missed ({len(missed)}): {' '.join(missed) if missed else '-'}")
     wrong = [q for q, t in report.types.items() if t in ("off-topic", "unanswerable") and report.answered[q]]
@@ -133,12 +145,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--k", type=int, default=5, help="passages to show (default 5)")
     s.add_argument("--json", action="store_true", help="print the Answer as JSON")
     s.add_argument("--index", help="index folder (default: embeddings/)")
+    s.add_argument("--no-reader", action="store_true", help="without the reader: no exact answers, about 5x faster")
     s.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("eval", help="score the engine on a gold question file (seed_dev.jsonl format)")
     s.add_argument("gold")
     s.add_argument("--k", type=int, default=5)
     s.add_argument("--index", help="index folder (default: embeddings/)")
+    s.add_argument("--no-reader", action="store_true", help="without the reader")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("serve", help="start the Gradio chat")

@@ -12,6 +12,14 @@ many", a date for "when", a name not already in the question for "who",
 trained by ``benchmarks/train_confidence.py`` and shipped as
 ``qa/confidence.json``, gives a probability; the threshold recorded with it was
 chosen on development data.
+
+With the reader on (`qa.reader`), the reader's own evidence joins them: how
+far the top passage's best answer span scores above "no answer", the best
+such margin among the passages read, and the reader's top layer at [CLS] for
+the top passage (what it makes of the pair as a whole).  That is what tells a
+passage *about* the question from one that *answers* it;
+``qa/confidence_reader.json`` is the calibrator fitted with them (on SQuAD
+2.0's unanswerable questions too).
 """
 
 from __future__ import annotations
@@ -25,8 +33,11 @@ import numpy as np
 
 from qa.evidence import Candidate, Evidence
 from qa.linear import LinearModel
+from qa.reader import MARGIN_BOUND
 
-CONFIDENCE_FILE = Path(__file__).with_name("confidence.json")
+READER_WIDTH = 384  # the shipped MiniLM's hidden size
+CONFIDENCE_FILE = Path(__file__).with_name("confidence.json")  # fitted without the reader
+READER_CONFIDENCE_FILE = Path(__file__).with_name("confidence_reader.json")  # fitted with its features
 
 FEATURES = (
     "dense",  # cosine of the question and the closest passage
@@ -37,8 +48,12 @@ FEATURES = (
     "coverage",  # IDF-weighted share of the question in the top passage as a whole
     "soft_coverage",  # the best sentence's share of the question, by related words too
     "known_terms",  # IDF-weighted share of the question's terms that the corpus has at all
-)
-_FROM_SIGNALS = FEATURES[1:-1]  # the top candidate's `Signals`, as the ranker reads them
+    "reader_margin",  # the reader's best span in the top passage, above "no answer" (bounded)
+    "reader_best",  # the best such margin among the passages the reader read
+) + tuple(f"reader_cls_{i}" for i in range(READER_WIDTH))  # the reader's top layer at [CLS] for the top passage
+_FROM_SIGNALS = FEATURES[1:7]  # the top candidate's `Signals`, as the ranker reads them
+READER_FEATURES = FEATURES[8:]
+_CLS = FEATURES[10:]
 
 
 @dataclass
@@ -49,7 +64,19 @@ class Calibrator(LinearModel):
 
     FEATURES = FEATURES
 
-    def probability(self, x: np.ndarray) -> float:
+    @classmethod
+    def computes(cls, features: list[str]) -> bool:
+        """A calibrator reads any of `FEATURES` by name (with or without the reader's)."""
+        return bool(features) and set(features) <= set(FEATURES) and len(set(features)) == len(features)
+
+    @property
+    def reads(self) -> bool:
+        """Whether it was fitted on the reader's evidence (and so needs a reader)."""
+        return any(f in READER_FEATURES for f in self.features)
+
+    def probability(self, named: dict[str, float]) -> float:
+        """The probability that the corpus answers, from named features (`confidence_features`)."""
+        x = np.asarray([named[f] for f in self.features], dtype=float)
         return 1 / (1 + math.exp(-float(self.logit(x))))
 
 
@@ -59,16 +86,30 @@ def load_calibrator(path: str = str(CONFIDENCE_FILE)) -> Calibrator | None:
     return Calibrator.load(path) if Path(path).exists() else None
 
 
-def confidence_features(evidence: Evidence, top: Candidate | None) -> np.ndarray:
-    """`FEATURES` of a question's evidence and its top candidate (``None``: nothing retrieved).
+def shipped_calibrator(reading: bool) -> Calibrator | None:
+    """The shipped calibrator for an engine with (``reading``) or without a reader."""
+    if reading and READER_CONFIDENCE_FILE.exists():
+        return load_calibrator(str(READER_CONFIDENCE_FILE))
+    return load_calibrator()
 
-    ``top`` must carry its signals (`Featurizer.with_signals`).
+
+def confidence_features(evidence: Evidence, chosen: list[Candidate]) -> dict[str, float]:
+    """`FEATURES` of a question's evidence and its chosen candidates, best first, by name.
+
+    The top candidate must carry its signals (`Featurizer.with_signals`); the
+    reader's features are the floor, ``-MARGIN_BOUND``, where nothing was read.
     """
     named = {"dense": evidence.best_dense, "known_terms": evidence.question.known_share}
+    top = chosen[0] if chosen else None
     if top is None:
         named |= dict.fromkeys(_FROM_SIGNALS, 0.0)
     elif top.signals is None:
         raise ValueError(f"candidate {top.chunk_id} has no signals; pass it through Featurizer.with_signals")
     else:
         named |= {name: float(getattr(top.signals, name)) for name in _FROM_SIGNALS}
-    return np.asarray([named[f] for f in FEATURES], dtype=float)
+    margins = [c.reading.evidence for c in chosen if c.reading is not None]
+    named["reader_margin"] = top.reading.evidence if top is not None and top.reading is not None else -MARGIN_BOUND
+    named["reader_best"] = max(margins, default=-MARGIN_BOUND)
+    cls = top.reading.cls if top is not None and top.reading is not None else None
+    named |= dict(zip(_CLS, cls.tolist() if cls is not None else [0.0] * READER_WIDTH, strict=True))
+    return named

@@ -1,4 +1,4 @@
-"""Find where the passages of one answer state different figures for the same thing.
+"""Find where the passages of one answer state different figures, or name different actors, for the same thing.
 
 When a question asking for a count ("how many…", "what was the death toll…") is answered
 by sentences from different outlets, or by one outlet quoting different
@@ -6,13 +6,22 @@ sources, that give different figures, the reader should see them side by side
 rather than the first one alone.  Each figure keeps its outlet and, when the
 sentence attributes it ("according to local monitoring groups", "State media
 … gave"), whom it is attributed to.
+
+Names work the same way on the reader's exact answers (`qa.reader`): when a
+question asks who did something ("Who carried out the bombings?") and
+passages from different outlets answer with names that are not one another
+(no word in common, and far apart in meaning for the embedding model, so
+that "ISIS" and "Islamic State" count as one), they are shown side by side.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
 
 from qa.answer_type import MONTHS
 from qa.index import tokenize
@@ -51,11 +60,11 @@ _SAID = re.compile(
 
 @dataclass(frozen=True)
 class Claim:
-    """One figure as a passage states it."""
+    """One figure, or one name, as a passage states it."""
 
     passage: int  # 0-based position in `Answer.passages`
-    figure: str  # as written, with its qualifier: "at least 120"
-    value: int
+    figure: str  # as written: a figure with its qualifier ("at least 120"), or a name ("Ahrar al-Sham")
+    value: int | None  # the figure's value; None for a name
     source: str | None  # the passage's outlet
     attributed_to: str | None  # whom the sentence attributes the figure to
     start: int  # document offsets of the sentence that states it
@@ -76,12 +85,16 @@ class Statement:
 
 @dataclass(frozen=True)
 class Disagreement:
-    """Different figures for what the question asks, each with where it comes from."""
+    """Different figures (or names) for what the question asks, each with where it comes from."""
 
     claims: list[Claim]
+    kind: Literal["figure", "name"] = "figure"
 
     def values(self) -> list[int]:
-        return sorted({c.value for c in self.claims})
+        return sorted({c.value for c in self.claims if c.value is not None})
+
+    def names(self) -> list[str]:
+        return [c.figure for c in self.claims] if self.kind == "name" else []
 
 
 def counted_terms(question: str) -> set[str]:
@@ -233,3 +246,58 @@ def _outline(name: str) -> str:
     return name[:1] + re.sub(r"[aeiouy\W_]", "", name[1:])
 
 
+
+
+# --- names -------------------------------------------------------------------------------------
+
+_ASKS_WHO = re.compile(
+    r"^\s*(?:who|whom|whose)\b|\bby whom\b|\b(?:which|what)\s+(?:\w+\s+)?"
+    r"(?:group|organi[sz]ation|faction|militia|movement|party|person|man|woman|leader|country|government)s?\b",
+    re.I,
+)
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
+DISTINCT = 0.45  # names whose embeddings are less similar than this are different people or groups
+
+
+def asks_who(question: str) -> bool:
+    """Whether ``question`` asks who (which group, person, country…) did something."""
+    return bool(_ASKS_WHO.search(question))
+
+
+def name_words(span: str, question: str) -> frozenset[str]:
+    """The capitalised words of an answer that the question does not say (lower-cased): empty if it names nobody."""
+    asked = {w.lower() for w in _WORD.findall(question)}
+    return frozenset(w.lower() for w in _CAPITALISED.findall(span) if w.lower() not in asked)
+
+
+def find_name_disagreement(
+    answers: list[Statement], question: str, similarity: Callable[[list[str]], np.ndarray], distinct: float = DISTINCT
+) -> Disagreement | None:
+    """Different names that passages of different outlets give as the answer, or None.
+
+    ``answers``: the exact answer of each passage (`Statement.text`, with the
+    document offsets of its sentence); ``similarity``: the cosine matrix of
+    some names.  A name joins the first group it shares a word with, or whose
+    first name it is not clearly distinct from; there is a disagreement when
+    at least two groups remain and their passages come from different outlets.
+    """
+    named = [(a, words) for a in answers if (words := name_words(a.text, question))]
+    if len(named) < 2:
+        return None
+    sims = similarity([a.text for a, _ in named])
+    groups: list[list[int]] = []
+    for i, (_, words) in enumerate(named):
+        for group in groups:
+            first = group[0]
+            if words & named[first][1] or sims[i, first] >= distinct:
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    if len(groups) < 2 or len({named[g[0]][0].source for g in groups}) < 2:
+        return None
+    claims = []
+    for group in groups:
+        a = named[group[0]][0]
+        claims.append(Claim(a.passage, " ".join(a.text.split()), None, a.source, None, a.start, a.end))
+    return Disagreement(claims, kind="name")

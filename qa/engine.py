@@ -12,14 +12,22 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from qa.answer import Answer, Passage
 from qa.collection import add_files, remove_documents
-from qa.confidence import Calibrator, confidence_features, load_calibrator
-from qa.disagreement import Disagreement, Statement, find_disagreement, first_figure, question_measure
+from qa.confidence import Calibrator, confidence_features, shipped_calibrator
+from qa.disagreement import (
+    Disagreement,
+    Statement,
+    asks_who,
+    find_disagreement,
+    find_name_disagreement,
+    first_figure,
+    question_measure,
+)
 from qa.documents import Document, Section
 from qa.evidence import Candidate, Evidence, Question
 from qa.filters import NO_FILTERS, Filters, only, string_list
@@ -29,8 +37,8 @@ from qa.index import Index
 from qa.overlay import overlay_index
 from qa.progress import Callback, silent
 from qa.ranker import Featurizer, Ranker, load_ranker
-from qa.reader import Reader
-from qa.retrieval import RetrievalSettings, diversify, fuse, single_list
+from qa.reader import PassageReader, fingerprint, reader_shipped, shipped_reader
+from qa.retrieval import RetrievalSettings, by_reading, diversify, fuse, single_list
 
 log = logging.getLogger("qa")
 
@@ -96,15 +104,24 @@ class Engine:
         calibrator: Calibrator | None | Literal["shipped"] = "shipped",
         *,
         index_dir: str | Path | None = None,
-        reader: Reader | None = None,
+        reader: PassageReader | None | Literal["shipped"] = "shipped",
     ):
         self.settings = settings
-        self.reader = reader  # marks each passage's exact answer (`Passage.answer`); None: sentences only
+        self._reader = reader  # "shipped": loaded on the first question that needs it (a fast start)
         self.ranker = load_ranker() if ranker == "shipped" else ranker
-        self.calibrator = load_calibrator() if calibrator == "shipped" else calibrator
+        self._calibrator = calibrator
+        reading = reader_shipped() if reader == "shipped" else reader is not None
+        self.calibrator = shipped_calibrator(reading) if calibrator == "shipped" else calibrator
         self.index_dir = Path(index_dir) if index_dir is not None else None  # where `add` and `remove` save
         self._snapshot = Snapshot.of(index)
         self._writing = threading.Lock()  # one `add` / `remove` of this engine at a time
+
+    @property
+    def reader(self) -> PassageReader | None:
+        """The reader that marks each passage's exact answer and weighs in on ranking and confidence (None: off)."""
+        if self._reader == "shipped":
+            return shipped_reader()
+        return self._reader
 
     @property
     def index(self) -> Index:
@@ -134,18 +151,22 @@ class Engine:
 
         For comparing stages on one index: ``engine.staged(RetrievalSettings(stage="fused"))``.
         """
-        return self._sharing(settings, ranker, self.reader)
+        return self._sharing(settings, ranker, self._reader)
 
-    def reading(self, reader: Reader | None) -> Engine:
-        """An engine over this one's snapshot whose passages carry ``reader``'s exact answers (None: without).
+    def reading(self, reader: PassageReader | None | Literal["shipped"]) -> Engine:
+        """An engine over this one's snapshot that reads with ``reader`` (None: without a reader, as fast as before).
 
-        >>> engine.reading(Reader.load()).ask("Who was Zahran Alloush?").passages[0].answer  # doctest: +SKIP
+        Its calibrator is the one for that choice, unless this engine was given its own.
+
+        >>> engine.reading(None).ask("Who was Zahran Alloush?").passages[0].answer  # doctest: +SKIP
         """
         return self._sharing(self.settings, self.ranker, reader)
 
-    def _sharing(self, settings: RetrievalSettings, ranker: Ranker | None, reader: Reader | None) -> Engine:
+    def _sharing(
+        self, settings: RetrievalSettings, ranker: Ranker | None, reader: PassageReader | None | Literal["shipped"]
+    ) -> Engine:
         """Another engine over this one's snapshot (index and caches shared, never copied)."""
-        other = Engine(self._snapshot.index, settings, ranker, self.calibrator, reader=reader)
+        other = Engine(self._snapshot.index, settings, ranker, self._calibrator, reader=reader)
         other._snapshot = self._snapshot
         return other
 
@@ -190,7 +211,7 @@ class Engine:
         so that a file keeps its id when the others change.
         """
         layered = overlay_index(self._snapshot.index, paths, progress=progress, names=names)
-        return Engine(layered, self.settings, self.ranker, self.calibrator, reader=self.reader)
+        return Engine(layered, self.settings, self.ranker, self._calibrator, reader=self._reader)
 
     def _folder(self, verb: str) -> Path:
         if self.index_dir is None or not isinstance(self._snapshot.index, Index):
@@ -314,16 +335,13 @@ class Engine:
         read_as = reading.text if reading.carried and len(reading.text) <= MAX_QUESTION_CHARS else text
         evidence = self._evidence(snapshot, read_as, None, filters)
         asked = evidence.question
-        chosen = [
-            snapshot.featurizer.with_signals(asked, c)
-            for c in diversify(list(evidence.candidates), snapshot.index, k, self.settings)
-        ]
-        confidence, answered = self.confidence(evidence, chosen[0] if chosen else None)
+        reader = self.reader
+        chosen = self._choose(snapshot, reader, evidence, k)
+        confidence, answered = self.confidence(evidence, chosen)
         passages = [
-            snapshot.passage(c, highlight(asked.weights, list(c.signals.sentences), c.signals.related)) for c in chosen
+            snapshot.passage(c, highlight(asked.weights, list(c.signals.sentences), c.signals.related), answered)
+            for c in chosen
         ]
-        if self.reader is not None and answered:
-            passages = self._answers(asked.text, passages)
         disagreement = self._disagreement(snapshot, asked, chosen, passages) if answered else None
         return Answer(
             text,
@@ -333,37 +351,57 @@ class Engine:
             disagreements=[disagreement] if disagreement else [],
             context=read_as if read_as != text else None,
             considered=len(evidence.candidates),
+            reader=fingerprint(reader) if reader is not None else None,
         )
 
-    def _answers(self, question: str, passages: list[Passage]) -> list[Passage]:
-        """The passages, the first `RetrievalSettings.reader_passages` with the exact answer the reader finds."""
-        read = passages[: self.settings.reader_passages]
-        readings = self.reader.read(question, [p.text for p in read])
-        marked = [
-            replace(p, answer=(p.start + r.span[0], p.start + r.span[1]))
-            if r.span is not None and r.margin > self.settings.reader_margin
-            else p
-            for p, r in zip(read, readings, strict=True)
-        ]
-        return marked + passages[len(read) :]
+    def choose(self, evidence: Evidence, k: int = 5) -> list[Candidate]:
+        """The candidates of the ``k`` passages `ask` gives for ``evidence``, best first, as `confidence` reads them.
 
-    def confidence(self, evidence: Evidence, top: Candidate | None) -> tuple[float, bool]:
+        Distinct passages (`diversify`), with their signals; when the engine
+        has a reader and something is close in meaning, the first
+        ``settings.reader_passages`` (which may be more than ``k``) carry its
+        `Reading` and are re-ordered by it (`by_reading`) before the cut to
+        ``k``.  For benchmarks that change the evidence (leave a document out)
+        and still decide as `ask` does.
+        """
+        return self._choose(self._snapshot, self.reader, evidence, checked_count(k, "k", MAX_K))
+
+    def _choose(self, snapshot: Snapshot, reader: PassageReader | None, evidence: Evidence, k: int) -> list[Candidate]:
+        asked = evidence.question
+        reading = reader is not None and evidence.best_dense >= self.settings.min_dense
+        depth = max(k, self.settings.reader_passages) if reading else k  # the reader may lift one from below k
+        chosen = [
+            snapshot.featurizer.with_signals(asked, c)
+            for c in diversify(list(evidence.candidates), snapshot.index, depth, self.settings)
+        ]
+        if not reading or not chosen:
+            return chosen
+        read = chosen[: self.settings.reader_passages]
+        readings = reader.read(asked.text, [snapshot.text(c) for c in read])
+        chosen = [c._replace(reading=r) for c, r in zip(read, readings, strict=True)] + chosen[len(read) :]
+        return by_reading(chosen, self.settings.reader_weight)[:k]
+
+    def confidence(self, evidence: Evidence, chosen: list[Candidate]) -> tuple[float, bool]:
         """How likely the corpus answers the question, and whether that is enough to say it does.
 
         Below ``settings.min_dense`` nothing is close in meaning and the answer
         is always no; above it, the shipped calibrator decides (or, before one
-        is trained, the cosine itself).  ``top`` carries its signals.
+        is trained, the cosine itself).  ``chosen``: the candidates best first,
+        with their signals (and readings, when a reader read them).
         """
         close = evidence.best_dense >= self.settings.min_dense
         if self.calibrator is None:
             return max(0.0, min(1.0, evidence.best_dense)), close
-        p = self.calibrator.probability(confidence_features(evidence, top))
+        p = self.calibrator.probability(confidence_features(evidence, chosen))
         return p, close and p >= self.calibrator.threshold
 
     def _disagreement(
         self, snapshot: Snapshot, question: Question, chosen: list[Candidate], passages: list[Passage]
     ) -> Disagreement | None:
-        """Different figures stated by the passages' sentences closest in meaning to a question asking for a count."""
+        """Different figures stated by the passages' sentences closest in meaning to a question asking for a count;
+        for a question asking who, different names among the reader's exact answers."""
+        if asks_who(question.text):
+            return self._name_disagreement(snapshot, question, chosen, passages)
         if question.kind != "count":
             return None
         statements = []
@@ -381,6 +419,25 @@ class Engine:
             measure=question_measure(question.text),
             margin=self.settings.statement_margin,
         )
+
+    @staticmethod
+    def _name_disagreement(
+        snapshot: Snapshot, question: Question, chosen: list[Candidate], passages: list[Passage]
+    ) -> Disagreement | None:
+        """Names from different outlets' exact answers (the articles': a reader comment is nobody's report)."""
+        answers = []
+        for number, (c, p) in enumerate(zip(chosen, passages, strict=True)):
+            if p.answer is None or p.section != "article":
+                continue
+            around = [s for s in c.signals.sentences if s.start <= p.answer[0] < s.end]
+            start, end = (around[0].start, around[0].end) if around else p.answer
+            answers.append(Statement(number, p.source, start, end, p.answer_text))
+
+        def similarity(names: list[str]):
+            vectors = snapshot.index.model.encode(names)
+            return vectors @ vectors.T
+
+        return find_name_disagreement(answers, question.text, similarity)
 
 
 @dataclass(frozen=True)
@@ -404,12 +461,21 @@ class Snapshot:
         text = checked_question(question)
         return self.featurizer.question(text, self.index.encode_query(text))
 
-    def passage(self, candidate: Candidate, highlights: list[tuple[int, int]]) -> Passage:
-        """The cited passage of a candidate: its verbatim text and where it stands."""
+    def text(self, candidate: Candidate) -> str:
+        """The candidate chunk's verbatim text."""
+        chunk = self.index.chunks[candidate.chunk_id]
+        return self.index.documents[chunk.doc_id].text[chunk.start : chunk.end]
+
+    def passage(self, candidate: Candidate, highlights: list[tuple[int, int]], answered: bool = True) -> Passage:
+        """The cited passage of a candidate: its verbatim text, where it stands, and (``answered``) its exact answer."""
         chunk = self.index.chunks[candidate.chunk_id]
         doc = self.index.documents[chunk.doc_id]
         segment = doc.segment_at(chunk.start)
         head = doc.text[: chunk.start].split("\n")
+        reading = candidate.reading
+        answer = None
+        if answered and reading is not None and reading.span is not None and reading.margin > 0:
+            answer = (chunk.start + reading.span[0], chunk.start + reading.span[1])
         return Passage(
             doc_id=chunk.doc_id,
             start=chunk.start,
@@ -422,4 +488,5 @@ class Snapshot:
             highlights=highlights,
             paragraph=sum(1 for line in head[:-1] if line.strip()) + 1,
             page=doc.page_at(chunk.start),
+            answer=answer,
         )

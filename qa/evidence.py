@@ -17,6 +17,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from qa.highlight import SentenceTerms
+from qa.reader import Reading
 
 QuestionKind = Literal["count", "date", "name", "other"]
 
@@ -77,6 +78,7 @@ class Candidate(NamedTuple):
     dense_rank: int = 0  # 1-based rank in the dense list, 0 when outside it
     lexical_rank: int = 0  # 1-based rank in the BM25 list, 0 when outside it
     signals: Signals | None = None  # set by the second stage (`Featurizer.with_signals`)
+    reading: Reading | None = None  # set by the reader stage: where the chunk answers the question, if it does
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,11 @@ class LinearModel:
     @classmethod
     def load(cls, path: str | Path) -> Self:
         model = cls(**json.loads(Path(path).read_text()))
-        if tuple(model.features) != cls.FEATURES:
+        if not cls.computes(model.features):
             raise ValueError(f"{path}: trained on features {model.features}, this code computes {list(cls.FEATURES)}")
         return model
+
+    @classmethod
+    def computes(cls, features: list[str]) -> bool:
+        """Whether the code computes ``features`` as the model reads them (here: exactly `FEATURES`, in order)."""
+        return tuple(features) == cls.FEATURES

@@ -169,13 +169,13 @@ class OnnxEmbedder:
         self.pools_sentences = pool_sentences
         cores = threads or len(os.sched_getaffinity(0))
         try:
-            self._batch_session = _session(ort, path, cores)  # an index build: every core on one batch
+            self._batch_session = onnx_session(ort, path, cores)  # an index build: every core on one batch
         except Exception as exc:  # noqa: BLE001 - a damaged cache file, whatever onnxruntime calls it: make it again
             log.warning("%s cannot be loaded (%s); exporting it again", path, str(exc).splitlines()[0][:200])
             path.unlink(missing_ok=True)
             path = exported_model(name, version, int8)
-            self._batch_session = _session(ort, path, cores)
-        self._small_session = _session(ort, path, 1)  # questions: one core each, several at once
+            self._batch_session = onnx_session(ort, path, cores)
+        self._small_session = onnx_session(ort, path, 1)  # questions: one core each, several at once
         self._cores = threading.BoundedSemaphore(cores)
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)  # the file says 128, the model reads 256
@@ -300,7 +300,8 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def _session(ort, path: Path, threads: int):
+def onnx_session(ort, path: Path, threads: int):
+    """An ONNX Runtime session of ``path`` on ``threads`` cores, logging errors only."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

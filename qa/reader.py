@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -30,6 +33,8 @@ MAX_TOKENS = 256  # question and passage together: a chunk of about 150 words fi
 MAX_ANSWER_TOKENS = 30
 MAX_QUESTION_WORDS = 48  # a longer question is read by its first words: the passage must keep room
 TOP_TOKENS = 20  # starts and ends searched for the best span
+OUTPUTS = ("start", "end", "cls")  # what the model gives for each (question, passage) pair
+MARGIN_BOUND = 12.0  # margins beyond this say no more (and "no span at all" is -inf): ranking and confidence clip
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,47 @@ class Reading:
     span: tuple[int, int] | None  # offsets into the passage text
     score: float  # the best span's start + end score
     margin: float  # score minus the [CLS] ("no answer") score: above 0, the passage answers
+    cls: np.ndarray | None = field(default=None, compare=False, repr=False)  # the top layer at [CLS]
+
+    @property
+    def evidence(self) -> float:
+        """The margin within ±`MARGIN_BOUND`: what ranking and confidence read."""
+        return max(-MARGIN_BOUND, min(MARGIN_BOUND, self.margin))
+
+
+class PassageReader(Protocol):
+    """What `Engine` needs of a reader: one `Reading` per passage, and the record of what it is."""
+
+    record: dict
+
+    def read(self, question: str, passages: Sequence[str]) -> list[Reading]: ...
+
+
+def fingerprint(reader: PassageReader) -> str:
+    """The first 12 hex digits of the reader's weights (its record's ``weights_sha256``): which reader answered."""
+    return str(reader.record.get("weights_sha256", "unrecorded"))[:12]
+
+
+_loading = threading.Lock()
+
+
+def shipped_reader() -> OnnxReader | None:
+    """The shipped reader (int8 ONNX), loaded once per process; None when no reader is shipped.
+
+    Thread-safe: the first caller exports and loads it, the others wait for it.
+    """
+    with _loading:
+        return _shipped()
+
+
+def reader_shipped() -> bool:
+    """Whether this installation ships a reader (its weights or its record: a half-shipped one is an error)."""
+    return READER_FILE.exists() or READER_RECORD.exists()
+
+
+@functools.cache
+def _shipped() -> OnnxReader | None:
+    return OnnxReader.load() if reader_shipped() else None
 
 
 def build_model(trained_from: int, model: str = DEFAULT_MODEL, *, eager: bool = False):
@@ -70,11 +116,12 @@ def _span_model_class():
             self.backbone, self.head = backbone, head
 
         def forward(self, input_ids, attention_mask, token_type_ids):
+            """Start and end scores of each token, and the top layer at [CLS] (what confidence reads of the pair)."""
             hidden = self.backbone(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
             logits = self.head(hidden)
-            return logits[..., 0], logits[..., 1]
+            return logits[..., 0], logits[..., 1], hidden[:, 0]
 
     return _SpanModel
 
@@ -141,10 +188,10 @@ class Reader:
         )
         offsets = enc.pop("offset_mapping").numpy()
         with torch.inference_mode():
-            start, end = self.model(**enc)
+            start, end, cls = (t.numpy() for t in self.model(**enc))
         return [
-            best_span(s, e, enc.sequence_ids(i), offsets[i])
-            for i, (s, e) in enumerate(zip(start.numpy(), end.numpy(), strict=True))
+            replace(best_span(start[i], end[i], enc.sequence_ids(i), offsets[i]), cls=cls[i])
+            for i in range(len(passages))
         ]
 
 
@@ -182,15 +229,14 @@ class OnnxReader:
     >>> reader.read("Who was Zahran Alloush?", [passage.text])[0].span  # doctest: +SKIP
     """
 
-    def __init__(self, path: Path, folder: Path, record: dict, threads: int = 1):
+    def __init__(self, path: Path, folder: Path, record: dict, threads: int | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        from qa.onnx_embedder import onnx_session
+
+        # every core on one question's passages (one batch): the reader is most of an answer's time
+        self.session = onnx_session(ort, path, threads or len(os.sched_getaffinity(0)))
         self.record = record
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS, strategy="only_second")
@@ -214,8 +260,11 @@ class OnnxReader:
             "attention_mask": np.asarray([e.attention_mask for e in encodings], dtype=np.int64),
             "token_type_ids": np.asarray([e.type_ids for e in encodings], dtype=np.int64),
         }
-        start, end = self.session.run(None, feed)
-        return [best_span(start[i], end[i], e.sequence_ids, np.asarray(e.offsets)) for i, e in enumerate(encodings)]
+        start, end, cls = self.session.run(None, feed)
+        return [
+            replace(best_span(start[i], end[i], e.sequence_ids, np.asarray(e.offsets)), cls=cls[i])
+            for i, e in enumerate(encodings)
+        ]
 
 
 def exported_reader(path: Path, record: dict, int8: bool) -> Path:
@@ -228,7 +277,7 @@ def exported_reader(path: Path, record: dict, int8: bool) -> Path:
     digest = file_sha256(path)
     if digest != record.get("weights_sha256"):
         raise ModelError(f"reader {path} is not the one its record describes (sha256 {digest[:12]}…)")
-    key = hashlib.sha256(f"{digest}|{int8}|{MAX_TOKENS}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{digest}|{int8}|{MAX_TOKENS}|{'|'.join(OUTPUTS)}".encode()).hexdigest()[:12]
     return cached_export(cache_dir() / f"reader-{key}.onnx", lambda target: _export(path, record, target, int8))
 
 
@@ -244,4 +293,4 @@ def _export(path: Path, record: dict, target: Path, int8: bool) -> None:
     ids = torch.tensor([[101, 2054, 102, 1037, 2460, 102], [101, 2054, 102, 1037, 102, 0]])
     types = torch.tensor([[0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 0]])
     layers = len(model.backbone.encoder.layer)
-    export_onnx(model, (ids, (ids != 0).long(), types), ["start", "end"], target, int8, layers)
+    export_onnx(model, (ids, (ids != 0).long(), types), list(OUTPUTS), target, int8, layers)

@@ -29,8 +29,8 @@ class RetrievalSettings:
     near_duplicate: float = 0.95  # cosine above which two passages say the same thing
     statement_similarity: float = 0.45  # a figure's sentence must be this close to a quantity question…
     statement_margin: float = 0.12  # …and within this of the closest one, to be compared for disagreement
-    reader_passages: int = 3  # passages an engine with a reader reads for their exact answer
-    reader_margin: float = 0.0  # how far a span must score above "no answer" to be marked
+    reader_passages: int = 3  # passages an engine with a reader reads (benchmarks/fit_reader_ranking.py)
+    reader_weight: float = 0.5  # of the reader's margin, added to the ranker's score of a passage it read (ditto)
 
 
 def single_list(ids: np.ndarray, dense_of: dict[int, float], lexical_scores: np.ndarray, by: str) -> list[Candidate]:
@@ -85,6 +85,22 @@ def fuse(
         )
     out.sort(key=lambda c: (-c.score, c.chunk_id))
     return out
+
+
+def by_reading(candidates: list[Candidate], weight: float) -> list[Candidate]:
+    """The candidates the reader read re-ordered by score + ``weight`` × its (bounded) margin, then the rest.
+
+    The rest keep their order, scored no higher than the last one read, so that
+    scores still fall down the list.
+    """
+    read = [c for c in candidates if c.reading is not None]
+    if not read:
+        return candidates
+    scored = sorted(
+        (c._replace(score=c.score + weight * c.reading.evidence) for c in read), key=lambda c: (-c.score, c.chunk_id)
+    )
+    floor = scored[-1].score
+    return scored + [c._replace(score=min(c.score, floor)) for c in candidates if c.reading is None]
 
 
 def overlap(a: Chunk, b: Chunk) -> float:

@@ -62,11 +62,18 @@ def test_smoke_scores_are_shares(smoke_output: str):
         for column, cell in row.items()
         if column != "questions" and re.fullmatch(r"\d+\.\d+", cell)
     ]
-    assert len(scores) >= 12  # 3 SQuAD shares and 3 seed metrics, for 2 stages
+    assert len(scores) >= 19  # 3 SQuAD shares and 3 seed metrics, for 3 stages, and the reader's exact F1
     assert all(0.0 <= s <= 1.0 for s in scores)
 
 
 def test_smoke_seed_hit_at_5(smoke_output: str):
     seed = next(rows for title, rows in tables(smoke_output).items() if title.startswith("Seed"))
-    assert {row["stage"] for row in seed} == {"fused", "ranked"}
+    assert {row["stage"] for row in seed} == {"fused", "ranked", "ranked + reader"}
     assert all(float(row["hit@5"]) >= 0.9 for row in seed)
+
+
+def test_smoke_scores_the_readers_exact_answers(smoke_output: str):
+    squad = next(rows for title, rows in tables(smoke_output).items() if title.startswith("SQuAD"))
+    f1 = {row["stage"]: row["exact answer F1 (top passage)"] for row in squad}
+    assert f1["fused"] == f1["ranked"] == "–"  # no reader, no exact answer
+    assert 0.3 <= float(f1["ranked + reader"]) <= 1.0

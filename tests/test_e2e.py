@@ -60,3 +60,37 @@ def test_surgeon_question_is_answered_by_a_reader_comment(real_engine: qa.Engine
     assert answer.answered
     assert answer.passages[0].section == "comment"
     assert "surgeon here in London" in answer.passages[0].text
+
+
+EXACT = {  # question -> words the exact answer of the top passage holds
+    "Which State Department spokesman ruled out joint US-Russian military operations in Syria?": "Toner",
+    "Where did Bashar al-Assad work as a surgeon?": "London",
+}
+
+
+def test_exact_answers_are_verbatim_spans_inside_their_passages(real_engine: qa.Engine):
+    from qa.reader import fingerprint, shipped_reader
+
+    for question, expected in EXACT.items():
+        answer = real_engine.ask(question)
+        assert answer.reader == fingerprint(shipped_reader())
+        assert expected in (answer.passages[0].answer_text or ""), (question, answer.passages[0].answer_text)
+        for p in answer.passages:
+            if p.answer:
+                start, end = p.answer
+                assert p.start <= start < end <= p.end
+                assert real_engine.document(p.doc_id).text[start:end] == p.answer_text
+        assert answer.to_markdown().startswith("**Answer:** “")
+
+
+def test_an_on_topic_question_the_corpus_does_not_answer_is_abstained(real_engine: qa.Engine):
+    answer = real_engine.ask("Who took over as head of the Army of Islam after Zahran Alloush was killed?")
+    assert not answer.answered
+    assert all(p.answer is None for p in answer.passages)  # nothing is marked as the answer of a refusal
+
+
+def test_the_reader_can_be_turned_off(real_engine: qa.Engine):
+    question = next(iter(EXACT))
+    off = real_engine.reading(None).ask(question)
+    assert off.reader is None and off.answered
+    assert all(p.answer is None for p in off.passages)

@@ -48,6 +48,8 @@ def test_answers_are_at_most_the_longest_span_allowed():
 class FirstWordReader:
     """A deterministic fake reader: the answer is each passage's first word, confident only if it is capitalised."""
 
+    record = {"weights_sha256": "f1257" * 8}
+
     def __init__(self):
         self.asked: list[tuple[str, int]] = []
 
@@ -77,7 +79,7 @@ def test_an_engine_with_a_reader_marks_exact_answers_inside_its_passages(tiny_en
         assert p.start <= start < end <= p.end
         assert tiny_engine.document(p.doc_id).text[start:end] == p.text.split()[0]
     assert all(p.answer is None for p in answer.passages[3:])  # only the passages read
-    assert tiny_engine.ask("How many quokkas did rangers count on the island?").passages[0].answer is None
+    assert tiny_engine.reading(None).ask("How many quokkas did rangers count on the island?").passages[0].answer is None
     data = answer.to_dict()["passages"][0]
     assert data["answer"] == (list(answer.passages[0].answer) if answer.passages[0].answer else None)
     assert isinstance(engine, qa.Engine) and engine.index is tiny_engine.index  # the same snapshot, shared
@@ -117,7 +119,71 @@ def test_the_onnx_reader_reads_as_the_torch_reader_does(tmp_path, monkeypatch):
     for a, b in zip(in_torch.read(question, passages), in_onnx.read(question, passages), strict=True):
         assert a.span == b.span
         assert abs(a.margin - b.margin) < 1e-3
+        assert a.cls.shape == b.cls.shape == (384,) and np.abs(a.cls - b.cls).max() < 1e-3
     assert in_onnx.read("word " * 600, passages[:1])[0].span is not None  # a long question fits too
     record.write_text(json.dumps({"model": DEFAULT_MODEL, "trained_from": 5, "weights_sha256": "0" * 64}))
     with pytest.raises(qa.ModelError, match="not the one its record describes"):
         OnnxReader.load(weights, record)
+
+
+def test_by_reading_orders_the_read_passages_by_score_and_margin_and_keeps_the_rest_below():
+    from qa.evidence import Candidate
+    from qa.reader import MARGIN_BOUND, Reading
+    from qa.retrieval import by_reading
+
+    candidates = [
+        Candidate(1, 5.0, 0.0, 0.0, reading=Reading((0, 4), 3.0, -3.0)),
+        Candidate(2, 4.0, 0.0, 0.0, reading=Reading((0, 4), 9.0, 2.0)),
+        Candidate(3, 4.5, 0.0, 0.0),  # not read
+        Candidate(4, 1.0, 0.0, 0.0),
+    ]
+    out = by_reading(candidates, 1.0)
+    assert [c.chunk_id for c in out] == [2, 1, 3, 4]
+    assert [c.score for c in out] == [6.0, 2.0, 2.0, 1.0]  # an unread one never outscores the last one read
+    assert [c.chunk_id for c in by_reading(candidates, 0.0)] == [1, 2, 3, 4]  # weight 0: the ranker's order
+    assert candidates[0].score == 5.0  # inputs are never changed
+    assert Reading(None, 0.0, float("-inf")).evidence == -MARGIN_BOUND
+    assert Reading((0, 1), 0.0, 99.0).evidence == MARGIN_BOUND
+    assert by_reading(candidates[2:], 1.0) == candidates[2:]
+
+
+def test_an_engine_without_a_reader_keeps_the_calibrator_fitted_without_one(tiny_engine):
+    from qa.confidence import READER_CONFIDENCE_FILE, Calibrator
+
+    off = tiny_engine.reading(None)
+    assert off.reader is None and not (off.calibrator and off.calibrator.reads)
+    answer = off.ask("How many quokkas did rangers count on the island?")
+    assert answer.reader is None and all(p.answer is None for p in answer.passages)
+    on = tiny_engine.reading(FirstWordReader())
+    assert on.calibrator is not None and on.calibrator.reads == READER_CONFIDENCE_FILE.exists()
+    assert on.ask("How many quokkas did rangers count on the island?").reader == "f1257f1257f1"
+    with pytest.raises(ValueError, match="trained on features"):
+        Calibrator(["dense", "no such feature"], [0, 0], [1, 1], [1, 1], 0.0).save(tiny_engine.index_dir / "c.json")
+        Calibrator.load(tiny_engine.index_dir / "c.json")
+
+
+def test_the_shipped_reader_is_the_one_its_record_describes(repo_root):
+    import json
+
+    from safetensors import safe_open
+
+    from qa.confidence import READER_CONFIDENCE_FILE, Calibrator
+    from qa.documents import file_sha256
+    from qa.models import DEFAULT_MODEL
+    from qa.reader import READER_FILE, READER_RECORD, build_model, reader_shipped, trained_state
+
+    assert reader_shipped()
+    record = json.loads(READER_RECORD.read_text())
+    assert file_sha256(READER_FILE) == record["weights_sha256"]
+    assert record["model"] == DEFAULT_MODEL
+    with safe_open(str(READER_FILE), "pt") as f:
+        shipped = set(f.keys())
+    assert shipped == set(trained_state(build_model(record["trained_from"]), record["trained_from"]))
+    assert record["command"].startswith("python benchmarks/train_reader.py")
+    assert record["held_out"]["top_passage_f1"] > 0.5 and record["steps"] > 0
+    train = repo_root.parent / "shared" / "eval" / "squad"
+    for name, digest in record["data"].items():
+        if (train.parent / name).exists():
+            assert file_sha256(train.parent / name) == digest, f"{name} is not the data the reader was trained on"
+    # the calibrator that reads the reader's evidence was fitted on this reader's evidence
+    assert Calibrator.load(READER_CONFIDENCE_FILE).training["reader"] == record["weights_sha256"]

@@ -10,11 +10,14 @@ from qa.answer_type import answer_type_present, question_kind
 from qa.confidence import CONFIDENCE_FILE, Calibrator
 from qa.disagreement import (
     Statement,
+    asks_who,
     attribution,
     counted_terms,
     figure_measure,
     find_disagreement,
+    find_name_disagreement,
     first_figure,
+    name_words,
     place_lists,
     question_measure,
 )
@@ -389,3 +392,53 @@ def test_a_chunks_own_features_do_not_depend_on_the_list_it_is_ranked_in(real_en
     own = [i for i in range(len(FEATURES)) if i not in relative]
     assert np.allclose(in_list[:, own], alone[:, own])
     assert not np.allclose(in_list[:, FEATURES.index("coverage_gap")], 0.0)  # the list-relative ones do depend on it
+
+
+ALIKE = {frozenset({"Islamic State", "Daesh"}): 0.61, frozenset({"Isis", "Daesh"}): 0.69}
+
+
+def similarity(names: list[str]) -> np.ndarray:
+    """Cosines of a few names as the shipped MiniLM gives them (0.3 for every pair not listed)."""
+    return np.array([[1.0 if a == b else ALIKE.get(frozenset({a, b}), 0.3) for b in names] for a in names])
+
+
+def answers(*pairs: tuple[str, str]) -> list[Statement]:
+    return [Statement(n, source, 10 * n, 10 * n + 9, name) for n, (source, name) in enumerate(pairs)]
+
+
+def test_names_from_different_outlets_that_are_not_one_another_differ():
+    who = "Who carried out the bombings?"
+    three = answers(("Reuters", "Islamic State"), ("Arab News", "Daesh"), ("EA WorldView", "Ahrar al-Sham"))
+    found = find_name_disagreement(three, who, similarity)
+    assert found.kind == "name" and found.names() == ["Islamic State", "Ahrar al-Sham"] and found.values() == []
+    assert [c.source for c in found.claims] == ["Reuters", "EA WorldView"]
+    # one group under several names, a shared word, one outlet, or no name at all: nothing to show
+    assert find_name_disagreement(three[:2], who, similarity) is None
+    same = answers(("Reuters", "the Islamic State group"), ("AP", "Islamic State"))
+    assert find_name_disagreement(same, who, similarity) is None
+    one_outlet = answers(("EA WorldView", "Islamic State"), ("EA WorldView", "Ahrar al-Sham"))
+    assert find_name_disagreement(one_outlet, who, similarity) is None
+    unnamed = answers(("Reuters", "the militant group"), ("AP", "Ahrar al-Sham"))
+    assert find_name_disagreement(unnamed, who, similarity) is None
+
+
+def test_a_name_the_question_already_says_is_no_answer():
+    assert name_words("Bashar al-Assad", "Whom did Assad blame?") == frozenset({"bashar"})
+    assert name_words("Assad", "Whom did Assad blame?") == frozenset()
+    assert name_words("rebels", "Who attacked?") == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("question", "who"),
+    [
+        ("Who carried out the bombings?", True),
+        ("By whom was Zahran Alloush killed?", True),
+        ("Which group claimed responsibility?", True),
+        ("Which militant group claimed the attacks?", True),
+        ("Where did Assad work as a surgeon?", False),
+        ("How many were killed?", False),
+        ("Which city was hit first?", False),
+    ],
+)
+def test_a_question_asks_who(question: str, who: bool):
+    assert asks_who(question) is who

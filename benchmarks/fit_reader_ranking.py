@@ -1,0 +1,118 @@
+"""Choose how the reader weighs in on the ranking: how many passages it reads, and the weight of its margin.
+
+    python benchmarks/fit_reader_ranking.py [--n 5696]
+
+SQuAD v1.1 dev (articles 0-23) over the 2,067-paragraph index, through the
+product: the ten passages `ask(q, k=10)` would give without the reader are
+read, and for each setting (``reader_passages`` R, ``reader_weight`` w) the
+passages after `qa.retrieval.by_reading` are scored: does the top one hold
+an answer, the exact-answer F1 of the span the reader marks in it (0 when it
+marks none), and does one of the top five hold an answer.
+Settings are chosen by that F1, the smaller R on a tie (it is faster); a
+2-fold split by article scores the setting chosen on one half on the other.
+The chosen pair goes into `qa.retrieval.RetrievalSettings` by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import qa  # noqa: E402
+from benchmarks.datasets import CACHE, EVAL, cached_engine, read_jsonl, squad_corpus  # noqa: E402
+from benchmarks.quality import holds_answer, subsample, table  # noqa: E402
+from qa.evaluation import answer_f1  # noqa: E402
+from qa.reader import MARGIN_BOUND, OnnxReader, fingerprint  # noqa: E402
+
+READ = 10  # passages read per question; every R up to it is scored from the same readings
+WEIGHTS = np.round(np.arange(0.0, 2.01, 0.1), 2)
+
+
+def readings(engine: qa.Engine, questions: list[dict]) -> dict[str, np.ndarray]:
+    """Per question and passage (ranker order): ranker score, bounded margin, holds an answer, exact F1."""
+    shape = (len(questions), READ)
+    out = {name: np.zeros(shape) for name in ("score", "margin", "holds", "f1")}
+    out["score"][:] = -np.inf  # fewer than READ passages: never chosen
+    for i, q in enumerate(questions):
+        chosen = engine.choose(engine.evidence(q["question"]), READ)
+        for j, c in enumerate(chosen):
+            chunk = engine.index.chunks[c.chunk_id]
+            text = engine.document(chunk.doc_id).text
+            out["score"][i, j] = c.score
+            passage = text[chunk.start : chunk.end]
+            out["holds"][i, j] = holds_answer(q, chunk.doc_id, [(chunk.start, chunk.end)], passage)
+            if c.reading is None:
+                out["margin"][i, j] = -MARGIN_BOUND
+                continue
+            out["margin"][i, j] = c.reading.evidence
+            if c.reading.span and c.reading.margin > 0:
+                span = text[chunk.start + c.reading.span[0] : chunk.start + c.reading.span[1]]
+                out["f1"][i, j] = max(answer_f1(span, a) for a in q["answers"])
+        if i % 500 == 0:
+            print(f"read {i:,} of {len(questions):,}", file=sys.stderr)
+    return out
+
+
+def top_of(data: dict[str, np.ndarray], rows: np.ndarray, read: int, weight: float) -> tuple[float, float, float]:
+    """Answer in the top passage, its exact F1, and answer in a top-5 passage, with R = ``read``, w = ``weight``."""
+    score = data["score"][rows]
+    combined = score.copy()
+    combined[:, :read] += weight * data["margin"][rows, :read]
+    floor = combined[:, :read].min(axis=1, keepdims=True)
+    combined[:, read:] = np.minimum(score[:, read:], floor) - 1e-9  # unread ones stay below, in order (`by_reading`)
+    order = np.argsort(-combined, axis=1, kind="stable")
+    best = order[:, 0]
+    pick = lambda name: data[name][rows, best]  # noqa: E731
+    top5 = np.take_along_axis(data["holds"][rows], order[:, :5], axis=1).max(axis=1)
+    return float(pick("holds").mean()), float(pick("f1").mean()), float(top5.mean())
+
+
+def choose(data: dict[str, np.ndarray], rows: np.ndarray) -> tuple[int, float]:
+    """The setting with the best exact F1 of the top passage (then the fewest passages read, the smallest weight)."""
+    scored = [(round(top_of(data, rows, r, w)[1], 4), -r, -w, r, w) for r in range(1, READ + 1) for w in WEIGHTS]
+    best = max(scored)
+    return best[3], best[4]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=None, help="SQuAD dev questions (fixed-seed sample; default all)")
+    args = ap.parse_args(argv)
+    reader = OnnxReader.load()
+    settings = qa.RetrievalSettings(reader_passages=READ, reader_weight=0.0)
+    squad = cached_engine("squad", squad_corpus())
+    engine = squad.staged(settings, squad.ranker).reading(reader)
+    questions = subsample(read_jsonl(EVAL / "squad" / "questions_dev.jsonl"), args.n)
+    key = CACHE / "reader" / f"ranking-{fingerprint(reader)}-{len(questions)}-{READ}.npz"
+    if key.exists():
+        data = dict(np.load(key))
+    else:
+        data = readings(engine, questions)
+        np.savez(key, **data)
+    everything = np.arange(len(questions))
+    rows = []
+    for r in (1, 2, 3, 4, 5, 6, 8, 10):
+        for w in (0.0, 0.25, 0.5, 1.0, 1.5, 2.0):
+            rows.append([r, w, *top_of(data, everything, r, w)])
+    print(f"### Reader in the ranking, SQuAD v1.1 dev, {len(questions)} questions (reader {fingerprint(reader)})\n")
+    header = ["passages read", "weight", "answer in top passage", "exact F1 of top passage", "answer in top 5"]
+    print(table(header, rows))
+    articles = np.array([int(q["context_id"].split("-")[0]) for q in questions])
+    print("\n| chosen on articles | R | w | on the other half: answer in top | exact F1 | answer in top 5 |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for half in (0, 1):
+        fit, test = np.where(articles % 2 == half)[0], np.where(articles % 2 != half)[0]
+        r, w = choose(data, fit)
+        held = " | ".join(f"{x:.3f}" for x in top_of(data, test, r, w))
+        print(f"| {'even' if half == 0 else 'odd'} | {r} | {w} | {held} |")
+    r, w = choose(data, everything)
+    print(f"\nchosen on all: reader_passages={r}, reader_weight={w}: {top_of(data, everything, r, w)}")
+
+
+if __name__ == "__main__":
+    main()
