@@ -32,6 +32,7 @@ every figure printed is of questions whose article the model was not fitted on.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from dataclasses import dataclass, field, replace
@@ -144,9 +145,10 @@ def cached_examples(n: int, reader: bool, v2: int | None) -> Examples:
     from qa.reader import fingerprint, shipped_reader
 
     squad = cached_engine("squad", squad_corpus())
-    parts = [n, v2, index_key(), squad.ranker.fingerprint()[:10] if squad.ranker else None]
-    parts.append(fingerprint(shipped_reader()) if reader else None)
-    path = CACHE / "confidence" / ("examples-" + "-".join(map(str, parts)) + ".pkl")
+    parts = [n, v2, index_key(), squad.ranker.fingerprint() if squad.ranker else None, squad.settings]
+    parts += [fingerprint(shipped_reader()) if reader else None, FEATURES]
+    key = hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
+    path = CACHE / "confidence" / f"examples-{n}-{v2}-{'reader' if reader else 'plain'}-{key}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
     examples = collect(n, reader, v2)

@@ -70,6 +70,8 @@ class Answer:
         for p in data["passages"]:
             p["highlights"] = [list(h) for h in p["highlights"]]
             p["answer"] = list(p["answer"]) if p["answer"] else None
+        for p, passage in zip(data["passages"], self.passages, strict=True):
+            p["answer_text"] = passage.answer_text
         return data
 
     def to_markdown(self) -> str:

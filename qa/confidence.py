@@ -86,10 +86,17 @@ def load_calibrator(path: str = str(CONFIDENCE_FILE)) -> Calibrator | None:
     return Calibrator.load(path) if Path(path).exists() else None
 
 
-def shipped_calibrator(reading: bool) -> Calibrator | None:
-    """The shipped calibrator for an engine with (``reading``) or without a reader."""
-    if reading and READER_CONFIDENCE_FILE.exists():
-        return load_calibrator(str(READER_CONFIDENCE_FILE))
+def shipped_calibrator(reader_weights: str | None) -> Calibrator | None:
+    """The shipped calibrator for an engine whose reader has these weights (their sha256; None: no reader).
+
+    The one fitted on the reader's evidence serves only the reader it was
+    fitted on (its [CLS] weights mean nothing for another); any other engine
+    gets the one fitted without a reader.
+    """
+    if reader_weights and READER_CONFIDENCE_FILE.exists():
+        calibrator = load_calibrator(str(READER_CONFIDENCE_FILE))
+        if calibrator.training.get("reader") == reader_weights:
+            return calibrator
     return load_calibrator()
 
 

@@ -255,19 +255,27 @@ _ASKS_WHO = re.compile(
     r"(?:group|organi[sz]ation|faction|militia|movement|party|person|man|woman|leader|country|government)s?\b",
     re.I,
 )
+_IDENTITY = re.compile(r"^\s*(?i:who\s+(?:is|was|are|were))\s+(?:the\s+)?[A-Z]")  # "Who was Zahran Alloush?" asks what
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
+_NOT_NAMES = frozenset(
+    "a an the this that these those he she it they we i you his her its their our my your mr mrs ms dr".split()
+)
 DISTINCT = 0.45  # names whose embeddings are less similar than this are different people or groups
 
 
 def asks_who(question: str) -> bool:
-    """Whether ``question`` asks who (which group, person, country…) did something."""
-    return bool(_ASKS_WHO.search(question))
+    """Whether ``question`` asks who (which group, person, country…) did something, not who someone is."""
+    return bool(_ASKS_WHO.search(question)) and not _IDENTITY.search(question)
 
 
 def name_words(span: str, question: str) -> frozenset[str]:
-    """The capitalised words of an answer that the question does not say (lower-cased): empty if it names nobody."""
+    """The capitalised words of an answer that the question does not say (lower-cased): empty if it names nobody.
+
+    Pronouns and determiners ("He", "The") name nobody, wherever they stand.
+    """
     asked = {w.lower() for w in _WORD.findall(question)}
-    return frozenset(w.lower() for w in _CAPITALISED.findall(span) if w.lower() not in asked)
+    words = (w.lower() for w in _CAPITALISED.findall(span))
+    return frozenset(w for w in words if w not in asked and w not in _NOT_NAMES)
 
 
 def find_name_disagreement(
@@ -277,24 +285,25 @@ def find_name_disagreement(
 
     ``answers``: the exact answer of each passage (`Statement.text`, with the
     document offsets of its sentence); ``similarity``: the cosine matrix of
-    some names.  A name joins the first group it shares a word with, or whose
-    first name it is not clearly distinct from; there is a disagreement when
-    at least two groups remain and their passages come from different outlets.
+    some names.  A name joins the first group one of whose names it shares a
+    word with or is not clearly distinct from (cosine ``distinct`` or more);
+    there is a disagreement when at least two groups remain and they are
+    named by different outlets.  An answer without an outlet is left out.
     """
-    named = [(a, words) for a in answers if (words := name_words(a.text, question))]
+    named = [(a, words) for a in answers if a.source and (words := name_words(a.text, question))]
     if len(named) < 2:
         return None
     sims = similarity([a.text for a, _ in named])
     groups: list[list[int]] = []
     for i, (_, words) in enumerate(named):
         for group in groups:
-            first = group[0]
-            if words & named[first][1] or sims[i, first] >= distinct:
+            if any(words & named[j][1] or sims[i, j] >= distinct for j in group):
                 group.append(i)
                 break
         else:
             groups.append([i])
-    if len(groups) < 2 or len({named[g[0]][0].source for g in groups}) < 2:
+    outlets = [{named[i][0].source for i in group} for group in groups]
+    if len(groups) < 2 or not any(a != b for n, a in enumerate(outlets) for b in outlets[n + 1 :]):
         return None
     claims = []
     for group in groups:

@@ -37,7 +37,7 @@ from qa.index import Index
 from qa.overlay import overlay_index
 from qa.progress import Callback, silent
 from qa.ranker import Featurizer, Ranker, load_ranker
-from qa.reader import PassageReader, fingerprint, reader_shipped, shipped_reader
+from qa.reader import PassageReader, fingerprint, reader_shipped, shipped_reader, shipped_weights
 from qa.retrieval import RetrievalSettings, by_reading, diversify, fuse, single_list
 
 log = logging.getLogger("qa")
@@ -110,8 +110,14 @@ class Engine:
         self._reader = reader  # "shipped": loaded on the first question that needs it (a fast start)
         self.ranker = load_ranker() if ranker == "shipped" else ranker
         self._calibrator = calibrator
-        reading = reader_shipped() if reader == "shipped" else reader is not None
-        self.calibrator = shipped_calibrator(reading) if calibrator == "shipped" else calibrator
+        if calibrator == "shipped":
+            weights = reader.record.get("weights_sha256") if reader not in ("shipped", None) else None
+            self.calibrator = shipped_calibrator(shipped_weights() if reader == "shipped" else weights)
+        else:
+            self.calibrator = calibrator
+        readerless = reader is None or reader == "shipped" and not reader_shipped()
+        if self.calibrator is not None and self.calibrator.reads and readerless:
+            raise ValueError("this calibrator was fitted on a reader's evidence: give the engine a reader")
         self.index_dir = Path(index_dir) if index_dir is not None else None  # where `add` and `remove` save
         self._snapshot = Snapshot.of(index)
         self._writing = threading.Lock()  # one `add` / `remove` of this engine at a time
@@ -166,7 +172,9 @@ class Engine:
         self, settings: RetrievalSettings, ranker: Ranker | None, reader: PassageReader | None | Literal["shipped"]
     ) -> Engine:
         """Another engine over this one's snapshot (index and caches shared, never copied)."""
-        other = Engine(self._snapshot.index, settings, ranker, self._calibrator, reader=reader)
+        other = Engine(
+            self._snapshot.index, settings, ranker, self._calibrator, index_dir=self.index_dir, reader=reader
+        )
         other._snapshot = self._snapshot
         return other
 
@@ -335,14 +343,15 @@ class Engine:
         read_as = reading.text if reading.carried and len(reading.text) <= MAX_QUESTION_CHARS else text
         evidence = self._evidence(snapshot, read_as, None, filters)
         asked = evidence.question
-        reader = self.reader
-        chosen = self._choose(snapshot, reader, evidence, k)
-        confidence, answered = self.confidence(evidence, chosen)
+        considered = self._choose(snapshot, evidence, k)  # at least k when the reader read more
+        confidence, answered = self.confidence(evidence, considered)
+        chosen = considered[:k]
         passages = [
             snapshot.passage(c, highlight(asked.weights, list(c.signals.sentences), c.signals.related), answered)
             for c in chosen
         ]
         disagreement = self._disagreement(snapshot, asked, chosen, passages) if answered else None
+        read = any(c.reading is not None for c in considered)
         return Answer(
             text,
             answered,
@@ -351,35 +360,36 @@ class Engine:
             disagreements=[disagreement] if disagreement else [],
             context=read_as if read_as != text else None,
             considered=len(evidence.candidates),
-            reader=fingerprint(reader) if reader is not None else None,
+            reader=fingerprint(self.reader) if read else None,
         )
 
     def choose(self, evidence: Evidence, k: int = 5) -> list[Candidate]:
-        """The candidates of the ``k`` passages `ask` gives for ``evidence``, best first, as `confidence` reads them.
+        """The candidates `ask` decides on for ``evidence``, best first; its ``k`` passages are the first ``k``.
 
         Distinct passages (`diversify`), with their signals; when the engine
         has a reader and something is close in meaning, the first
-        ``settings.reader_passages`` (which may be more than ``k``) carry its
-        `Reading` and are re-ordered by it (`by_reading`) before the cut to
-        ``k``.  For benchmarks that change the evidence (leave a document out)
-        and still decide as `ask` does.
+        ``settings.reader_passages`` (which may be more than ``k``: then so
+        many are returned) carry its `Reading` and are re-ordered by it
+        (`by_reading`).  `confidence` reads them all.  For benchmarks that
+        change the evidence (leave a document out) and still decide as `ask` does.
         """
-        return self._choose(self._snapshot, self.reader, evidence, checked_count(k, "k", MAX_K))
+        return self._choose(self._snapshot, evidence, checked_count(k, "k", MAX_K))
 
-    def _choose(self, snapshot: Snapshot, reader: PassageReader | None, evidence: Evidence, k: int) -> list[Candidate]:
+    def _choose(self, snapshot: Snapshot, evidence: Evidence, k: int) -> list[Candidate]:
         asked = evidence.question
-        reading = reader is not None and evidence.best_dense >= self.settings.min_dense
+        reading = self._reader is not None and evidence.best_dense >= self.settings.min_dense
         depth = max(k, self.settings.reader_passages) if reading else k  # the reader may lift one from below k
         chosen = [
             snapshot.featurizer.with_signals(asked, c)
             for c in diversify(list(evidence.candidates), snapshot.index, depth, self.settings)
         ]
-        if not reading or not chosen:
+        reader = self.reader if reading else None  # loaded only when it will read
+        if reader is None or not chosen:
             return chosen
         read = chosen[: self.settings.reader_passages]
         readings = reader.read(asked.text, [snapshot.text(c) for c in read])
         chosen = [c._replace(reading=r) for c, r in zip(read, readings, strict=True)] + chosen[len(read) :]
-        return by_reading(chosen, self.settings.reader_weight)[:k]
+        return by_reading(chosen, self.settings.reader_weight)
 
     def confidence(self, evidence: Evidence, chosen: list[Candidate]) -> tuple[float, bool]:
         """How likely the corpus answers the question, and whether that is enough to say it does.
@@ -400,10 +410,8 @@ class Engine:
     ) -> Disagreement | None:
         """Different figures stated by the passages' sentences closest in meaning to a question asking for a count;
         for a question asking who, different names among the reader's exact answers."""
-        if asks_who(question.text):
-            return self._name_disagreement(snapshot, question, chosen, passages)
         if question.kind != "count":
-            return None
+            return self._name_disagreement(snapshot, question, chosen, passages) if asks_who(question.text) else None
         statements = []
         for number, (c, p) in enumerate(zip(chosen, passages, strict=True)):
             if p.section == "boilerplate":  # captions and credits describe related material, not the story's claims
@@ -420,18 +428,24 @@ class Engine:
             margin=self.settings.statement_margin,
         )
 
-    @staticmethod
     def _name_disagreement(
-        snapshot: Snapshot, question: Question, chosen: list[Candidate], passages: list[Passage]
+        self, snapshot: Snapshot, question: Question, chosen: list[Candidate], passages: list[Passage]
     ) -> Disagreement | None:
-        """Names from different outlets' exact answers (the articles': a reader comment is nobody's report)."""
+        """Names from different outlets' exact answers, each in a sentence close in meaning to the question.
+
+        Articles only: a reader comment is nobody's report.
+        """
         answers = []
         for number, (c, p) in enumerate(zip(chosen, passages, strict=True)):
             if p.answer is None or p.section != "article":
                 continue
-            around = [s for s in c.signals.sentences if s.start <= p.answer[0] < s.end]
-            start, end = (around[0].start, around[0].end) if around else p.answer
-            answers.append(Statement(number, p.source, start, end, p.answer_text))
+            around = [
+                (s, sim)
+                for s, sim in zip(c.signals.sentences, c.signals.sentence_similarity, strict=True)
+                if s.start <= p.answer[0] < s.end
+            ]
+            if around and around[0][1] >= self.settings.statement_similarity:
+                answers.append(Statement(number, p.source, around[0][0].start, around[0][0].end, p.answer_text))
 
         def similarity(names: list[str]):
             vectors = snapshot.index.model.encode(names)

@@ -43,6 +43,8 @@ class LinearModel:
     @classmethod
     def load(cls, path: str | Path) -> Self:
         model = cls(**json.loads(Path(path).read_text()))
+        if not len(model.features) == len(model.mean) == len(model.scale) == len(model.weights):
+            raise ValueError(f"{path}: {len(model.features)} features but {len(model.weights)} weights")
         if not cls.computes(model.features):
             raise ValueError(f"{path}: trained on features {model.features}, this code computes {list(cls.FEATURES)}")
         return model

@@ -98,6 +98,9 @@ def _export(folder: Path, target: Path, int8: bool) -> None:
     export_onnx(Hidden(model), inputs, ["last_hidden_state"], target, int8, model.config.num_hidden_layers)
 
 
+POOLED_OUTPUTS = ("cls",)  # outputs with one row per text, not one per token
+
+
 def export_onnx(module, inputs: tuple, outputs: list[str], target: Path, int8: bool, layers: int) -> None:
     """Trace ``module`` (a BERT taking ids, mask and token types) into the ONNX file ``target``, whole or not at all.
 
@@ -111,6 +114,7 @@ def export_onnx(module, inputs: tuple, outputs: list[str], target: Path, int8: b
 
     names = ["input_ids", "attention_mask", "token_type_ids"]
     axes = {n: {0: "batch", 1: "tokens"} for n in [*names, *outputs]}
+    axes |= {n: {0: "batch"} for n in outputs if n in POOLED_OUTPUTS}
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         plain, quantised = Path(work) / "model.onnx", Path(work) / "model-int8.onnx"
         with torch.no_grad(), warnings.catch_warnings():

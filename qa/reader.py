@@ -31,9 +31,11 @@ READER_FILE = Path(__file__).with_name("reader.safetensors")
 READER_RECORD = Path(__file__).with_name("reader.json")
 MAX_TOKENS = 256  # question and passage together: a chunk of about 150 words fits
 MAX_ANSWER_TOKENS = 30
-MAX_QUESTION_WORDS = 48  # a longer question is read by its first words: the passage must keep room
+MAX_QUESTION_WORDS = 48  # a longer question is read by its first words: the passage must keep room…
+MAX_QUESTION_TOKENS = 64  # …and by its first word pieces (one long "word" may be hundreds of them)
 TOP_TOKENS = 20  # starts and ends searched for the best span
 OUTPUTS = ("start", "end", "cls")  # what the model gives for each (question, passage) pair
+EXPORT = 2  # how it is exported (a new value makes every cached export anew)
 MARGIN_BOUND = 12.0  # margins beyond this say no more (and "no span at all" is -inf): ranking and confidence clip
 
 
@@ -66,15 +68,41 @@ def fingerprint(reader: PassageReader) -> str:
 
 
 _loading = threading.Lock()
+_failed: list[ModelError] = []  # a shipped reader that cannot be loaded fails once, then at once on every call
 
 
 def shipped_reader() -> OnnxReader | None:
     """The shipped reader (int8 ONNX), loaded once per process; None when no reader is shipped.
 
     Thread-safe: the first caller exports and loads it, the others wait for it.
+    `ModelError` when its files are damaged or do not match (and again, at
+    once, on later calls: the export is not retried for every question).
     """
     with _loading:
-        return _shipped()
+        if _failed:
+            raise _failed[0]
+        try:
+            return _shipped()
+        except ModelError as exc:
+            _failed.append(exc)
+            raise
+
+
+def shipped_weights() -> str | None:
+    """The sha256 of the shipped reader's weights as its record states it (None: no reader shipped), unloaded."""
+    return read_record(READER_RECORD).get("weights_sha256") if reader_shipped() else None
+
+
+def read_record(path: Path) -> dict:
+    """A reader's training record; `ModelError` if it is missing, unreadable or lacks what loading needs."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"reader record {path} cannot be read: {exc}") from None
+    missing = [key for key in ("model", "trained_from", "weights_sha256") if key not in record]
+    if missing:
+        raise ModelError(f"reader record {path} lacks {', '.join(missing)}")
+    return record
 
 
 def reader_shipped() -> bool:
@@ -157,8 +185,8 @@ class Reader:
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
+        record = read_record(record_path)
         try:
-            record = json.loads(record_path.read_text())
             tensors = load_file(str(path))
         except (OSError, ValueError) as exc:
             raise ModelError(f"reader {path} cannot be read: {exc}") from None
@@ -177,8 +205,10 @@ class Reader:
             return []
         import torch
 
+        pieces = self.tokenizer(short(question), add_special_tokens=False, return_offsets_mapping=True)
+        question = cut_question(short(question), [end for _, end in pieces["offset_mapping"]])
         enc = self.tokenizer(
-            [short(question)] * len(passages),
+            [question] * len(passages),
             list(passages),
             truncation="only_second",
             max_length=MAX_TOKENS,
@@ -198,6 +228,11 @@ class Reader:
 def short(question: str) -> str:
     """The question cut to `MAX_QUESTION_WORDS` words (cutting only the passage fails if the question fills all)."""
     return " ".join(question.split()[:MAX_QUESTION_WORDS])
+
+
+def cut_question(question: str, piece_ends: Sequence[int]) -> str:
+    """``question`` cut after its first `MAX_QUESTION_TOKENS` word pieces (``piece_ends``: where each ends)."""
+    return question[: piece_ends[MAX_QUESTION_TOKENS - 1]] if len(piece_ends) > MAX_QUESTION_TOKENS else question
 
 
 def best_span(start: np.ndarray, end: np.ndarray, sequence_ids: list, offsets: np.ndarray) -> Reading:
@@ -241,20 +276,32 @@ class OnnxReader:
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS, strategy="only_second")
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.pieces = Tokenizer.from_file(str(folder / "tokenizer.json"))  # the question alone, uncut
+        self.pieces.no_truncation()
+        self.pieces.no_padding()
 
     @classmethod
     def load(cls, path: Path = READER_FILE, record_path: Path = READER_RECORD, *, int8: bool = True) -> OnnxReader:
-        """The shipped reader, exported to ONNX here on first use; `ModelError` if it cannot be read."""
+        """The shipped reader, exported to ONNX here on first use; `ModelError` if it cannot be read.
+
+        A damaged export in the cache is exported again, once.
+        """
+        record = read_record(record_path)
+        folder = model_folder(record["model"])
+        onnx = exported_reader(path, record, int8)
         try:
-            record = json.loads(record_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"reader record {record_path} cannot be read: {exc}") from None
-        return cls(exported_reader(path, record, int8), model_folder(record["model"]), record)
+            return cls(onnx, folder, record)
+        except Exception:  # noqa: BLE001 - a damaged cache file, whatever onnxruntime calls it: make it again
+            onnx.unlink(missing_ok=True)
+            return cls(exported_reader(path, record, int8), folder, record)
 
     def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
         if not passages:
             return []
-        encodings = self.tokenizer.encode_batch([(short(question), p) for p in passages])
+        question = short(question)
+        ends = [end for _, end in self.pieces.encode(question, add_special_tokens=False).offsets]
+        question = cut_question(question, ends)
+        encodings = self.tokenizer.encode_batch([(question, p) for p in passages])
         feed = {
             "input_ids": np.asarray([e.ids for e in encodings], dtype=np.int64),
             "attention_mask": np.asarray([e.attention_mask for e in encodings], dtype=np.int64),
@@ -274,10 +321,12 @@ def exported_reader(path: Path, record: dict, int8: bool) -> Path:
     from qa.documents import file_sha256
     from qa.onnx_embedder import cache_dir, cached_export
 
+    if not path.is_file():
+        raise ModelError(f"reader weights {path} are missing (its record {READER_RECORD.name} names them)")
     digest = file_sha256(path)
     if digest != record.get("weights_sha256"):
         raise ModelError(f"reader {path} is not the one its record describes (sha256 {digest[:12]}…)")
-    key = hashlib.sha256(f"{digest}|{int8}|{MAX_TOKENS}|{'|'.join(OUTPUTS)}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{digest}|{int8}|{MAX_TOKENS}|{'|'.join(OUTPUTS)}|{EXPORT}".encode()).hexdigest()[:12]
     return cached_export(cache_dir() / f"reader-{key}.onnx", lambda target: _export(path, record, target, int8))
 
 

@@ -90,17 +90,18 @@ def fuse(
 def by_reading(candidates: list[Candidate], weight: float) -> list[Candidate]:
     """The candidates the reader read re-ordered by score + ``weight`` × its (bounded) margin, then the rest.
 
-    The rest keep their order, scored no higher than the last one read, so that
-    scores still fall down the list.
+    The rest keep their order and the gaps between their scores, shifted down
+    if need be so that the first of them scores no higher than the last one read.
     """
     read = [c for c in candidates if c.reading is not None]
+    rest = [c for c in candidates if c.reading is None]
     if not read:
         return candidates
     scored = sorted(
         (c._replace(score=c.score + weight * c.reading.evidence) for c in read), key=lambda c: (-c.score, c.chunk_id)
     )
-    floor = scored[-1].score
-    return scored + [c._replace(score=min(c.score, floor)) for c in candidates if c.reading is None]
+    shift = min(0.0, scored[-1].score - rest[0].score) if rest else 0.0
+    return scored + [c._replace(score=c.score + shift) for c in rest]
 
 
 def overlap(a: Chunk, b: Chunk) -> float:

@@ -121,9 +121,17 @@ def test_the_onnx_reader_reads_as_the_torch_reader_does(tmp_path, monkeypatch):
         assert abs(a.margin - b.margin) < 1e-3
         assert a.cls.shape == b.cls.shape == (384,) and np.abs(a.cls - b.cls).max() < 1e-3
     assert in_onnx.read("word " * 600, passages[:1])[0].span is not None  # a long question fits too
+    for reader in (in_torch, in_onnx):  # one "word" of hundreds of word pieces is cut too
+        assert reader.read("叙利亚" * 300 + "?", passages[:1])[0].span is not None
     record.write_text(json.dumps({"model": DEFAULT_MODEL, "trained_from": 5, "weights_sha256": "0" * 64}))
     with pytest.raises(qa.ModelError, match="not the one its record describes"):
         OnnxReader.load(weights, record)
+    record.write_text(json.dumps({"model": DEFAULT_MODEL, "weights_sha256": "0" * 64}))
+    with pytest.raises(qa.ModelError, match="lacks trained_from"):
+        OnnxReader.load(weights, record)
+    record.write_text(json.dumps({"model": DEFAULT_MODEL, "trained_from": 5, "weights_sha256": "0" * 64}))
+    with pytest.raises(qa.ModelError, match="are missing"):
+        OnnxReader.load(tmp_path / "gone.safetensors", record)
 
 
 def test_by_reading_orders_the_read_passages_by_score_and_margin_and_keeps_the_rest_below():
@@ -139,7 +147,7 @@ def test_by_reading_orders_the_read_passages_by_score_and_margin_and_keeps_the_r
     ]
     out = by_reading(candidates, 1.0)
     assert [c.chunk_id for c in out] == [2, 1, 3, 4]
-    assert [c.score for c in out] == [6.0, 2.0, 2.0, 1.0]  # an unread one never outscores the last one read
+    assert [c.score for c in out] == [6.0, 2.0, 2.0, -1.5]  # unread: below the last one read, their gap kept
     assert [c.chunk_id for c in by_reading(candidates, 0.0)] == [1, 2, 3, 4]  # weight 0: the ranker's order
     assert candidates[0].score == 5.0  # inputs are never changed
     assert Reading(None, 0.0, float("-inf")).evidence == -MARGIN_BOUND
