@@ -66,6 +66,10 @@ def answer_html(
             parts.append('<p class="qa-note">The closest passages, which do not seem to answer it:</p>')
             parts += [card(p, n, marked=False, date=dates.get(p.doc_id)) for n, p in enumerate(answer.passages, 1)]
     else:
+        exact = answer.passages[0].answer_text if answer.passages else None
+        if exact:  # the reader's exact answer, verbatim, above the passage it stands in
+            shown_exact = escape(collapse_space(exact).strip())
+            parts.append(f'<p class="qa-exact-answer">Answer: <strong>{shown_exact}</strong> (passage 1)</p>')
         parts += [_differ(answer)] if answer.disagreements else []
         shown = folded_from(answer, gap)
         cards = [card(p, n, marked=True, date=dates.get(p.doc_id)) for n, p in enumerate(answer.passages, 1)]

@@ -124,6 +124,8 @@ CSS = """
 .qa-n { display: inline-block; min-width: 1.5em; font-weight: 700; color: var(--body-text-color-subdued); }
 mark.qa-hl { background: #fde68a; color: inherit; padding: 0; }
 strong.qa-exact { font-weight: 700; text-decoration: underline 2px #b45309; text-underline-offset: 2px; }
+.qa-exact-answer { margin: 0 0 8px; font-size: 1.05em; }
+.qa-exact-answer strong { text-decoration: underline 2px #b45309; text-underline-offset: 2px; }
 .qa-cite { font-size: 0.92em; color: var(--body-text-color-subdued); }
 .qa-title { font-weight: 600; color: var(--body-text-color); }
 .qa-badge { border-radius: 4px; padding: 0 6px; background: #e5e7eb; color: #1f2937; }

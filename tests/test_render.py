@@ -157,3 +157,16 @@ def test_the_exact_answer_is_marked_strongly_inside_its_lightly_marked_sentence(
         "qa-exact" not in without
         and '<mark class="qa-hl">The bridge at Zanzibar was closed on Monday.</mark>' in without
     )
+
+
+def test_the_exact_answer_heads_the_reply_and_is_marked_in_its_card():
+    hostile = "<img src=x onerror=alert(1)>"
+    at = TEXT.index(hostile)
+    p = passage(5.0, answer=(at, at + len(hostile)))
+    assert p.answer_text == hostile
+    html = answer_html(Answer("q?", True, [p]))
+    head = html.split('<p class="qa-exact-answer">', 1)[1].split("</p>", 1)[0]
+    assert head == "Answer: <strong>&lt;img src=x onerror=alert(1)&gt;</strong> (passage 1)"
+    assert '<strong class="qa-exact">' in html and "<img" not in html
+    refused = answer_html(Answer("q?", False, [p]))
+    assert "qa-exact-answer" not in refused and "qa-exact" not in refused  # a refusal marks nothing
