@@ -272,7 +272,7 @@ def reader_from_checkpoint(args: argparse.Namespace) -> Reader:
 
 def evaluate(reader: Reader, n: int, seed: int) -> dict:
     """Exact-answer F1 of the top passage on SQuAD dev (0 when it holds no span), and F1 where it holds the answer."""
-    engine = cached_engine("squad", squad_corpus())
+    engine = cached_engine("squad", squad_corpus()).reading(None)  # the ranker's top passage, not a reader's
     questions = read_jsonl(EVAL / "squad" / "questions_dev.jsonl")
     sample = random.Random(seed).sample(questions, min(n, len(questions)))
     scores, held, margins = [], [], []

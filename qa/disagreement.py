@@ -57,6 +57,11 @@ _SAID = re.compile(
     r"(?:said|says|reported|confirmed|gave|estimated|put)\b"
 )
 
+_CLAIMED_THAT = re.compile(  # "… and the Foreign Ministry claimed that …", anywhere in the sentence
+    r"(?<![\w'’-])(?P<who>(?:the\s)?[A-Z][\w'’-]*(?:\s[\w'’-]+){0,3}?)\s"
+    r"(?:has\s|have\s|had\s)?(?:said|says|claimed|claims|alleged|alleges|insisted|insists)\s+that\b"
+)
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -81,6 +86,7 @@ class Statement:
     end: int
     text: str
     similarity: float = 1.0
+    attribution: str | None = None  # whom its sentence attributes it to (`attribution`), when known
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,8 @@ def attribution(sentence: str) -> str | None:
     if m := _ACCORDING.search(sentence):
         return m.group("who").strip()
     if m := _SAID.match(sentence.strip()):
+        return m.group("who").strip()
+    if m := _CLAIMED_THAT.search(sentence):
         return m.group("who").strip()
     return None
 
@@ -308,5 +316,5 @@ def find_name_disagreement(
     claims = []
     for group in groups:
         a = named[group[0]][0]
-        claims.append(Claim(a.passage, " ".join(a.text.split()), None, a.source, None, a.start, a.end))
+        claims.append(Claim(a.passage, " ".join(a.text.split()), None, a.source, a.attribution, a.start, a.end))
     return Disagreement(claims, kind="name")

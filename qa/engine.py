@@ -23,6 +23,7 @@ from qa.disagreement import (
     Disagreement,
     Statement,
     asks_who,
+    attribution,
     find_disagreement,
     find_name_disagreement,
     first_figure,
@@ -445,7 +446,9 @@ class Engine:
                 if s.start <= p.answer[0] < s.end
             ]
             if around and around[0][1] >= self.settings.statement_similarity:
-                answers.append(Statement(number, p.source, around[0][0].start, around[0][0].end, p.answer_text))
+                start, end = around[0][0].start, around[0][0].end
+                said = attribution(snapshot.document(p.doc_id).text[start:end])
+                answers.append(Statement(number, p.source, start, end, p.answer_text, attribution=said))
 
         def similarity(names: list[str]):
             vectors = snapshot.index.model.encode(names)

@@ -82,6 +82,9 @@ def test_attribution_reads_according_to_and_said():
     )
     assert attribution("State media has confirmed the attacks but gave a lower death toll of 78.") == "State media"
     assert attribution("The bombings hit two cities.") is None
+    regime = "Instead, both Prime Minister Wael al-Halqi and the Foreign Ministry claimed that the faction did it."
+    assert attribution(regime) == "the Foreign Ministry"
+    assert attribution("Isis has claimed a series of bomb attacks.") is None
 
 
 def said(*sentences: str, similarity: float = 1.0) -> list[Statement]:
