@@ -354,8 +354,8 @@ def part_squad2(bench: Bench) -> str:
     from qa.confidence import READER_CONFIDENCE_FILE, Calibrator
 
     shipped = Calibrator.load(READER_CONFIDENCE_FILE)
-    n, v2 = (40, 200) if bench.args.smoke else (1200, None)
-    examples = recipe.cached_examples(n, True, v2)
+    sample = {"n": 40, "v2": 200} if bench.args.smoke else shipped.training["sample"]
+    examples = recipe.cached_examples(sample["n"], True, sample["v2"])
     calibrator, p, y, kinds = recipe.fitted(examples, list(shipped.features), **shipped.training["recipe"])
     v2_rows = np.isin(kinds, ["squad2", "squad2-impossible"])
     counts = f"{int((kinds == 'squad2').sum())} answerable, {int((kinds == 'squad2-impossible').sum())} unanswerable"

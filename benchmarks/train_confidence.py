@@ -231,6 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     command = f"python benchmarks/train_confidence.py --n {args.n} --max-false {args.max_false} --c {args.c}"
     calibrator.training = training_record(command + (" --reader" if args.reader else "")) | {
         "recipe": {"max_false": args.max_false, "seed_weight": args.seed_weight, "c": args.c},
+        "sample": {"n": args.n, "v2": args.v2},
         "examples": {k: int((kinds == k).sum()) for k in np.unique(kinds)},
         "held_out_at_threshold": {
             "false_abstentions": float(np.mean(p[y == 1] < threshold)),

@@ -412,7 +412,8 @@ class Engine:
         """Different figures stated by the passages' sentences closest in meaning to a question asking for a count;
         for a question asking who, different names among the reader's exact answers."""
         if question.kind != "count":
-            return self._name_disagreement(snapshot, question, chosen, passages) if asks_who(question.text) else None
+            names = self.settings.name_disagreements and asks_who(question.text)
+            return self._name_disagreement(snapshot, question, chosen, passages) if names else None
         statements = []
         for number, (c, p) in enumerate(zip(chosen, passages, strict=True)):
             if p.section == "boilerplate":  # captions and credits describe related material, not the story's claims

@@ -195,3 +195,43 @@ def test_the_shipped_reader_is_the_one_its_record_describes(repo_root):
             assert file_sha256(train.parent / name) == digest, f"{name} is not the data the reader was trained on"
     # the calibrator that reads the reader's evidence was fitted on this reader's evidence
     assert Calibrator.load(READER_CONFIDENCE_FILE).training["reader"] == record["weights_sha256"]
+
+
+class ActorReader:
+    """A fake reader that answers "who attacked" with the two words before "attacked"."""
+
+    record = {"weights_sha256": "a" * 64}
+
+    def read(self, question, passages):
+        import re
+
+        from qa.reader import Reading
+
+        out = []
+        for text in passages:
+            m = re.search(r"(\w+ \w+) attacked", text)
+            out.append(Reading(m.span(1), 9.0, 5.0) if m else Reading(None, 0.0, float("-inf")))
+        return out
+
+
+def test_names_that_differ_between_outlets_are_shown_when_turned_on(tmp_path, hash_embedder):
+    from dataclasses import replace
+
+    from tests.conftest import write_corpus
+
+    corpus = write_corpus(
+        tmp_path / "corpus",
+        {
+            "a.txt": "Harbour report\nBy Ann Lee | (Coast Times)\nYesterday Red Brigade attacked the harbour at dawn.\n",
+            "b.txt": "Harbour attack\nBy Bob Ray | (Bay Herald)\nYesterday Blue League attacked the harbour at dawn.\n",
+        },
+    )
+    engine = qa.build(corpus, tmp_path / "index", embedder=hash_embedder).reading(ActorReader())
+    question = "Who attacked the harbour at dawn?"
+    assert engine.ask(question).disagreements == []  # off by default
+    on = engine.staged(replace(engine.settings, name_disagreements=True, statement_similarity=0.0), engine.ranker)
+    answer = on.ask(question)
+    assert answer.answered, answer.confidence
+    (found,) = answer.disagreements
+    assert found.kind == "name" and sorted(found.names()) == ["Blue League", "Red Brigade"]
+    assert {c.source for c in found.claims} == {"Coast Times", "Bay Herald"}
