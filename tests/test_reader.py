@@ -222,8 +222,8 @@ def test_names_that_differ_between_outlets_are_shown_when_turned_on(tmp_path, ha
     corpus = write_corpus(
         tmp_path / "corpus",
         {
-            "a.txt": "Harbour report\nBy Ann Lee | (Coast Times)\nYesterday Red Brigade attacked the harbour at dawn.\n",
-            "b.txt": "Harbour attack\nBy Bob Ray | (Bay Herald)\nYesterday Blue League attacked the harbour at dawn.\n",
+            "a.txt": "Harbour report\nBy Ann Lee | (Coast Times)\nThen Red Brigade attacked the harbour at dawn.\n",
+            "b.txt": "Harbour attack\nBy Bob Ray | (Bay Herald)\nThen Blue League attacked the harbour at dawn.\n",
         },
     )
     engine = qa.build(corpus, tmp_path / "index", embedder=hash_embedder).reading(ActorReader())
