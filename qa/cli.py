@@ -145,7 +145,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--k", type=int, default=5, help="passages to show (default 5)")
     s.add_argument("--json", action="store_true", help="print the Answer as JSON")
     s.add_argument("--index", help="index folder (default: embeddings/)")
-    s.add_argument("--no-reader", action="store_true", help="without the reader: no exact answers, about 5x faster")
+    s.add_argument("--no-reader", action="store_true", help="without the reader: no exact answers, about 3x faster")
     s.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("eval", help="score the engine on a gold question file (seed_dev.jsonl format)")
