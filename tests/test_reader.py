@@ -163,7 +163,8 @@ def test_an_engine_without_a_reader_keeps_the_calibrator_fitted_without_one(tiny
     answer = off.ask("How many quokkas did rangers count on the island?")
     assert answer.reader is None and all(p.answer is None for p in answer.passages)
     on = tiny_engine.reading(FirstWordReader())
-    assert on.calibrator is not None and on.calibrator.reads == READER_CONFIDENCE_FILE.exists()
+    assert on.calibrator is not None and not on.calibrator.reads  # fitted on another reader's evidence: not for it
+    assert tiny_engine.reading("shipped").calibrator.reads == READER_CONFIDENCE_FILE.exists()
     assert on.ask("How many quokkas did rangers count on the island?").reader == "f1257f1257f1"
     with pytest.raises(ValueError, match="trained on features"):
         Calibrator(["dense", "no such feature"], [0, 0], [1, 1], [1, 1], 0.0).save(tiny_engine.index_dir / "c.json")
