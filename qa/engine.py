@@ -344,7 +344,7 @@ class Engine:
         read_as = reading.text if reading.carried and len(reading.text) <= MAX_QUESTION_CHARS else text
         evidence = self._evidence(snapshot, read_as, None, filters)
         asked = evidence.question
-        considered = self._choose(snapshot, evidence, k)  # at least k when the reader read more
+        considered, reader = self._choose(snapshot, evidence, k)  # at least k when the reader read more
         confidence, answered = self.confidence(evidence, considered)
         chosen = considered[:k]
         passages = [
@@ -352,7 +352,6 @@ class Engine:
             for c in chosen
         ]
         disagreement = self._disagreement(snapshot, asked, chosen, passages) if answered else None
-        read = any(c.reading is not None for c in considered)
         return Answer(
             text,
             answered,
@@ -361,7 +360,7 @@ class Engine:
             disagreements=[disagreement] if disagreement else [],
             context=read_as if read_as != text else None,
             considered=len(evidence.candidates),
-            reader=fingerprint(self.reader) if read else None,
+            reader=fingerprint(reader) if reader is not None else None,
         )
 
     def choose(self, evidence: Evidence, k: int = 5) -> list[Candidate]:
@@ -374,9 +373,10 @@ class Engine:
         (`by_reading`).  `confidence` reads them all.  For benchmarks that
         change the evidence (leave a document out) and still decide as `ask` does.
         """
-        return self._choose(self._snapshot, evidence, checked_count(k, "k", MAX_K))
+        return self._choose(self._snapshot, evidence, checked_count(k, "k", MAX_K))[0]
 
-    def _choose(self, snapshot: Snapshot, evidence: Evidence, k: int) -> list[Candidate]:
+    def _choose(self, snapshot: Snapshot, evidence: Evidence, k: int) -> tuple[list[Candidate], PassageReader | None]:
+        """`choose`, and the reader that read them (None: none did)."""
         asked = evidence.question
         reading = self._reader is not None and evidence.best_dense >= self.settings.min_dense
         depth = max(k, self.settings.reader_passages) if reading else k  # the reader may lift one from below k
@@ -386,11 +386,11 @@ class Engine:
         ]
         reader = self.reader if reading else None  # loaded only when it will read
         if reader is None or not chosen:
-            return chosen
+            return chosen, None
         read = chosen[: self.settings.reader_passages]
         readings = reader.read(asked.text, [snapshot.text(c) for c in read])
         chosen = [c._replace(reading=r) for c, r in zip(read, readings, strict=True)] + chosen[len(read) :]
-        return by_reading(chosen, self.settings.reader_weight)
+        return by_reading(chosen, self.settings.reader_weight), reader
 
     def confidence(self, evidence: Evidence, chosen: list[Candidate]) -> tuple[float, bool]:
         """How likely the corpus answers the question, and whether that is enough to say it does.
@@ -498,7 +498,7 @@ class Snapshot:
             doc_id=chunk.doc_id,
             start=chunk.start,
             end=chunk.end,
-            text=doc.text[chunk.start : chunk.end],
+            text=self.text(candidate),
             score=round(candidate.score, 6),
             title=(segment.headline if segment and segment.headline else doc.title),
             source=chunk.source,
