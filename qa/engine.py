@@ -33,7 +33,7 @@ from qa.documents import Document, Section
 from qa.evidence import Candidate, Evidence, Question
 from qa.filters import NO_FILTERS, Filters, only, string_list
 from qa.followup import read_in_context
-from qa.highlight import highlight
+from qa.highlight import highlight, holding
 from qa.index import Index
 from qa.overlay import overlay_index
 from qa.progress import Callback, silent
@@ -485,7 +485,10 @@ class Snapshot:
         return self.index.documents[chunk.doc_id].text[chunk.start : chunk.end]
 
     def passage(self, candidate: Candidate, highlights: list[tuple[int, int]], answered: bool = True) -> Passage:
-        """The cited passage of a candidate: its verbatim text, where it stands, and (``answered``) its exact answer."""
+        """The cited passage of a candidate: its verbatim text, where it stands, and (``answered``) its exact answer.
+
+        With an exact answer, the highlight is the sentence holding it (`holding`) rather than ``highlights``.
+        """
         chunk = self.index.chunks[candidate.chunk_id]
         doc = self.index.documents[chunk.doc_id]
         segment = doc.segment_at(chunk.start)
@@ -494,6 +497,7 @@ class Snapshot:
         answer = None
         if answered and reading is not None and reading.span is not None and reading.margin > 0:
             answer = (chunk.start + reading.span[0], chunk.start + reading.span[1])
+            highlights = holding(answer, candidate.signals.sentences) or highlights
         return Passage(
             doc_id=chunk.doc_id,
             start=chunk.start,

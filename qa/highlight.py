@@ -76,3 +76,12 @@ def highlight(
     if exact[best] > 0 or soft[best] >= RELATED_ALONE:
         return [(sentences[best].start, sentences[best].end)]
     return []
+
+
+def holding(answer: tuple[int, int], sentences: Sequence[SentenceTerms]) -> list[tuple[int, int]]:
+    """Document offsets of the sentences the exact answer ``answer`` lies in: the answering sentence, marked lightly.
+
+    The reader's span says which sentence answers better than term coverage
+    does; an answer across a sentence boundary marks both sentences.
+    """
+    return [(s.start, s.end) for s in sentences if s.start < answer[1] and answer[0] < s.end]

@@ -12,13 +12,14 @@ from contextlib import redirect_stdout
 from io import StringIO
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "quality.py"
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("quality_benchmark", SCRIPT)
+def load_script(script: Path = SCRIPT):
+    spec = importlib.util.spec_from_file_location(f"{script.stem}_benchmark", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -77,3 +78,12 @@ def test_smoke_scores_the_readers_exact_answers(smoke_output: str):
     f1 = {row["stage"]: row["exact answer F1 (top passage)"] for row in squad}
     assert f1["fused"] == f1["ranked"] == "–"  # no reader, no exact answer
     assert 0.3 <= float(f1["ranked + reader"]) <= 1.0
+
+
+def test_caught_at_reads_the_threshold_off_the_answerable_scores():
+    caught_at = load_script(SCRIPT.with_name("try_answers_branch.py")).caught_at
+    answerable = np.array([1] * 100 + [0] * 20)
+    score = np.concatenate([np.arange(1.0, 101.0), np.full(10, 0.5), np.full(10, 50.0)])
+    assert caught_at(score, answerable, 0.05) == 0.5  # refusing 5 answerable (scores 1-5) catches the ten at 0.5
+    assert caught_at(score, answerable, 0.50) == 1.0  # refusing half (1-50) catches the ten at 50 too
+    assert caught_at(score, answerable, 0.0) == 0.5

@@ -80,6 +80,7 @@ def test_exact_answers_are_verbatim_spans_inside_their_passages(real_engine: qa.
                 start, end = p.answer
                 assert p.start <= start < end <= p.end
                 assert real_engine.document(p.doc_id).text[start:end] == p.answer_text
+                assert any(s <= start and end <= e for s, e in p.highlights), "the answering sentence is marked"
         assert answer.to_markdown().startswith("**Answer:** “")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qa.chunking import split_sentences
-from qa.highlight import RELATED_ALONE, coverage, highlight, score_sentences, sentence_terms
+from qa.highlight import RELATED_ALONE, coverage, highlight, holding, score_sentences, sentence_terms
 from qa.index import tokenize
 
 TEXT = (
@@ -91,3 +91,17 @@ def test_scores_are_shares_in_zero_one_best_first():
     assert [round(s.score, 3) for s in scored] == [0.667, 0.333, 0.0]
     assert coverage(weights("a b"), set()) == 0.0
     assert coverage({}, {"x"}) == 0.0
+
+
+def test_the_sentence_holding_the_exact_answer_is_the_highlight():
+    sentences = sentence_terms(TEXT, sentence_spans(TEXT, START, END))
+    toner = TEXT.index("Mark Toner"), TEXT.index("Mark Toner") + len("Mark Toner")
+    ((start, end),) = holding(toner, sentences)
+    assert TEXT[start:end].startswith("Mark Toner spoke") and start <= toner[0] and toner[1] <= end
+
+
+def test_an_answer_across_a_sentence_boundary_marks_both_sentences():
+    sentences = sentence_terms(TEXT, sentence_spans(TEXT, START, END))
+    across = TEXT.index("mat."), TEXT.index("Toner")
+    assert [TEXT[s:e].split()[0] for s, e in holding(across, sentences)] == ["The", "Mark"]
+    assert holding((0, len("Before")), sentences) == []  # outside the passage's sentences
