@@ -62,14 +62,21 @@ def readings(engine: qa.Engine, questions: list[dict]) -> dict[str, np.ndarray]:
     return out
 
 
+def order_of(score: np.ndarray, margin: np.ndarray, read: int, weight: float) -> np.ndarray:
+    """Per row (passages in ranker order), the passages' order after `by_reading` with R = ``read``, w = ``weight``.
+
+    `by_reading` for a whole grid of settings at once, in numpy (a test pins that the two agree).
+    """
+    combined = score.copy()
+    combined[:, :read] += weight * margin[:, :read]
+    floor = combined[:, :read].min(axis=1, keepdims=True)
+    combined[:, read:] = np.minimum(score[:, read:], floor) - 1e-9  # unread ones stay below, in order
+    return np.argsort(-combined, axis=1, kind="stable")
+
+
 def top_of(data: dict[str, np.ndarray], rows: np.ndarray, read: int, weight: float) -> tuple[float, float, float]:
     """Answer in the top passage, its exact F1, and answer in a top-5 passage, with R = ``read``, w = ``weight``."""
-    score = data["score"][rows]
-    combined = score.copy()
-    combined[:, :read] += weight * data["margin"][rows, :read]
-    floor = combined[:, :read].min(axis=1, keepdims=True)
-    combined[:, read:] = np.minimum(score[:, read:], floor) - 1e-9  # unread ones stay below, in order (`by_reading`)
-    order = np.argsort(-combined, axis=1, kind="stable")
+    order = order_of(data["score"][rows], data["margin"][rows], read, weight)
     best = order[:, 0]
     pick = lambda name: data[name][rows, best]  # noqa: E731
     top5 = np.take_along_axis(data["holds"][rows], order[:, :5], axis=1).max(axis=1)

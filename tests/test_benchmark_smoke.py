@@ -87,3 +87,22 @@ def test_caught_at_reads_the_threshold_off_the_answerable_scores():
     assert caught_at(score, answerable, 0.05) == 0.5  # refusing 5 answerable (scores 1-5) catches the ten at 0.5
     assert caught_at(score, answerable, 0.50) == 1.0  # refusing half (1-50) catches the ten at 50 too
     assert caught_at(score, answerable, 0.0) == 0.5
+
+
+def test_the_ranking_fit_orders_passages_as_by_reading_does():
+    from qa.evidence import Candidate
+    from qa.reader import Reading
+    from qa.retrieval import by_reading
+
+    order_of = load_script(SCRIPT.with_name("fit_reader_ranking.py")).order_of
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        score = np.sort(rng.normal(size=8))[::-1].copy()
+        margin = rng.normal(scale=3.0, size=8)
+        read, weight = int(rng.integers(1, 8)), float(rng.choice([0.0, 0.5, 2.0]))
+        candidates = [
+            Candidate(i, float(score[i]), 0.0, 0.0, reading=Reading(None, 0.0, float(margin[i])) if i < read else None)
+            for i in range(8)
+        ]
+        expected = [c.chunk_id for c in by_reading(candidates, weight)]
+        assert order_of(score[None], margin[None], read, weight)[0].tolist() == expected
