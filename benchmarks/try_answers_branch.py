@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.datasets import CACHE, EVAL, cached_engine, read_jsonl, squad_corpus  # noqa: E402
 from benchmarks.quality import table  # noqa: E402
-from qa.reader import MARGIN_BOUND, MAX_TOKENS, Reader, best_span, cut_question, shipped_reader, short  # noqa: E402
+from qa.reader import MARGIN_BOUND, Reader, best_span, shipped_reader  # noqa: E402
 
 WORK = CACHE / "noans"
 STATE_LAYER = 5  # hidden_states[5]: the output of layer 4, what the reader's top layer reads
@@ -83,19 +83,14 @@ def states(rows: list[dict]) -> list[list[dict]]:
     if path.exists():
         return pickle.loads(path.read_bytes())
     reader = Reader.load()
-    tokenizer, model = reader.tokenizer, reader.model
+    model = reader.model
     out = []
     for row in rows:
         passages = row["passages"]
         if not passages:
             out.append([])
             continue
-        question = short(row["q"]["question"])
-        pieces = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
-        question = cut_question(question, [end for _, end in pieces["offset_mapping"]])
-        pairs = dict(truncation="only_second", max_length=MAX_TOKENS, padding=True)
-        enc = tokenizer([question] * len(passages), passages, return_tensors="pt", **pairs)
-        offsets = tokenizer([question] * len(passages), passages, return_offsets_mapping=True, **pairs)
+        enc, offsets = reader.encode(row["q"]["question"], passages)
         with torch.inference_mode():
             output = model.backbone(**enc, output_hidden_states=True)
             logits = model.head(output.last_hidden_state).numpy()
@@ -105,12 +100,7 @@ def states(rows: list[dict]) -> list[list[dict]]:
             [
                 {
                     "h": hidden[j, : lengths[j]].numpy().astype(np.float16),
-                    "margin": best_span(
-                        logits[j, :, 0],
-                        logits[j, :, 1],
-                        offsets.sequence_ids(j),
-                        np.asarray(offsets["offset_mapping"][j]),
-                    ).margin,
+                    "margin": best_span(logits[j, :, 0], logits[j, :, 1], enc.sequence_ids(j), offsets[j]).margin,
                 }
                 for j in range(len(passages))
             ]

@@ -502,7 +502,7 @@ class Snapshot:
             doc_id=chunk.doc_id,
             start=chunk.start,
             end=chunk.end,
-            text=self.text(candidate),
+            text=doc.text[chunk.start : chunk.end],
             score=round(candidate.score, 6),
             title=(segment.headline if segment and segment.headline else doc.title),
             source=chunk.source,

@@ -199,12 +199,11 @@ class Reader:
         tokenizer = AutoTokenizer.from_pretrained(str(model_folder(record["model"])))
         return cls(model, tokenizer, record)
 
-    def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
-        """Where each passage answers ``question``, best span first in each."""
-        if not passages:
-            return []
-        import torch
+    def encode(self, question: str, passages: Sequence[str]):
+        """The model's inputs for each (question, passage) pair, as the reader reads them, and each token's offsets.
 
+        The question is cut as `short` and `cut_question` say; the passage to fit `MAX_TOKENS`.
+        """
         pieces = self.tokenizer(short(question), add_special_tokens=False, return_offsets_mapping=True)
         question = cut_question(short(question), [end for _, end in pieces["offset_mapping"]])
         enc = self.tokenizer(
@@ -216,7 +215,15 @@ class Reader:
             return_offsets_mapping=True,
             return_tensors="pt",
         )
-        offsets = enc.pop("offset_mapping").numpy()
+        return enc, enc.pop("offset_mapping").numpy()
+
+    def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
+        """Where each passage answers ``question``, best span first in each."""
+        if not passages:
+            return []
+        import torch
+
+        enc, offsets = self.encode(question, passages)
         with torch.inference_mode():
             start, end, cls = (t.numpy() for t in self.model(**enc))
         return [
