@@ -7,11 +7,12 @@ rather than the first one alone.  Each figure keeps its outlet and, when the
 sentence attributes it ("according to local monitoring groups", "State media
 … gave"), whom it is attributed to.
 
-Names work the same way on the reader's exact answers (`qa.reader`): when a
-question asks who did something ("Who carried out the bombings?") and
-passages from different outlets answer with names that are not one another
-(no word in common, and far apart in meaning for the embedding model, so
-that "ISIS" and "Islamic State" count as one), they are shown side by side.
+Names work the same way: when a question asks who did something ("Who
+carried out the bombings?") and sentences of different outlets name
+different actors for it (`qa.actors`: the same role of the same act) that
+are not one another (no word in common, and far apart in meaning for the
+embedding model, so that "ISIS" and "Islamic State" count as one), they are
+shown side by side.
 """
 
 from __future__ import annotations

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from qa.actors import named_actors
 from qa.answer import Answer, Passage
 from qa.collection import add_files, remove_documents
 from qa.confidence import Calibrator, confidence_features, shipped_calibrator
@@ -410,7 +411,7 @@ class Engine:
         self, snapshot: Snapshot, question: Question, chosen: list[Candidate], passages: list[Passage]
     ) -> Disagreement | None:
         """Different figures stated by the passages' sentences closest in meaning to a question asking for a count;
-        for a question asking who, different names among the reader's exact answers."""
+        for a question asking who did something, the different names sentences give for it."""
         if question.kind != "count":
             names = self.settings.name_disagreements and asks_who(question.text)
             return self._name_disagreement(snapshot, question, chosen, passages) if names else None
@@ -433,23 +434,24 @@ class Engine:
     def _name_disagreement(
         self, snapshot: Snapshot, question: Question, chosen: list[Candidate], passages: list[Passage]
     ) -> Disagreement | None:
-        """Names from different outlets' exact answers, each in a sentence close in meaning to the question.
-
-        Articles only: a reader comment is nobody's report.
-        """
-        answers = []
+        """Names that different outlets give for who did what the question asks (`qa.actors`), each from an article
+        sentence close in meaning to the question.  A reader comment is nobody's report."""
+        sentences = []
         for number, (c, p) in enumerate(zip(chosen, passages, strict=True)):
-            if p.answer is None or p.section != "article":
+            if p.section != "article":
                 continue
-            around = [
-                (s, sim)
-                for s, sim in zip(c.signals.sentences, c.signals.sentence_similarity, strict=True)
-                if s.start <= p.answer[0] < s.end
-            ]
-            if around and around[0][1] >= self.settings.statement_similarity:
-                start, end = around[0][0].start, around[0][0].end
-                said = attribution(snapshot.document(p.doc_id).text[start:end])
-                answers.append(Statement(number, p.source, start, end, p.answer_text, attribution=said))
+            text = snapshot.document(p.doc_id).text
+            for s, sim in zip(c.signals.sentences, c.signals.sentence_similarity, strict=True):
+                if sim >= self.settings.statement_similarity:
+                    sentences.append(Statement(number, p.source, s.start, s.end, text[s.start : s.end], float(sim)))
+        if not sentences:
+            return None
+        named = named_actors(question.text, [st.text for st in sentences])
+        answers = [
+            replace(st, text=actor.name, attribution=actor.attributed_to or attribution(st.text))
+            for st, found in zip(sentences, named, strict=True)
+            for actor in found
+        ]
 
         def similarity(names: list[str]):
             vectors = snapshot.index.model.encode(names)

@@ -31,9 +31,8 @@ class RetrievalSettings:
     statement_margin: float = 0.12  # …and within this of the closest one, to be compared for disagreement
     reader_passages: int = 3  # passages an engine with a reader reads (benchmarks/fit_reader_ranking.py)
     reader_weight: float = 0.5  # of the reader's margin, added to the ranker's score of a passage it read (ditto)
-    # Different names among the reader's answers to "who" questions, under "Sources differ".  Off: on the default
-    # corpus the reader's who-answers are too often someone else in the sentence (benchmarks/README.md, "The reader").
-    name_disagreements: bool = False
+    # Different names that sentences give for who did what a question asks (`qa.actors`), under "Sources differ".
+    name_disagreements: bool = True
 
 
 def single_list(ids: np.ndarray, dense_of: dict[int, float], lexical_scores: np.ndarray, by: str) -> list[Candidate]:

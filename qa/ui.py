@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.actors import parser
 from qa.answer import Answer, escape_markdown
 from qa.dates import stated_date
 from qa.documents import DOCUMENT_SUFFIXES, CorpusError
@@ -42,6 +43,7 @@ EXAMPLES = [
     "How many people were killed in the Tartus bombing?",
     "What did the State Department say about joint air strikes with Russia?",
     "How many fighters does ISIS still have in Syria?",
+    "Who is responsible for the bombings on Syria's coast?",
     "Who was Zahran Alloush?",
     "How long should I boil an egg?",
 ]
@@ -437,5 +439,7 @@ def serve(engine: Engine, **launch: object) -> gr.Blocks:
 
 
 def warm(engine: Engine) -> None:
-    """Ask once, unseen: loads the model session, the tokenizer and the ranker's caches before a visitor asks."""
+    """Ask once, unseen: loads the model session, the tokenizer, the ranker's caches and the parser for names
+    before a visitor asks."""
     engine.ask(EXAMPLES[0])
+    parser()

@@ -191,3 +191,32 @@ def test_a_staged_engine_shares_the_snapshot_and_ranks_with_its_own_settings(tin
     assert [c.chunk_id for c in fused.search(question, 5)] == [
         c.chunk_id for c in qa.Engine(tiny_engine.index, qa.RetrievalSettings(stage="fused")).search(question, 5)
     ]
+
+
+def test_names_that_differ_between_outlets_are_shown_side_by_side(tmp_path, hash_embedder):
+    from dataclasses import replace
+
+    from tests.conftest import write_corpus
+
+    corpus = write_corpus(
+        tmp_path / "corpus",
+        {
+            "a.txt": "Harbour report\nBy Ann Lee | (Coast Times)\nRed Brigade attacked the harbour at dawn.\n",
+            "b.txt": "Harbour attack\nBy Bob Ray | (Bay Herald)\nPolice said that Blue League attacked the harbour.\n",
+        },
+    )
+    engine = qa.build(corpus, tmp_path / "index", embedder=hash_embedder).reading(None)  # names need no reader
+    engine = engine.staged(replace(engine.settings, statement_similarity=0.0), engine.ranker)
+    question = "Who attacked the harbour?"
+    answer = engine.ask(question)
+    assert answer.answered, answer.confidence
+    (found,) = answer.disagreements
+    assert found.kind == "name" and sorted(found.names()) == ["Blue League", "Red Brigade"]
+    by_name = {c.figure: c for c in found.claims}
+    assert by_name["Red Brigade"].source == "Coast Times" and by_name["Red Brigade"].attributed_to is None
+    assert by_name["Blue League"].source == "Bay Herald" and by_name["Blue League"].attributed_to == "Police"
+    for claim in found.claims:  # the claim points at the sentence that names it
+        assert claim.figure in engine.document(answer.passages[claim.passage].doc_id).text[claim.start : claim.end]
+    off = engine.staged(replace(engine.settings, name_disagreements=False), engine.ranker)
+    assert off.ask(question).disagreements == []
+    assert engine.ask("Who was Red Brigade?").disagreements == []  # asks what someone is, not who did it

@@ -237,6 +237,37 @@ def test_a_single_figure_is_no_disagreement(real_engine):
     assert real_engine.ask("How many additional US troops did Obama say were being sent to Syria?").disagreements == []
 
 
+def test_who_carried_out_the_coastal_bombings_shows_the_outlets_names_side_by_side(real_engine):
+    answer = real_engine.ask("Who is responsible for the bombings on Syria's coast?", k=5)
+    assert answer.answered
+    (disagreement,) = answer.disagreements
+    assert disagreement.kind == "name"
+    by_name = {c.figure: c for c in disagreement.claims}
+    assert "Ahrar al-Sham" in by_name and len(by_name) == 2  # and one name for Islamic State / Isis / Daesh
+    (isis,) = set(by_name) - {"Ahrar al-Sham"}
+    assert isis in {"Islamic State", "Isis", "ISIS", "Daesh", "IS"}
+    assert "Foreign Ministry" in by_name["Ahrar al-Sham"].attributed_to  # the regime's claim, not a report
+    assert by_name["Ahrar al-Sham"].source != by_name[isis].source
+    for claim in disagreement.claims:
+        passage = answer.passages[claim.passage]
+        assert passage.section == "article" and passage.start <= claim.start < claim.end <= passage.end
+        assert claim.figure in real_engine.document(passage.doc_id).text[claim.start : claim.end]
+    markdown = answer.to_markdown()
+    assert "**Sources differ:**" in markdown and "**Ahrar al\\-Sham**" in markdown
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which State Department spokesman ruled out joint US-Russian military operations in Syria?",
+        "Which militia leader was killed when Russia bombed the Army of Islam's secret headquarters?",
+        "Who killed Zahran Alloush?",
+    ],
+)
+def test_one_actor_is_no_disagreement(real_engine, question):
+    assert real_engine.ask(question).disagreements == []
+
+
 @pytest.mark.parametrize(
     "question",
     [
