@@ -90,6 +90,22 @@ def choose(data: dict[str, np.ndarray], rows: np.ndarray) -> tuple[int, float]:
     return best[3], best[4]
 
 
+# The settings that decide which passages the reader reads (`Engine.choose`), and so key the cache of its readings.
+CHOOSING = (
+    "stage",
+    "candidates",
+    "rrf_k",
+    "rerank_depth",
+    "dense_weight",
+    "lexical_weight",
+    "min_dense",
+    "max_overlap",
+    "near_duplicate",
+    "reader_passages",
+    "reader_weight",
+)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=None, help="SQuAD dev questions (fixed-seed sample; default all)")
@@ -99,7 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     squad = cached_engine("squad", squad_corpus())
     engine = squad.staged(settings, squad.ranker).reading(reader)
     questions = subsample(read_jsonl(EVAL / "squad" / "questions_dev.jsonl"), args.n)
-    parts = [fingerprint(reader), len(questions), READ, index_key(), squad.ranker.fingerprint(), settings]
+    chosen_by = {f: getattr(settings, f) for f in CHOOSING}  # not every setting: a new one must not void the cache
+    parts = [fingerprint(reader), len(questions), READ, index_key(), squad.ranker.fingerprint(), chosen_by]
     key = CACHE / "reader" / f"ranking-{hashlib.sha256(repr(parts).encode()).hexdigest()[:12]}.npz"
     if key.exists():
         data = dict(np.load(key))

@@ -348,10 +348,7 @@ class Engine:
         considered, reader = self._choose(snapshot, evidence, k)  # at least k when the reader read more
         confidence, answered = self.confidence(evidence, considered)
         chosen = considered[:k]
-        passages = [
-            snapshot.passage(c, highlight(asked.weights, list(c.signals.sentences), c.signals.related), answered)
-            for c in chosen
-        ]
+        passages = [snapshot.passage(c, asked.weights, answered) for c in chosen]
         disagreement = self._disagreement(snapshot, asked, chosen, passages) if answered else None
         return Answer(
             text,
@@ -486,20 +483,23 @@ class Snapshot:
         chunk = self.index.chunks[candidate.chunk_id]
         return self.index.documents[chunk.doc_id].text[chunk.start : chunk.end]
 
-    def passage(self, candidate: Candidate, highlights: list[tuple[int, int]], answered: bool = True) -> Passage:
+    def passage(self, candidate: Candidate, weights: dict[str, float], answered: bool = True) -> Passage:
         """The cited passage of a candidate: its verbatim text, where it stands, and (``answered``) its exact answer.
 
-        With an exact answer, the highlight is the sentence holding it (`holding`) rather than ``highlights``.
+        The highlight is the sentence holding the exact answer (`holding`) when there is one; else the sentence
+        that best covers the question's terms of these ``weights`` (`highlight`).
         """
         chunk = self.index.chunks[candidate.chunk_id]
         doc = self.index.documents[chunk.doc_id]
         segment = doc.segment_at(chunk.start)
         head = doc.text[: chunk.start].split("\n")
         reading = candidate.reading
-        answer = None
+        sentences = list(candidate.signals.sentences)
+        answer = highlights = None
         if answered and reading is not None and reading.span is not None and reading.margin > 0:
             answer = (chunk.start + reading.span[0], chunk.start + reading.span[1])
-            highlights = holding(answer, candidate.signals.sentences) or highlights
+            highlights = holding(answer, sentences)
+        highlights = highlights or highlight(weights, sentences, candidate.signals.related)
         return Passage(
             doc_id=chunk.doc_id,
             start=chunk.start,
