@@ -1,7 +1,7 @@
 """The chat in a real headless browser (Debian's Chromium driven by Playwright), used as a person would.
 
 A failing test leaves a screenshot in ``test-artifacts/``.  With
-``QA_DOCS_SCREENSHOTS=1`` the tests of the five main views also save them to
+``QA_DOCS_SCREENSHOTS=1`` the tests of the six main views also save them to
 ``docs/screenshots/`` (what the README shows).
 """
 
@@ -76,7 +76,7 @@ def page(browser, request):
 
 
 def shot(page, name: str) -> None:
-    """One of the five main views, for the README (only when asked: they are committed)."""
+    """One of the six main views, for the README (only when asked: they are committed)."""
     if os.environ.get("QA_DOCS_SCREENSHOTS") == "1":
         DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(DOCS_SHOTS / f"{name}.png"))
@@ -130,6 +130,19 @@ def test_on_a_phone_too_a_reply_opens_at_its_start(browser, url):
         assert visible_in(page, first, page.locator("#qa-chat"))
     finally:
         phone.close()
+
+
+def test_names_that_differ_between_outlets_show_side_by_side(page, url):
+    page.goto(url)
+    reply = ask(page, "Who is responsible for the bombings on Syria's coast?")
+    differ = reply.locator(".qa-differ")
+    text = differ.inner_text()
+    assert text.startswith("Sources differ:")
+    items = differ.locator("li")
+    assert items.count() == 2
+    assert "Ahrar al-Sham" in text and "Islamic State" in text
+    assert "attributed to both Prime Minister Wael al-Halqi and the Foreign Ministry" in text
+    shot(page, "names")
 
 
 def test_weak_passages_fold_and_a_refusal_shows_no_highlights(page, url):
