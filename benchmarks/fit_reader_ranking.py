@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import qa  # noqa: E402
 from benchmarks.datasets import CACHE, EVAL, cached_engine, index_key, read_jsonl, squad_corpus  # noqa: E402
 from benchmarks.quality import holds_answer, subsample, table  # noqa: E402
+from qa.confidence import READER_WIDTH  # noqa: E402
 from qa.evaluation import answer_f1  # noqa: E402
 from qa.reader import MARGIN_BOUND, OnnxReader, fingerprint  # noqa: E402
 
@@ -38,9 +39,11 @@ WEIGHTS = np.round(np.arange(0.0, 2.01, 0.1), 2)
 
 
 def readings(engine: qa.Engine, questions: list[dict]) -> dict[str, np.ndarray]:
-    """Per question and passage (ranker order): ranker score, bounded margin, holds an answer, exact F1."""
+    """Per question and passage (ranker order): ranker score, bounded margin, holds an answer, exact F1, and the
+    reader's top layer at [CLS] (``cls``, zeros where unread)."""
     shape = (len(questions), READ)
     out = {name: np.zeros(shape) for name in ("score", "margin", "holds", "f1")}
+    out["cls"] = np.zeros((*shape, READER_WIDTH), dtype=np.float32)
     out["score"][:] = -np.inf  # fewer than READ passages: never chosen
     for i, q in enumerate(questions):
         chosen = engine.choose(engine.evidence(q["question"]), READ)
@@ -54,6 +57,8 @@ def readings(engine: qa.Engine, questions: list[dict]) -> dict[str, np.ndarray]:
                 out["margin"][i, j] = -MARGIN_BOUND
                 continue
             out["margin"][i, j] = c.reading.evidence
+            if c.reading.cls is not None:
+                out["cls"][i, j] = c.reading.cls
             if c.reading.span and c.reading.margin > 0:
                 span = text[chunk.start + c.reading.span[0] : chunk.start + c.reading.span[1]]
                 out["f1"][i, j] = max(answer_f1(span, a) for a in q["answers"])
@@ -90,6 +95,51 @@ def choose(data: dict[str, np.ndarray], rows: np.ndarray) -> tuple[int, float]:
     return best[3], best[4]
 
 
+def halves(articles: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The two 2-fold splits by article: (fit on even, test on odd), (fit on odd, test on even)."""
+    return [(np.where(articles % 2 == h)[0], np.where(articles % 2 != h)[0]) for h in (0, 1)]
+
+
+def cls_ranking(data: dict[str, np.ndarray], fit: np.ndarray, test: np.ndarray, read: int, l2: float):
+    """Held-out `top_of` figures when the first ``read`` passages are ordered by a linear map of ranker score,
+    margin and the reader's [CLS] state, fitted listwise (softmax over the passages that hold an answer) on ``fit``.
+
+    Tried for issue 12's top-passage target: does the reader's state say more about which passage answers than its
+    margin does?  ``l2`` penalises the [CLS] weights alone.
+    """
+    import torch
+
+    def features(rows):
+        parts = [data["score"][rows, :read, None], data["margin"][rows, :read, None], data["cls"][rows, :read]]
+        return torch.tensor(np.concatenate(parts, axis=2), dtype=torch.float32)
+
+    x, y = features(fit), torch.tensor(data["holds"][fit, :read], dtype=torch.float32)
+    keep = (y.sum(1) > 0) & (y.sum(1) < read) & torch.isfinite(x[:, :, 0]).all(1)  # rows where the order matters
+    x, y = x[keep], y[keep]
+    flat = x.reshape(-1, x.shape[2])
+    mean, scale = flat.mean(0), flat.std(0) + 1e-6
+    w = torch.zeros(x.shape[2], requires_grad=True)
+    optimiser = torch.optim.LBFGS([w], max_iter=200)
+
+    def loss():
+        optimiser.zero_grad()
+        log_p = torch.log_softmax(((x - mean) / scale) @ w, 1)
+        value = -torch.logsumexp(log_p + torch.log(y + 1e-12), 1).mean() + l2 * (w[2:] ** 2).sum()
+        value.backward()
+        return value
+
+    optimiser.step(loss)
+    scores = data["score"][test].copy()
+    combined = scores.copy()
+    combined[:, :read] = (((features(test) - mean) / scale) @ w.detach()).numpy()
+    combined[:, read:] = combined[:, :read].min(1, keepdims=True) - 1 - np.arange(scores.shape[1] - read)
+    combined[~np.isfinite(scores)] = -np.inf
+    order = np.argsort(-combined, axis=1, kind="stable")
+    top5 = np.take_along_axis(data["holds"][test], order[:, :5], axis=1).max(axis=1)
+    best = order[:, 0]
+    return float(data["holds"][test, best].mean()), float(data["f1"][test, best].mean()), float(top5.mean())
+
+
 # The settings that decide which passages the reader reads (`Engine.choose`), and so key the cache of its readings.
 CHOOSING = (
     "stage",
@@ -109,6 +159,7 @@ CHOOSING = (
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=None, help="SQuAD dev questions (fixed-seed sample; default all)")
+    ap.add_argument("--cls", action="store_true", help="also try a linear map of the reader's [CLS] state")
     args = ap.parse_args(argv)
     reader = OnnxReader.load()
     settings = qa.RetrievalSettings(reader_passages=READ, reader_weight=0.0)
@@ -135,13 +186,19 @@ def main(argv: list[str] | None = None) -> None:
     articles = np.array([int(q["context_id"].split("-")[0]) for q in questions])
     print("\n| chosen on articles | R | w | on the other half: answer in top | exact F1 | answer in top 5 |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for half in (0, 1):
-        fit, test = np.where(articles % 2 == half)[0], np.where(articles % 2 != half)[0]
+    for half, (fit, test) in enumerate(halves(articles)):
         r, w = choose(data, fit)
         held = " | ".join(f"{x:.3f}" for x in top_of(data, test, r, w))
         print(f"| {'even' if half == 0 else 'odd'} | {r} | {w} | {held} |")
     r, w = choose(data, everything)
     print(f"\nchosen on all: reader_passages={r}, reader_weight={w}: {top_of(data, everything, r, w)}")
+    if args.cls:
+        print("\n| [CLS] model, R = 3, L2 | held out by article: answer in top | exact F1 | answer in top 5 |")
+        print("| --- | --- | --- | --- |")
+        for l2 in (1e-3, 1e-2, 1e-1, 1.0):
+            held = [(cls_ranking(data, fit, test, 3, l2), len(test)) for fit, test in halves(articles)]
+            mean = sum(np.array(h) * n for h, n in held) / len(questions)
+            print(f"| {l2:g} | " + " | ".join(f"{x:.3f}" for x in mean) + " |")
 
 
 if __name__ == "__main__":

@@ -106,3 +106,20 @@ def test_the_ranking_fit_orders_passages_as_by_reading_does():
         ]
         expected = [c.chunk_id for c in by_reading(candidates, weight)]
         assert order_of(score[None], margin[None], read, weight)[0].tolist() == expected
+
+
+def test_the_cls_ranking_learns_which_read_passage_answers_from_the_readers_state():
+    cls_ranking = load_script(SCRIPT.with_name("fit_reader_ranking.py")).cls_ranking
+    rng = np.random.default_rng(0)
+    n, read, width = 200, 10, 8
+    holds = np.zeros((n, read))
+    holds[np.arange(n), rng.integers(0, 3, n)] = 1  # one of the first three passages answers
+    cls = rng.normal(size=(n, read, width)).astype(np.float32)
+    cls[..., 0] = holds * 3  # and the reader's state says which
+    data = {"score": -np.arange(read) + rng.normal(size=(n, read)) * 0.1, "margin": np.zeros((n, read))}
+    data |= {"holds": holds, "f1": holds, "cls": cls}
+    top, f1, top5 = cls_ranking(data, np.arange(100), np.arange(100, n), 3, 1e-3)
+    assert top == f1 == 1.0 and top5 == 1.0
+    data["cls"][..., 0] = 0  # without the signal, the ranker's order stands: the first passage answers a third
+    top, _, _ = cls_ranking(data, np.arange(100), np.arange(100, n), 3, 1e-3)
+    assert top < 0.6
