@@ -36,12 +36,17 @@ def escape(text: str) -> str:
 
 
 def folded_from(answer: Answer, gap: float = FOLD_GAP) -> int:
-    """How many of the answer's passages show before "more passages" (at least one, at most all)."""
+    """How many of the answer's passages show before "more passages" (at least one, at most all).
+
+    Passages within ``gap`` of the best show, and so does every passage that "Sources differ" cites: a figure or
+    name set beside the answer's is never hidden under the fold.
+    """
     if not answer.passages:
         return 0
     best = answer.passages[0].score
-    shown = 1 + sum(1 for p in answer.passages[1:] if p.score >= best - gap)
-    return shown
+    close = 1 + sum(1 for p in answer.passages[1:] if p.score >= best - gap)
+    cited = [c.passage + 1 for d in answer.disagreements for c in d.claims]
+    return max([close, *cited])
 
 
 def answer_html(

@@ -142,6 +142,8 @@ def test_names_that_differ_between_outlets_show_side_by_side(page, url):
     assert items.count() == 2
     assert "Ahrar al-Sham" in text and "Islamic State" in text
     assert "attributed to both Prime Minister Wael al-Halqi and the Foreign Ministry" in text
+    cited = max(int(n) for n in re.findall(r"\(passage (\d+)\)", text))
+    assert reply.locator(":scope .qa-answer > .qa-card").count() >= cited  # what it cites is not folded away
     shot(page, "names")
 
 

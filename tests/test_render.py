@@ -63,6 +63,16 @@ def test_passages_far_below_the_best_are_folded_but_the_best_always_shows():
     assert "<details" not in answer_html(answer(9.0, 8.5))
 
 
+def test_a_passage_that_sources_differ_cites_is_never_folded():
+    from qa.disagreement import Claim, Disagreement
+
+    claims = [Claim(0, "150", 150, "A", None, 16, 40), Claim(3, "120", 120, "B", "monitors", 16, 40)]
+    cited = answer(9.0, 8.0, 1.0, -3.0, -4.0, disagreements=[Disagreement(claims)])
+    assert folded_from(cited) == 4  # the fourth passage states the other figure
+    assert cards_outside_the_fold(answer_html(cited)) == 4
+    assert "<summary>1 more passage, less likely to answer</summary>" in answer_html(cited)
+
+
 def test_a_refusal_says_so_first_and_marks_nothing():
     html = answer_html(answer(2.0, 1.0, answered=False))
     assert re.match(r'<div class="qa-answer"><p class="qa-refusal"><strong>The corpus does not seem', html)
