@@ -260,8 +260,10 @@ def _outline(name: str) -> str:
 # --- names -------------------------------------------------------------------------------------
 
 _ASKS_WHO = re.compile(
-    r"^\s*(?:who|whom|whose)\b|\bby whom\b|\b(?:which|what)\s+(?:\w+\s+)?"
-    r"(?:group|organi[sz]ation|faction|militia|movement|party|person|man|woman|leader|country|government)s?\b",
+    r"^\s*(?:who|whom|whose)\b|\bby whom\b|\b(?:which|what)\s+(?:[\w-]+\s+){0,2}?"
+    r"(?:group|organi[sz]ation|faction|militia|movement|party|person|people|man|woman|leader|country|government"
+    r"|state|nation|army|force|rebel|militant|fighter|official|minister|president|spokes(?:man|woman|person)"
+    r"|commander|agency|journalist|reporter|company)s?\b",
     re.I,
 )
 _IDENTITY = re.compile(r"^\s*(?i:who\s+(?:is|was|are|were))\s+(?:the\s+)?[A-Z]")  # "Who was Zahran Alloush?" asks what
@@ -292,7 +294,7 @@ def find_name_disagreement(
 ) -> Disagreement | None:
     """Different names that passages of different outlets give as the answer, or None.
 
-    ``answers``: the exact answer of each passage (`Statement.text`, with the
+    ``answers``: each name a sentence gives (`Statement.text`, with the
     document offsets of its sentence); ``similarity``: the cosine matrix of
     some names.  A name joins the first group one of whose names it shares a
     word with or is not clearly distinct from (cosine ``distinct`` or more);

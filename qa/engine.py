@@ -9,6 +9,7 @@ chunk text), so many threads may call `ask` and `search` on one engine.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Sequence
@@ -24,7 +25,6 @@ from qa.disagreement import (
     Disagreement,
     Statement,
     asks_who,
-    attribution,
     find_disagreement,
     find_name_disagreement,
     first_figure,
@@ -36,6 +36,7 @@ from qa.filters import NO_FILTERS, Filters, only, string_list
 from qa.followup import read_in_context
 from qa.highlight import highlight, holding
 from qa.index import Index
+from qa.models import ModelError
 from qa.overlay import overlay_index
 from qa.progress import Callback, silent
 from qa.ranker import Featurizer, Ranker, load_ranker
@@ -81,6 +82,11 @@ def checked_count(value: object, name: str, most: int) -> int:
     if not 1 <= value <= most:
         raise ValueError(f"{name} must be an int from 1 to {most}, not {value}")
     return value
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    log.warning(message)
 
 
 def _short(value: object) -> str:
@@ -443,9 +449,13 @@ class Engine:
                     sentences.append(Statement(number, p.source, s.start, s.end, text[s.start : s.end], float(sim)))
         if not sentences:
             return None
-        named = named_actors(question.text, [st.text for st in sentences])
+        try:
+            named = named_actors(question.text, [st.text for st in sentences])
+        except ModelError as exc:  # names are a side note of the answer: without the parser, the answer stands
+            _warn_once(f"names are not compared: {exc}")
+            return None
         answers = [
-            replace(st, text=actor.name, attribution=actor.attributed_to or attribution(st.text))
+            replace(st, text=actor.name, attribution=actor.attributed_to)
             for st, found in zip(sentences, named, strict=True)
             for actor in found
         ]

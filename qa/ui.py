@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import logging
 import os
 import threading
 import time
@@ -26,6 +27,7 @@ from qa.documents import DOCUMENT_SUFFIXES, CorpusError
 from qa.engine import MAX_K, Engine
 from qa.filters import SECTIONS
 from qa.gradio_import import skip_stub_writing
+from qa.models import ModelError
 from qa.overlay import upload_names
 from qa.progress import Progress
 from qa.render import SECTION_LABELS, answer_html, document_html, documents_html, escape, parse_ref
@@ -33,6 +35,8 @@ from qa.render import SECTION_LABELS, answer_html, document_html, documents_html
 skip_stub_writing()  # before Gradio is imported: halves the chat's start-up
 
 import gradio as gr  # noqa: E402
+
+log = logging.getLogger("qa")
 
 # Questions answered at once, one per core; more wait in Gradio's queue. `ask` holds no per-question
 # state, so visitors need not queue behind each other, but on 2 cores 8 asks at once got through
@@ -442,4 +446,7 @@ def warm(engine: Engine) -> None:
     """Ask once, unseen: loads the model session, the tokenizer, the ranker's caches and the parser for names
     before a visitor asks."""
     engine.ask(EXAMPLES[0])
-    parser()
+    try:
+        parser()
+    except ModelError as exc:  # the chat answers without names side by side (`Engine` says so once)
+        log.warning("%s", exc)

@@ -220,3 +220,20 @@ def test_names_that_differ_between_outlets_are_shown_side_by_side(tmp_path, hash
     off = engine.staged(replace(engine.settings, name_disagreements=False), engine.ranker)
     assert off.ask(question).disagreements == []
     assert engine.ask("Who was Red Brigade?").disagreements == []  # asks what someone is, not who did it
+
+
+def test_without_the_parser_the_answer_stands_without_names(tmp_path, hash_embedder, monkeypatch, caplog):
+    from qa import actors
+    from tests.conftest import write_corpus
+
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": "Harbour report\n\nRed Brigade attacked the harbour.\n"})
+    engine = qa.build(corpus, tmp_path / "index", embedder=hash_embedder).reading(None)
+    monkeypatch.setattr(actors, "PARSER_PACKAGE", "no_such_spacy_package")
+    actors._load.cache_clear()
+    try:
+        answer = engine.ask("Who attacked the harbour?")
+    finally:
+        monkeypatch.undo()
+        actors._load.cache_clear()
+    assert answer.passages and answer.disagreements == []
+    assert "names are not compared" in caplog.text and "no_such_spacy_package" in caplog.text
