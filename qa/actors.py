@@ -268,7 +268,8 @@ def _name(head: Token) -> Span | None:
             start -= 1
         while end < len(doc) and doc[end].ent_iob_ == "I":
             end += 1
-        start += doc[start].lower_ == "the" and end - start > 1
+        if doc[start].lower_ == "the" and end - start > 1:  # "the Foreign Ministry": the name is "Foreign Ministry"
+            start += 1
     elif _name_like(head):
         start, end = head.i, head.i + 1
         while start > 0 and (before := doc[start - 1]).dep_ in _NAME_PARTS and start <= before.head.i <= head.i:
