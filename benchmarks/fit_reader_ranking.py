@@ -81,11 +81,14 @@ def order_of(score: np.ndarray, margin: np.ndarray, read: int, weight: float) ->
 
 def top_of(data: dict[str, np.ndarray], rows: np.ndarray, read: int, weight: float) -> tuple[float, float, float]:
     """Answer in the top passage, its exact F1, and answer in a top-5 passage, with R = ``read``, w = ``weight``."""
-    order = order_of(data["score"][rows], data["margin"][rows], read, weight)
+    return figures(data, rows, order_of(data["score"][rows], data["margin"][rows], read, weight))
+
+
+def figures(data: dict[str, np.ndarray], rows: np.ndarray, order: np.ndarray) -> tuple[float, float, float]:
+    """Answer in the top passage, its exact F1, and answer in a top-5 passage, for ``rows`` put in ``order``."""
     best = order[:, 0]
-    pick = lambda name: data[name][rows, best]  # noqa: E731
     top5 = np.take_along_axis(data["holds"][rows], order[:, :5], axis=1).max(axis=1)
-    return float(pick("holds").mean()), float(pick("f1").mean()), float(top5.mean())
+    return float(data["holds"][rows, best].mean()), float(data["f1"][rows, best].mean()), float(top5.mean())
 
 
 def choose(data: dict[str, np.ndarray], rows: np.ndarray) -> tuple[int, float]:
@@ -129,15 +132,11 @@ def cls_ranking(data: dict[str, np.ndarray], fit: np.ndarray, test: np.ndarray, 
         return value
 
     optimiser.step(loss)
-    scores = data["score"][test].copy()
-    combined = scores.copy()
-    combined[:, :read] = (((features(test) - mean) / scale) @ w.detach()).numpy()
-    combined[:, read:] = combined[:, :read].min(1, keepdims=True) - 1 - np.arange(scores.shape[1] - read)
-    combined[~np.isfinite(scores)] = -np.inf
-    order = np.argsort(-combined, axis=1, kind="stable")
-    top5 = np.take_along_axis(data["holds"][test], order[:, :5], axis=1).max(axis=1)
-    best = order[:, 0]
-    return float(data["holds"][test, best].mean()), float(data["f1"][test, best].mean()), float(top5.mean())
+    score = data["score"][test]
+    mapped = score.copy()  # the read passages scored by the map, the rest below them in ranker order (`order_of`)
+    learned = (((features(test) - mean) / scale) @ w.detach()).numpy()
+    mapped[:, :read] = np.where(np.isfinite(score[:, :read]), learned, -np.inf)
+    return figures(data, test, order_of(mapped, data["margin"][test], read, 0.0))
 
 
 # The settings that decide which passages the reader reads (`Engine.choose`), and so key the cache of its readings.

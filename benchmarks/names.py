@@ -50,14 +50,16 @@ def main() -> None:
     paragraph_names = paragraph_right = 0
     for q in who:
         split = sentences(texts[q.doc_id])
-        sentence = next((text for start, end, text in split if start <= q.starts[0] < end), None)
-        if sentence is None or role_asked(parse([q.question])[0]) is None:
+        at = next((n for n, (start, end, _) in enumerate(split) if start <= q.starts[0] < end), None)
+        role = role_asked(parse([q.question])[0])
+        if at is None or role is None or role.part != "agent":  # `named_actors` names doers only
             continue
         asked += 1
-        every = [a for found in named_actors(q.question, [text for _, _, text in split]) for a in found]
+        found = named_actors(q.question, [text for _, _, text in split])
+        every = [a for names in found for a in names]
         paragraph_names += len(every)
         paragraph_right += sum(best_f1(a.name, q.answers) >= RIGHT for a in every)
-        actors = named_actors(q.question, [sentence])[0]
+        sentence, actors = split[at][2], found[at]
         if not actors:
             continue
         named += 1
