@@ -3,21 +3,28 @@
     python benchmarks/train_reader.py --minutes 50        # prepare once, then train (resumes where it stopped)
     python benchmarks/train_reader.py --eval 1000          # exact-answer F1 of the top passage on SQuAD dev
     python benchmarks/train_reader.py --export             # qa/reader.safetensors + qa/reader.json
+    python benchmarks/train_reader.py --eval-v2 2000 [--shipped]   # no-answer AUC on SQuAD 2.0 dev
 
 Examples are the product's own passages: each train paragraph is chunked as
 an index would chunk it; a question's positive is the chunk holding its
 answer, and (for ``--negatives`` of the questions) a hard negative is the
 chunk of the same article that BM25 ranks first for the question among those
-that contain none of its answers, labelled "no answer" ([CLS]).  Only the
-layers from ``--trained-from`` up and the span head learn.  A checkpoint
-(weights, optimizer, step) is written atomically every ``--save-every``
-steps into ``--work``, and a run picks it up: a session that ends loses at
-most those steps.
+that contain none of its answers, labelled "no answer" ([CLS]).  With
+``--twins``, a share of the questions also get an unanswerable twin
+(`benchmarks/twins.py`: a name or year the passage holds swapped for one it
+does not, or the question negated) on their own passage, labelled "no
+answer": "about it" but not "answers it", which SQuAD v1.1 alone never
+shows.  ``--init`` continues from the shipped reader's tensors, ``--sample``
+draws that many questions.  Only the layers from ``--trained-from`` up and
+the span head learn.  A checkpoint (weights, optimizer, step) is written
+atomically every ``--save-every`` steps into ``--work``, and a run picks it
+up: a session that ends loses at most those steps.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import hashlib
 import json
@@ -40,6 +47,7 @@ from qa.models import DEFAULT_MODEL, model_folder  # noqa: E402
 from qa.reader import MAX_TOKENS, READER_FILE, READER_RECORD, Reader, build_model, trained_state  # noqa: E402
 
 TRAIN = EVAL / "squad"
+TWINS_VERSION = 1  # how twins are made (a new value prepares the examples anew)
 
 
 def read_gz(path: Path) -> list[dict]:
@@ -50,12 +58,19 @@ def read_gz(path: Path) -> list[dict]:
 # --- examples ------------------------------------------------------------------------------------
 
 
-def examples(negatives: float, seed: int) -> list[tuple[str, str, int, int]]:
-    """(question, passage, answer start, answer end) with start = end = -1 for "no answer"."""
+def examples(negatives: float, seed: int, twins: float = 0.0, sample: int = 0) -> list[tuple[str, str, int, int]]:
+    """(question, passage, answer start, answer end) with start = end = -1 for "no answer".
+
+    ``twins``: the share of questions also given an unanswerable twin (`twins.twin`) on their own passage;
+    ``sample``: that many questions drawn at random (0: all).
+    """
     import bm25s
 
     contexts = {r["id"]: r for r in read_gz(TRAIN / "train_contexts.jsonl.gz")}
     questions = read_gz(TRAIN / "train_questions.jsonl.gz")
+    if sample:
+        questions = random.Random(seed).sample(questions, sample)
+    twin_of = unanswerable_twins(questions, contexts, twins, seed) if twins else {}
     settings = ChunkingSettings()
     chunks: dict[str, list[tuple[int, int]]] = {}
     for cid, row in contexts.items():
@@ -75,6 +90,10 @@ def examples(negatives: float, seed: int) -> list[tuple[str, str, int, int]]:
         if holding:
             s, e = holding[0]
             out.append((q["question"], text[s:e], start - s, end - s))
+            made = twin_of.get(id(q))
+            asked = made(text[s:e]) if made else None
+            if asked:
+                out.append((asked, text[s:e], -1, -1))
         if rng.random() >= negatives:
             continue
         article = q["context_id"].split("-")[0]
@@ -98,11 +117,29 @@ def examples(negatives: float, seed: int) -> list[tuple[str, str, int, int]]:
     return out
 
 
-def tokenized(work: Path, negatives: float, seed: int) -> dict[str, np.ndarray]:
+def unanswerable_twins(questions: list[dict], contexts: dict, share: float, seed: int) -> dict:
+    """For ``share`` of the questions (by ``id``): a function of its passage giving the question's twin, or None."""
+    from twins import entity_pool, twin
+
+    from qa.actors import parser
+
+    rng = random.Random(seed + 1)
+    chosen = [q for q in questions if rng.random() < share]
+    docs = list(parser().pipe([q["question"] for q in chosen], batch_size=256))
+    articles = [q["context_id"].split("-")[0] for q in chosen]
+    pool = entity_pool(docs, articles)
+    return {
+        id(q): functools.partial(twin, doc, article=article, pool=pool, rng=rng)
+        for q, doc, article in zip(chosen, docs, articles, strict=True)
+    }
+
+
+def tokenized(work: Path, negatives: float, seed: int, twins: float = 0.0, sample: int = 0) -> dict[str, np.ndarray]:
     """The examples as token ids with answer token positions, prepared once into ``work``."""
     key = hashlib.sha256(
         json.dumps(
             [negatives, seed, MAX_TOKENS, ChunkingSettings().to_dict(), file_sha256(TRAIN / "train_questions.jsonl.gz")]
+            + ([twins, sample, TWINS_VERSION] if twins or sample else [])
         ).encode()
     ).hexdigest()[:10]
     path = work / f"examples-{key}.npz"
@@ -111,7 +148,7 @@ def tokenized(work: Path, negatives: float, seed: int) -> dict[str, np.ndarray]:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_folder(DEFAULT_MODEL)))
-    rows = examples(negatives, seed)
+    rows = examples(negatives, seed, twins, sample)
     ids, lengths, types_at, starts, ends = [], [], [], [], []
     for b in range(0, len(rows), 1024):
         batch = rows[b : b + 1024]
@@ -197,11 +234,16 @@ def train(args: argparse.Namespace) -> None:
 
     torch.manual_seed(args.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    data = tokenized(args.work, args.negatives, args.seed)
+    data = tokenized(args.work, args.negatives, args.seed, args.twins, args.sample)
     offsets = np.concatenate([[0], np.cumsum(data["lengths"])[:-1]])
     plan = batches(data, args.batch, args.seed)
     total = min(len(plan) * args.epochs, args.steps or 10**9)
-    model = build_model(args.trained_from).to(device)
+    model = build_model(args.trained_from)
+    if args.init:
+        from safetensors.torch import load_file
+
+        model.load_state_dict({k: v.float() for k, v in load_file(str(args.init)).items()}, strict=False)
+    model = model.to(device)
     learning = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(learning, lr=args.lr, weight_decay=0.01)
     warmup = max(1, total // 20)
@@ -293,9 +335,55 @@ def evaluate(reader: Reader, n: int, seed: int) -> dict:
     }
 
 
+def evaluate_v2(reader: Reader, n: int, seed: int, work: Path) -> dict:
+    """How well the reader's margin tells SQuAD 2.0 dev's unanswerable questions from its answerable ones.
+
+    Each question's first three passages of `ask` without a reader (what the reader reads in the product) are
+    read; scored: the margin of the first passage, and the best margin of the three.  The reader never saw
+    these questions (its twins are made from SQuAD v1.1 train).
+    """
+    import pickle
+
+    from sklearn.metrics import roc_auc_score
+
+    questions = read_jsonl(EVAL / "squad" / "questions_v2_dev.jsonl")
+    sample = random.Random(seed).sample(questions, min(n, len(questions)))
+    cached = work / f"v2-passages-{n}-{seed}.pkl"
+    if cached.exists():
+        passages = pickle.loads(cached.read_bytes())
+    else:
+        engine = cached_engine("squad", squad_corpus()).reading(None)
+        passages = [[p.text for p in engine.ask(q["question"], k=3).passages] for q in sample]
+        cached.write_bytes(pickle.dumps(passages))
+    unanswerable, first, best = [], [], []
+    for q, texts in zip(sample, passages, strict=True):
+        if not texts:
+            continue
+        margins = [r.evidence for r in reader.read(q["question"], texts)]
+        unanswerable.append(bool(q["is_impossible"]))
+        first.append(margins[0])
+        best.append(max(margins))
+    y = np.array(unanswerable)
+    out = {"questions": len(y), "unanswerable": int(y.sum())}
+    for name, margin in (("first", np.array(first)), ("best", np.array(best))):
+        out[f"{name}_auc"] = round(float(roc_auc_score(y, -margin)), 4)
+        for refused in (0.05, 0.10):
+            bar = np.quantile(margin[~y], refused)  # refuse below it: this share of the answerable
+            out[f"{name}_caught_at_{int(refused * 100)}"] = round(float((margin[y] < bar).mean()), 4)
+    return out
+
+
+def init_record(path: Path) -> dict:
+    """What a run started from: the tensors' sha256 and, for the shipped reader, its own record."""
+    digest = file_sha256(path)
+    shipped = json.loads(READER_RECORD.read_text()) if READER_RECORD.exists() else {}
+    return {"weights_sha256": digest} | ({"record": shipped} if shipped.get("weights_sha256") == digest else {})
+
+
 def export(args: argparse.Namespace, figures: dict) -> None:
     from safetensors.torch import save_file
 
+    started_from = init_record(args.init) if args.init else None
     reader = reader_from_checkpoint(args)
     state = {k: v.half() for k, v in trained_state(reader.model, args.trained_from).items()}
     tmp = READER_FILE.with_suffix(".tmp")
@@ -307,6 +395,8 @@ def export(args: argparse.Namespace, figures: dict) -> None:
         "steps": reader.record["steps"],
         "batch": args.batch,
         "negatives": args.negatives,
+        **({"twins": args.twins, "sample": args.sample, "lr": args.lr} if args.twins or args.sample else {}),
+        **({"init": started_from} if started_from else {}),
         "max_tokens": MAX_TOKENS,
         "command": " ".join(["python", "benchmarks/train_reader.py"] + sys.argv[1:]),
         "data": {
@@ -330,9 +420,16 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--steps", type=int, default=0, help="stop the schedule here (0: the epochs)")
     ap.add_argument("--negatives", type=float, default=0.3, help="share of questions given a hard negative")
+    ap.add_argument("--twins", type=float, default=0.0, help="share of questions given an unanswerable twin")
+    ap.add_argument("--sample", type=int, default=0, help="train on this many questions drawn at random (0: all)")
+    ap.add_argument(
+        "--init", type=Path, default=None, help="start from these reader tensors (e.g. qa/reader.safetensors)"
+    )
     ap.add_argument("--save-every", type=int, default=200)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--eval", type=int, default=0, help="SQuAD dev questions to score the checkpoint on")
+    ap.add_argument("--eval-v2", type=int, default=0, help="SQuAD 2.0 dev questions to score no-answer on")
+    ap.add_argument("--shipped", action="store_true", help="score the shipped reader instead of the checkpoint")
     ap.add_argument("--export", action="store_true", help="write the checkpoint as the shipped reader")
     args = ap.parse_args()
     torch_threads = os.environ.get("QA_TRAIN_THREADS")
@@ -343,9 +440,14 @@ def main() -> None:
     if args.minutes:
         train(args)
     figures = {}
+    if args.eval or args.eval_v2:
+        reader = Reader.load() if args.shipped else reader_from_checkpoint(args)
     if args.eval:
-        figures = evaluate(reader_from_checkpoint(args), args.eval, args.seed)
+        figures = evaluate(reader, args.eval, args.seed)
         print(json.dumps(figures, indent=1))
+    if args.eval_v2:
+        figures["squad2"] = evaluate_v2(reader, args.eval_v2, args.seed, args.work)
+        print(json.dumps(figures["squad2"], indent=1))
     if args.export:
         export(args, figures)
 
