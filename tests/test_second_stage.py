@@ -301,6 +301,22 @@ def test_off_topic_questions_abstain_with_low_confidence(real_engine, question):
     assert answer.confidence < real_engine.calibrator.threshold
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many displaced people were living in the refugee camp that vigilantes attacked after the coastal "
+        "bombings?",
+        "How many people were killed in the Daesh attack in Qamishli?",
+    ],
+)
+def test_on_topic_questions_the_corpus_does_not_answer_abstain(real_engine, question):
+    """The corpus is about these (the camp attack, the Qamishli attack) but gives neither figure: the reader says so."""
+    answer = real_engine.ask(question)
+    assert answer.reader is not None  # decided with the reader's evidence
+    assert not answer.answered
+    assert answer.confidence < real_engine.calibrator.threshold
+
+
 def test_answerable_question_is_confident(real_engine):
     answer = real_engine.ask("Which State Department spokesman ruled out joint US-Russian military operations?")
     assert answer.answered and answer.confidence >= real_engine.calibrator.threshold
