@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import CACHE, EVAL, cached_engine, read_jsonl, squad_corpus  # noqa: E402
+from datasets import CACHE, EVAL, cached_engine, index_key, read_jsonl, squad_corpus  # noqa: E402
 
 from qa.chunking import ChunkingSettings, chunk_sentences  # noqa: E402
 from qa.documents import Document, Segment, file_sha256  # noqa: E402
@@ -70,7 +70,7 @@ def examples(negatives: float, seed: int, twins: float = 0.0, sample: int = 0) -
     questions = read_gz(TRAIN / "train_questions.jsonl.gz")
     if sample:
         questions = random.Random(seed).sample(questions, sample)
-    twin_of = unanswerable_twins(questions, contexts, twins, seed) if twins else {}
+    twin_of = unanswerable_twins(questions, twins, seed) if twins else {}
     settings = ChunkingSettings()
     chunks: dict[str, list[tuple[int, int]]] = {}
     for cid, row in contexts.items():
@@ -82,7 +82,7 @@ def examples(negatives: float, seed: int, twins: float = 0.0, sample: int = 0) -
     rng = random.Random(seed)
     retrievers: dict[str, object] = {}
     out = []
-    for q in questions:
+    for number, q in enumerate(questions):
         text = contexts[q["context_id"]]["text"]
         start = q["answer_starts"][0]
         end = start + len(q["answers"][0])
@@ -90,7 +90,7 @@ def examples(negatives: float, seed: int, twins: float = 0.0, sample: int = 0) -
         if holding:
             s, e = holding[0]
             out.append((q["question"], text[s:e], start - s, end - s))
-            made = twin_of.get(id(q))
+            made = twin_of.get(number)
             asked = made(text[s:e]) if made else None
             if asked:
                 out.append((asked, text[s:e], -1, -1))
@@ -117,20 +117,20 @@ def examples(negatives: float, seed: int, twins: float = 0.0, sample: int = 0) -
     return out
 
 
-def unanswerable_twins(questions: list[dict], contexts: dict, share: float, seed: int) -> dict:
-    """For ``share`` of the questions (by ``id``): a function of its passage giving the question's twin, or None."""
+def unanswerable_twins(questions: list[dict], share: float, seed: int) -> dict:
+    """For ``share`` of the questions (by position): a function of its passage giving the question's twin, or None."""
     from twins import entity_pool, twin
 
     from qa.actors import parser
 
     rng = random.Random(seed + 1)
-    chosen = [q for q in questions if rng.random() < share]
-    docs = list(parser().pipe([q["question"] for q in chosen], batch_size=256))
-    articles = [q["context_id"].split("-")[0] for q in chosen]
+    chosen = [n for n in range(len(questions)) if rng.random() < share]
+    docs = list(parser().pipe([questions[n]["question"] for n in chosen], batch_size=256))
+    articles = [questions[n]["context_id"].split("-")[0] for n in chosen]
     pool = entity_pool(docs, articles)
     return {
-        id(q): functools.partial(twin, doc, article=article, pool=pool, rng=rng)
-        for q, doc, article in zip(chosen, docs, articles, strict=True)
+        n: functools.partial(twin, doc, article=article, pool=pool, rng=rng)
+        for n, doc, article in zip(chosen, docs, articles, strict=True)
     }
 
 
@@ -348,13 +348,17 @@ def evaluate_v2(reader: Reader, n: int, seed: int, work: Path) -> dict:
 
     questions = read_jsonl(EVAL / "squad" / "questions_v2_dev.jsonl")
     sample = random.Random(seed).sample(questions, min(n, len(questions)))
-    cached = work / f"v2-passages-{n}-{seed}.pkl"
+    engine = cached_engine("squad", squad_corpus()).reading(None)
+    parts = [len(sample), seed, index_key(), engine.ranker.fingerprint()]  # what chose the passages
+    cached = work / f"v2-passages-{hashlib.sha256(repr(parts).encode()).hexdigest()[:12]}.pkl"
     if cached.exists():
         passages = pickle.loads(cached.read_bytes())
     else:
-        engine = cached_engine("squad", squad_corpus()).reading(None)
         passages = [[p.text for p in engine.ask(q["question"], k=3).passages] for q in sample]
-        cached.write_bytes(pickle.dumps(passages))
+        work.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(passages))
+        os.replace(tmp, cached)
     unanswerable, first, best = [], [], []
     for q, texts in zip(sample, passages, strict=True):
         if not texts:
