@@ -11,7 +11,7 @@ import pytest
 from qa.actors import parser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from twins import entity_pool, negated, twin  # noqa: E402
+from twins import entity_pool, negated, opposed, twin  # noqa: E402
 
 PARAGRAPH = "The Normans conquered England in 1066 under William the Conqueror, who was crowned at Westminster."
 
@@ -37,6 +37,18 @@ def test_a_year_moves_to_one_the_paragraph_does_not_hold(nlp):
     assert made is not None and made != "Who conquered England in 1066?"
     year = made.split()[-1].rstrip("?")
     assert year.isdigit() and year != "1066" and year not in PARAGRAPH
+
+
+def test_a_word_becomes_its_antonym_the_paragraph_never_uses_before_any_swap(nlp):
+    assert twin(nlp("Who was the first king crowned at Westminster?"), PARAGRAPH, "z", {}, random.Random(0)) == (
+        "Who was the last king crowned at Westminster?"
+    )
+    assert (
+        opposed(nlp("What did the army do after the battle?"), PARAGRAPH) == "What did the army do before the battle?"
+    )
+    assert opposed(nlp("After the war, who won?"), "Before the war and after it, France lost.") is None  # both used
+    assert opposed(nlp("Largest city?"), "") == "Smallest city?"  # the word's capital kept
+    assert opposed(nlp("Where is Beacon Fell County Park?"), "") is None  # a name's word is no antonym
 
 
 def test_without_a_swappable_name_the_question_is_negated(nlp):
