@@ -12,6 +12,7 @@ import datetime
 import gzip
 import hashlib
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,14 @@ def read_jsonl(path: Path) -> list[dict]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a sibling temporary file, then rename it over ``path``: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def write_corpus(folder: Path, docs: dict[str, str], titles: dict[str, str]) -> Path:

@@ -35,7 +35,7 @@ import argparse
 import hashlib
 import json
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,7 @@ from benchmarks.datasets import (  # noqa: E402
     squad_corpus,
     squad_questions,
     training_record,
+    write_atomic,
 )
 from qa.confidence import (  # noqa: E402
     CONFIDENCE_FILE,
@@ -140,20 +141,17 @@ def collect(n: int, reader: bool, v2: int | None = None) -> Examples:
 
 def cached_examples(n: int, reader: bool, v2: int | None) -> Examples:
     """`collect`, kept in the benchmark cache per reader, ranker and index (refits then take seconds)."""
-    import pickle
-
     from qa.reader import fingerprint, shipped_reader
 
     squad = cached_engine("squad", squad_corpus())
     parts = [n, v2, index_key(), squad.ranker.fingerprint() if squad.ranker else None, squad.settings]
     parts += [fingerprint(shipped_reader()) if reader else None, FEATURES]
     key = hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
-    path = CACHE / "confidence" / f"examples-{n}-{v2}-{'reader' if reader else 'plain'}-{key}.pkl"
-    if path.exists():
-        return pickle.loads(path.read_bytes())
+    path = CACHE / "confidence" / f"examples-{n}-{v2}-{'reader' if reader else 'plain'}-{key}.json"
+    if path.exists():  # plain JSON, so the cache reads the same whichever script wrote it
+        return Examples(**json.loads(path.read_text()))
     examples = collect(n, reader, v2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps(examples))
+    write_atomic(path, json.dumps(asdict(examples)).encode())
     return examples
 
 
