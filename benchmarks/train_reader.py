@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import CACHE, EVAL, cached_engine, index_key, read_jsonl, squad_corpus  # noqa: E402
+from datasets import CACHE, EVAL, cached_engine, index_key, read_jsonl, squad_corpus, write_atomic  # noqa: E402
 
 from qa.chunking import ChunkingSettings, chunk_sentences  # noqa: E402
 from qa.documents import Document, Segment, file_sha256  # noqa: E402
@@ -59,11 +59,14 @@ def read_gz(path: Path) -> list[dict]:
 # --- examples ------------------------------------------------------------------------------------
 
 
-def examples(negatives: float, seed: int, twins: float = 0.0, sample: int = 0) -> list[tuple[str, str, int, int]]:
+def examples(
+    negatives: float, seed: int, twins: float = 0.0, sample: int = 0, dense: bool = False
+) -> list[tuple[str, str, int, int]]:
     """(question, passage, answer start, answer end) with start = end = -1 for "no answer".
 
     ``twins``: the share of questions also given an unanswerable twin (`twins.twin`) on their own passage;
-    ``sample``: that many questions drawn at random (0: all).
+    ``sample``: that many questions drawn at random (0: all); ``dense``: a question given a hard negative
+    also gets the embedder's closest chunk without an answer, when it is not BM25's.
     """
     import bm25s
 
@@ -111,11 +114,34 @@ def examples(negatives: float, seed: int, twins: float = 0.0, sample: int = 0) -
             k=min(10, len(passages)),
             show_progress=False,
         )
-        for i in ranked[0]:
-            if not any(a in passages[i].lower() for a in answers):
+        orders = [list(ranked[0])]
+        if dense:
+            orders.append(dense_order(article, passages, q["question"]))
+        taken: set[int] = set()
+        for order in orders:
+            i = next((i for i in order if not any(a in passages[i].lower() for a in answers)), None)
+            if i is not None and i not in taken:
+                taken.add(i)
                 out.append((q["question"], passages[i], -1, -1))
-                break
     return out
+
+
+@functools.cache
+def _embedder():
+    from qa.models import load_embedder
+
+    return load_embedder()
+
+
+_ARTICLE_VECTORS: dict[str, np.ndarray] = {}
+
+
+def dense_order(article: str, passages: list[str], question: str) -> list[int]:
+    """The article's passages, closest to the question first by the shipped embedder (vectors kept per article)."""
+    if article not in _ARTICLE_VECTORS:
+        _ARTICLE_VECTORS[article] = _embedder().encode(passages)
+    scores = _ARTICLE_VECTORS[article] @ _embedder().encode([question])[0]
+    return [int(i) for i in np.argsort(-scores)[:10]]
 
 
 def unanswerable_twins(questions: list[dict], share: float, seed: int) -> dict:
@@ -135,12 +161,15 @@ def unanswerable_twins(questions: list[dict], share: float, seed: int) -> dict:
     }
 
 
-def tokenized(work: Path, negatives: float, seed: int, twins: float = 0.0, sample: int = 0) -> dict[str, np.ndarray]:
+def tokenized(
+    work: Path, negatives: float, seed: int, twins: float = 0.0, sample: int = 0, dense: bool = False
+) -> dict[str, np.ndarray]:
     """The examples as token ids with answer token positions, prepared once into ``work``."""
     key = hashlib.sha256(
         json.dumps(
             [negatives, seed, MAX_TOKENS, ChunkingSettings().to_dict(), file_sha256(TRAIN / "train_questions.jsonl.gz")]
             + ([twins, sample, TWINS_VERSION] if twins or sample else [])
+            + (["dense"] if dense else [])
         ).encode()
     ).hexdigest()[:10]
     path = work / f"examples-{key}.npz"
@@ -149,7 +178,7 @@ def tokenized(work: Path, negatives: float, seed: int, twins: float = 0.0, sampl
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_folder(DEFAULT_MODEL)))
-    rows = examples(negatives, seed, twins, sample)
+    rows = examples(negatives, seed, twins, sample, dense)
     ids, lengths, types_at, starts, ends = [], [], [], [], []
     for b in range(0, len(rows), 1024):
         batch = rows[b : b + 1024]
@@ -235,7 +264,7 @@ def train(args: argparse.Namespace) -> None:
 
     torch.manual_seed(args.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    data = tokenized(args.work, args.negatives, args.seed, args.twins, args.sample)
+    data = tokenized(args.work, args.negatives, args.seed, args.twins, args.sample, args.dense)
     offsets = np.concatenate([[0], np.cumsum(data["lengths"])[:-1]])
     plan = batches(data, args.batch, args.seed)
     total = min(len(plan) * args.epochs, args.steps or 10**9)
@@ -356,10 +385,7 @@ def evaluate_v2(reader: Reader, n: int, seed: int, work: Path) -> dict:
         passages = pickle.loads(cached.read_bytes())
     else:
         passages = [[p.text for p in engine.ask(q["question"], k=3).passages] for q in sample]
-        work.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(passages))
-        os.replace(tmp, cached)
+        write_atomic(cached, pickle.dumps(passages))
     unanswerable, first, best = [], [], []
     for q, texts in zip(sample, passages, strict=True):
         if not texts:
@@ -401,6 +427,7 @@ def export(args: argparse.Namespace, figures: dict) -> None:
         "batch": args.batch,
         "negatives": args.negatives,
         **({"twins": args.twins, "sample": args.sample, "lr": args.lr} if args.twins or args.sample else {}),
+        **({"dense_negatives": True} if args.dense else {}),
         **({"init": started_from} if started_from else {}),
         "max_tokens": MAX_TOKENS,
         "command": " ".join(["python", "benchmarks/train_reader.py"] + sys.argv[1:]),
@@ -411,7 +438,7 @@ def export(args: argparse.Namespace, figures: dict) -> None:
         "weights_sha256": file_sha256(READER_FILE),
         "held_out": figures,
     }
-    READER_RECORD.write_text(json.dumps(record, indent=1) + "\n")
+    write_atomic(READER_RECORD, (json.dumps(record, indent=1) + "\n").encode())
     print(json.dumps(record, indent=1))
 
 
@@ -425,6 +452,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--steps", type=int, default=0, help="stop the schedule here (0: the epochs)")
     ap.add_argument("--negatives", type=float, default=0.3, help="share of questions given a hard negative")
+    ap.add_argument("--dense", action="store_true", help="also the embedder's closest chunk without an answer")
     ap.add_argument("--twins", type=float, default=0.0, help="share of questions given an unanswerable twin")
     ap.add_argument("--sample", type=int, default=0, help="train on this many questions drawn at random (0: all)")
     ap.add_argument(

@@ -354,7 +354,8 @@ class Engine:
         considered, reader = self._choose(snapshot, evidence, k)  # at least k when the reader read more
         confidence, answered = self.confidence(evidence, considered)
         chosen = considered[:k]
-        passages = [snapshot.passage(c, asked.weights, answered) for c in chosen]
+        margin = self.settings.answer_margin
+        passages = [snapshot.passage(c, asked.weights, answered, margin) for c in chosen]
         disagreement = self._disagreement(snapshot, asked, chosen, passages) if answered else None
         return Answer(
             text,
@@ -493,8 +494,11 @@ class Snapshot:
         chunk = self.index.chunks[candidate.chunk_id]
         return self.index.documents[chunk.doc_id].text[chunk.start : chunk.end]
 
-    def passage(self, candidate: Candidate, weights: dict[str, float], answered: bool = True) -> Passage:
-        """The cited passage of a candidate: its verbatim text, where it stands, and (``answered``) its exact answer.
+    def passage(
+        self, candidate: Candidate, weights: dict[str, float], answered: bool = True, answer_margin: float = 0.0
+    ) -> Passage:
+        """The cited passage of a candidate: its verbatim text, where it stands, and (``answered``) its exact answer,
+        marked when the reader's margin is above ``answer_margin``.
 
         The highlight is the sentence holding the exact answer (`holding`) when there is one; else the sentence
         that best covers the question's terms of these ``weights`` (`highlight`).
@@ -506,7 +510,7 @@ class Snapshot:
         reading = candidate.reading
         sentences = list(candidate.signals.sentences)
         answer = highlights = None
-        if answered and reading is not None and reading.span is not None and reading.margin > 0:
+        if answered and reading is not None and reading.span is not None and reading.margin > answer_margin:
             answer = (chunk.start + reading.span[0], chunk.start + reading.span[1])
             highlights = holding(answer, sentences)
         highlights = highlights or highlight(weights, sentences, candidate.signals.related)

@@ -31,6 +31,7 @@ class RetrievalSettings:
     statement_margin: float = 0.12  # …and within this of the closest one, to be compared for disagreement
     reader_passages: int = 3  # passages an engine with a reader reads (benchmarks/fit_reader_ranking.py)
     reader_weight: float = 0.5  # of the reader's margin, added to the ranker's score of a passage it read (ditto)
+    answer_margin: float = 0.0  # the reader's margin above which a passage's exact answer is marked (fit_answer_margin)
     # Different names that sentences give for who did what a question asks (`qa.actors`), under "Sources differ".
     name_disagreements: bool = True
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -83,6 +85,34 @@ def test_an_engine_with_a_reader_marks_exact_answers_inside_its_passages(tiny_en
     data = answer.to_dict()["passages"][0]
     assert data["answer"] == (list(answer.passages[0].answer) if answer.passages[0].answer else None)
     assert isinstance(engine, qa.Engine) and engine.index is tiny_engine.index  # the same snapshot, shared
+
+
+class FixedMarginReader(FirstWordReader):
+    """The first-word fake with the margins given, passage by passage in the order read."""
+
+    def __init__(self, margins: list[float]):
+        super().__init__()
+        self.margins = margins
+
+    def read(self, question, passages):
+        return [replace(r, margin=m) for r, m in zip(super().read(question, passages), self.margins, strict=False)]
+
+
+def test_the_answer_margin_setting_decides_which_spans_are_marked(tiny_engine):
+    import dataclasses
+
+    question = "How many quokkas did rangers count on the island?"
+    margins = [3.0, 0.5, -1.0]
+
+    def marked(answer_margin: float) -> list[float]:
+        settings = dataclasses.replace(tiny_engine.settings, reader_weight=0.0, answer_margin=answer_margin)
+        engine = tiny_engine.staged(settings, tiny_engine.ranker).reading(FixedMarginReader(margins))
+        answer = engine.ask(question, k=3)
+        assert answer.answered and len(answer.passages) == 3
+        return sorted(m for m, p in zip(margins, answer.passages, strict=True) if p.answer is not None)
+
+    assert marked(0.0) == [0.5, 3.0]  # the default: the reader says the passage answers
+    assert marked(-2.0) == margins[::-1] and marked(1.0) == [3.0] and marked(5.0) == []
 
 
 def test_a_long_question_is_read_by_its_first_words():
