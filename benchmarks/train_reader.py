@@ -18,7 +18,10 @@ shows.  ``--init`` continues from the shipped reader's tensors, ``--sample``
 draws that many questions.  Only the layers from ``--trained-from`` up and
 the span head learn.  A checkpoint (weights, optimizer, step) is written
 atomically every ``--save-every`` steps into ``--work``, and a run picks it
-up: a session that ends loses at most those steps.
+up: a session that ends loses at most those steps.  ``--listwise W`` adds,
+with weight W, a loss that ranks each question's passages (its answering
+chunk and its hard negatives, kept in one batch) by the reader's evidence,
+so that margins compare across passages as the ranking compares them.
 """
 
 from __future__ import annotations
@@ -61,9 +64,11 @@ def read_gz(path: Path) -> list[dict]:
 
 def examples(
     negatives: float, seed: int, twins: float = 0.0, sample: int = 0, dense: bool = False
-) -> list[tuple[str, str, int, int]]:
-    """(question, passage, answer start, answer end) with start = end = -1 for "no answer".
+) -> list[tuple[str, str, int, int, int]]:
+    """(question, passage, answer start, answer end, group) with start = end = -1 for "no answer".
 
+    ``group``: the question's position, shared by its passage and its hard negatives (-1 for a twin, a question of
+    its own);
     ``twins``: the share of questions also given an unanswerable twin (`twins.twin`) on their own passage;
     ``sample``: that many questions drawn at random (0: all); ``dense``: a question given a hard negative
     also gets the embedder's closest chunk without an answer, when it is not BM25's.
@@ -93,11 +98,11 @@ def examples(
         holding = [(s, e) for s, e in chunks[q["context_id"]] if s <= start and end <= e]
         if holding:
             s, e = holding[0]
-            out.append((q["question"], text[s:e], start - s, end - s))
+            out.append((q["question"], text[s:e], start - s, end - s, number))
             made = twin_of.get(number)
             asked = made(text[s:e]) if made else None
             if asked:
-                out.append((asked, text[s:e], -1, -1))
+                out.append((asked, text[s:e], -1, -1, -1))
         if rng.random() >= negatives:
             continue
         article = q["context_id"].split("-")[0]
@@ -122,7 +127,7 @@ def examples(
             i = next((i for i in order if not any(a in passages[i].lower() for a in answers)), None)
             if i is not None and i not in taken:
                 taken.add(i)
-                out.append((q["question"], passages[i], -1, -1))
+                out.append((q["question"], passages[i], -1, -1, number))
     return out
 
 
@@ -162,9 +167,16 @@ def unanswerable_twins(questions: list[dict], share: float, seed: int) -> dict:
 
 
 def tokenized(
-    work: Path, negatives: float, seed: int, twins: float = 0.0, sample: int = 0, dense: bool = False
+    work: Path,
+    negatives: float,
+    seed: int,
+    twins: float = 0.0,
+    sample: int = 0,
+    dense: bool = False,
+    groups: bool = False,
 ) -> dict[str, np.ndarray]:
-    """The examples as token ids with answer token positions, prepared once into ``work``."""
+    """The examples as token ids with answer token positions (and their questions' ``groups``), prepared once into
+    ``work``."""
     key = hashlib.sha256(
         json.dumps(
             [negatives, seed, MAX_TOKENS, ChunkingSettings().to_dict(), file_sha256(TRAIN / "train_questions.jsonl.gz")]
@@ -174,12 +186,14 @@ def tokenized(
     ).hexdigest()[:10]
     path = work / f"examples-{key}.npz"
     if path.exists():
-        return dict(np.load(path))
+        data = dict(np.load(path))
+        if "groups" in data or not groups:
+            return data  # else prepared before groups were kept: prepare again (the same examples)
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_folder(DEFAULT_MODEL)))
     rows = examples(negatives, seed, twins, sample, dense)
-    ids, lengths, types_at, starts, ends = [], [], [], [], []
+    ids, lengths, types_at, starts, ends, groups = [], [], [], [], [], []
     for b in range(0, len(rows), 1024):
         batch = rows[b : b + 1024]
         enc = tokenizer(
@@ -189,7 +203,7 @@ def tokenized(
             max_length=MAX_TOKENS,
             return_offsets_mapping=True,
         )
-        for i, (_, _, a_start, a_end) in enumerate(batch):
+        for i, (_, _, a_start, a_end, group) in enumerate(batch):
             seq = enc.sequence_ids(i)
             offsets = enc["offset_mapping"][i]
             if a_start < 0:
@@ -206,12 +220,14 @@ def tokenized(
             types_at.append(seq.index(1))
             starts.append(s_tok)
             ends.append(e_tok)
+            groups.append(group)
     data = {
         "ids": np.concatenate(ids),
         "lengths": np.array(lengths, dtype=np.int32),
         "types_at": np.array(types_at, dtype=np.int32),
         "starts": np.array(starts, dtype=np.int32),
         "ends": np.array(ends, dtype=np.int32),
+        "groups": np.array(groups, dtype=np.int32),
     }
     work.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
@@ -236,6 +252,46 @@ def batches(data: dict[str, np.ndarray], batch: int, seed: int) -> list[np.ndarr
         out += [block[i : i + batch] for i in range(0, len(block), batch)]
     random.Random(seed).shuffle(out)
     return out
+
+
+def group_batches(data: dict[str, np.ndarray], batch: int, seed: int) -> list[np.ndarray]:
+    """Every example once, in a seeded order, a question's passages always in the same batch (for `listwise_loss`)."""
+    groups = data["groups"]
+    alone = np.where(groups < 0)[0]
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    members = [np.where(inverse == g)[0] for g in range(len(first)) if groups[first[g]] >= 0]
+    units = members + [np.array([i]) for i in alone]
+    random.Random(seed).shuffle(units)
+    out, current = [], []
+    for unit in units:
+        if current and sum(map(len, current)) + len(unit) > batch:
+            out.append(np.concatenate(current))
+            current = []
+        current.append(unit)
+    if current:
+        out.append(np.concatenate(current))
+    return out
+
+
+def listwise_loss(start, end, passage, groups, answered):
+    """Cross-entropy of each question's answering passage among its passages in the batch.
+
+    A passage's score is its span evidence against its own "no answer" (log-sum-exp of the start and of the end
+    scores over its tokens, less those at [CLS]): what the ranking reads as the margin, made comparable across a
+    question's passages.  Questions with one passage, or none that answers, add nothing.
+    """
+    import torch
+
+    outside = ~passage  # the question, [CLS] (the "no answer" itself) and padding
+    span = torch.logsumexp(start.masked_fill(outside, -1e4), 1) + torch.logsumexp(end.masked_fill(outside, -1e4), 1)
+    score = span - start[:, 0] - end[:, 0]
+    losses = []
+    for g in torch.unique(groups[groups >= 0]):
+        rows = torch.where(groups == g)[0]
+        gold = torch.where(answered[rows])[0]
+        if len(rows) > 1 and len(gold) == 1:
+            losses.append(torch.nn.functional.cross_entropy(score[rows][None], gold))
+    return torch.stack(losses).mean() if losses else score.sum() * 0.0
 
 
 def tensors(data: dict[str, np.ndarray], offsets: np.ndarray, rows: np.ndarray):
@@ -264,9 +320,9 @@ def train(args: argparse.Namespace) -> None:
 
     torch.manual_seed(args.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    data = tokenized(args.work, args.negatives, args.seed, args.twins, args.sample, args.dense)
+    data = tokenized(args.work, args.negatives, args.seed, args.twins, args.sample, args.dense, args.listwise > 0)
     offsets = np.concatenate([[0], np.cumsum(data["lengths"])[:-1]])
-    plan = batches(data, args.batch, args.seed)
+    plan = group_batches(data, args.batch, args.seed) if args.listwise else batches(data, args.batch, args.seed)
     total = min(len(plan) * args.epochs, args.steps or 10**9)
     model = build_model(args.trained_from)
     if args.init:
@@ -311,6 +367,9 @@ def train(args: argparse.Namespace) -> None:
         start = start.masked_fill(mask == 0, -1e4)
         end = end.masked_fill(mask == 0, -1e4)
         loss = (loss_fn(start, s_gold) + loss_fn(end, e_gold)) / 2
+        if args.listwise:
+            groups = torch.from_numpy(data["groups"][rows].astype(np.int64)).to(device)
+            loss = loss + args.listwise * listwise_loss(start, end, (types == 1) & (mask == 1), groups, s_gold > 0)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(learning, 1.0)
         optimizer.step()
@@ -428,6 +487,7 @@ def export(args: argparse.Namespace, figures: dict) -> None:
         "negatives": args.negatives,
         **({"twins": args.twins, "sample": args.sample, "lr": args.lr} if args.twins or args.sample else {}),
         **({"dense_negatives": True} if args.dense else {}),
+        **({"listwise": args.listwise} if args.listwise else {}),
         **({"init": started_from} if started_from else {}),
         "max_tokens": MAX_TOKENS,
         "command": " ".join(["python", "benchmarks/train_reader.py"] + sys.argv[1:]),
@@ -453,6 +513,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=0, help="stop the schedule here (0: the epochs)")
     ap.add_argument("--negatives", type=float, default=0.3, help="share of questions given a hard negative")
     ap.add_argument("--dense", action="store_true", help="also the embedder's closest chunk without an answer")
+    ap.add_argument("--listwise", type=float, default=0.0, help="weight of a loss ranking a question's passages")
     ap.add_argument("--twins", type=float, default=0.0, help="share of questions given an unanswerable twin")
     ap.add_argument("--sample", type=int, default=0, help="train on this many questions drawn at random (0: all)")
     ap.add_argument(
