@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime
 import gzip
 import hashlib
+import io
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +59,17 @@ def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def cached_arrays(path: Path, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The arrays saved at ``path`` (.npz), else ``compute()``'s, saved there atomically first."""
+    if path.exists():
+        return dict(np.load(path))
+    data = compute()
+    buffer = io.BytesIO()
+    np.savez(buffer, **data)
+    write_atomic(path, buffer.getvalue())
+    return data
 
 
 def write_corpus(folder: Path, docs: dict[str, str], titles: dict[str, str]) -> Path:

@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.datasets import CACHE, EVAL, cached_engine, index_key, read_jsonl, squad_corpus  # noqa: E402
+from benchmarks.datasets import CACHE, EVAL, cached_arrays, cached_engine, index_key, read_jsonl, squad_corpus  # noqa: E402
 from benchmarks.fit_reader_ranking import halves  # noqa: E402
 from benchmarks.quality import progress, subsample, table  # noqa: E402
 from qa.evaluation import answer_f1  # noqa: E402
@@ -85,12 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     parts = [reader, len(questions), index_key(), squad.ranker.fingerprint(), squad.settings.reader_passages]
     parts += [squad.settings.reader_weight]
     key = CACHE / "reader" / f"answer-margin-{hashlib.sha256(repr(parts).encode()).hexdigest()[:12]}.npz"
-    if key.exists():
-        data = dict(np.load(key))
-    else:
-        data = readings(questions)
-        key.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(key, **data)
+    data = cached_arrays(key, lambda: readings(questions))
     impossible = int(data["impossible"].sum())
     print(
         f"### Marking the exact answer, SQuAD 2.0 dev, {len(questions)} questions ({impossible} unanswerable), "

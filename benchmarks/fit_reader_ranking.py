@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import qa  # noqa: E402
-from benchmarks.datasets import CACHE, EVAL, cached_engine, index_key, read_jsonl, squad_corpus  # noqa: E402
+from benchmarks.datasets import CACHE, EVAL, cached_arrays, cached_engine, index_key, read_jsonl, squad_corpus  # noqa: E402
 from benchmarks.quality import holds_answer, subsample, table  # noqa: E402
 from qa.confidence import READER_WIDTH  # noqa: E402
 from qa.evaluation import answer_f1  # noqa: E402
@@ -168,12 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     chosen_by = {f: getattr(settings, f) for f in CHOOSING}  # not every setting: a new one must not void the cache
     parts = [fingerprint(reader), len(questions), READ, index_key(), squad.ranker.fingerprint(), chosen_by]
     key = CACHE / "reader" / f"ranking-{hashlib.sha256(repr(parts).encode()).hexdigest()[:12]}.npz"
-    if key.exists():
-        data = dict(np.load(key))
-    else:
-        data = readings(engine, questions)
-        key.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(key, **data)
+    data = cached_arrays(key, lambda: readings(engine, questions))
     everything = np.arange(len(questions))
     rows = []
     for r in (1, 2, 3, 4, 5, 6, 8, 10):

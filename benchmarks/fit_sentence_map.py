@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import qa  # noqa: E402
-from benchmarks.datasets import CACHE, EVAL, ROOT  # noqa: E402
+from benchmarks.datasets import CACHE, EVAL, ROOT, cached_arrays  # noqa: E402
 from qa.chunking import chunk_sentences  # noqa: E402
 from qa.documents import read_corpus  # noqa: E402
 from qa.index import Sentences, embedding_text_and_spans  # noqa: E402
@@ -60,14 +60,11 @@ def vectors(folder: Path, pooled: OnnxEmbedder, alone: OnnxEmbedder) -> dict[str
 
 
 def cached_vectors(name: str, make_folder, pooled: OnnxEmbedder, alone: OnnxEmbedder) -> dict[str, np.ndarray]:
-    path = CACHE / f"sentence-map-{name}-{pooled.runtime}.npz"
-    if path.exists():
-        return dict(np.load(path))
-    with tempfile.TemporaryDirectory() as work:
-        data = vectors(make_folder(Path(work)), pooled, alone)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **data)
-    return data
+    def compute() -> dict[str, np.ndarray]:
+        with tempfile.TemporaryDirectory() as work:
+            return vectors(make_folder(Path(work)), pooled, alone)
+
+    return cached_arrays(CACHE / f"sentence-map-{name}-{pooled.runtime}.npz", compute)
 
 
 def squad_train_folder(work: Path) -> Path:

@@ -257,10 +257,10 @@ def batches(data: dict[str, np.ndarray], batch: int, seed: int) -> list[np.ndarr
 def group_batches(data: dict[str, np.ndarray], batch: int, seed: int) -> list[np.ndarray]:
     """Every example once, in a seeded order, a question's passages always in the same batch (for `listwise_loss`)."""
     groups = data["groups"]
-    alone = np.where(groups < 0)[0]
-    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
-    members = [np.where(inverse == g)[0] for g in range(len(first)) if groups[first[g]] >= 0]
-    units = members + [np.array([i]) for i in alone]
+    grouped = np.where(groups >= 0)[0]
+    order = grouped[np.argsort(groups[grouped], kind="stable")]  # by group, then by position
+    members = np.split(order, np.flatnonzero(np.diff(groups[order])) + 1) if len(order) else []
+    units = members + [np.array([i]) for i in np.where(groups < 0)[0]]
     random.Random(seed).shuffle(units)
     out, current = [], []
     for unit in units:
