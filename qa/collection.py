@@ -21,7 +21,7 @@ import itertools
 import os
 import re
 import secrets
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -178,7 +178,7 @@ def _names(name: str) -> Iterator[str]:
     yield from (f"{stem}-{n}{suffix}" for n in itertools.count(2))
 
 
-def unused_name(name: str, taken: Collection[str]) -> str:
+def unused_name(name: str, taken: Container[str]) -> str:
     """``name``, or the first of ``name-2``, ``name-3``… that is not in ``taken``."""
     return next(n for n in _names(name) if n not in taken)
 

@@ -27,6 +27,30 @@ FILE = "dense.faiss"
 ROWS_FILE = "dense_rows.npy"  # only for an index with masked rows
 
 
+def exact_or_hnsw(vectors: np.ndarray, hnsw_from: int) -> faiss.Index:
+    """A FAISS index of unit ``vectors`` by inner product: exact below ``hnsw_from`` rows, an HNSW graph from there."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if len(vectors) >= hnsw_from:
+        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    return index
+
+
+def selecting(index: faiss.Index, rows: np.ndarray) -> faiss.SearchParameters:
+    """Search parameters that visit only ``rows`` of ``index``."""
+    selector = faiss.IDSelectorBatch(np.ascontiguousarray(rows, dtype=np.int64))
+    if isinstance(index, faiss.IndexHNSWFlat):
+        params = faiss.SearchParametersHNSW(sel=selector)
+        params.efSearch = HNSW_EF_SEARCH
+    else:
+        params = faiss.SearchParameters(sel=selector)
+    params.selector_keepalive = selector  # the parameters hold a raw pointer to it
+    return params
+
+
 @dataclass(frozen=True)
 class Dense:
     """Unit vectors of the chunks, searchable by inner product (cosine).
@@ -43,14 +67,7 @@ class Dense:
     @classmethod
     def of(cls, vectors: np.ndarray) -> Dense:
         """A new index of ``vectors`` (row ``i`` = chunk ``i``): exact, or HNSW from `HNSW_FROM` rows."""
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if len(vectors) >= HNSW_FROM:
-            index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efSearch = HNSW_EF_SEARCH
-        else:
-            index = faiss.IndexFlatIP(vectors.shape[1])
-        index.add(vectors)
-        return cls(index)
+        return cls(exact_or_hnsw(vectors, HNSW_FROM))
 
     @property
     def kind(self) -> str:
@@ -108,7 +125,7 @@ class Dense:
         if allowed is None:
             k, params = min(n + self.masked, self.index.ntotal), None
         else:
-            k, params = min(n, len(allowed)), self._selecting(self.chunk_rows[allowed])
+            k, params = min(n, len(allowed)), selecting(self.index, self.chunk_rows[allowed])
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores, rows = self.index.search(query, k, params=params)
@@ -116,17 +133,6 @@ class Dense:
         ids = rows if self.rows is None else np.where(rows >= 0, self.rows[np.maximum(rows, 0)], -1)
         keep = ids >= 0
         return ids[keep][:n], scores[keep][:n]
-
-    def _selecting(self, rows: np.ndarray) -> faiss.SearchParameters:
-        """Search parameters that visit only ``rows``."""
-        selector = faiss.IDSelectorBatch(np.ascontiguousarray(rows, dtype=np.int64))
-        if isinstance(self.index, faiss.IndexHNSWFlat):
-            params = faiss.SearchParametersHNSW(sel=selector)
-            params.efSearch = HNSW_EF_SEARCH
-        else:
-            params = faiss.SearchParameters(sel=selector)
-        params.selector_keepalive = selector  # the parameters hold a raw pointer to it
-        return params
 
     def vector(self, chunk_id: int) -> np.ndarray:
         """The stored unit vector of a chunk."""

@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from qa.actors import named_actors
 from qa.answer import Answer, Passage
 from qa.collection import add_files, remove_documents
@@ -32,16 +34,17 @@ from qa.disagreement import (
 )
 from qa.documents import Document, Section
 from qa.evidence import Candidate, Evidence, Question
-from qa.filters import NO_FILTERS, Filters, only, string_list
+from qa.filters import NO_FILTERS, Filters, string_list
 from qa.followup import read_in_context
 from qa.highlight import highlight, holding
 from qa.index import Index
-from qa.models import ModelError
+from qa.models import Deferred, Embedder, ModelError
 from qa.overlay import overlay_index
 from qa.progress import Callback, silent
 from qa.ranker import Featurizer, Ranker, load_ranker
 from qa.reader import PassageReader, fingerprint, reader_shipped, shipped_reader, shipped_weights
 from qa.retrieval import RetrievalSettings, by_reading, diversify, fuse, single_list
+from qa.stores import Store
 
 log = logging.getLogger("qa")
 
@@ -106,13 +109,14 @@ class Engine:
 
     def __init__(
         self,
-        index: Index,
+        store: Store,
         settings: RetrievalSettings = RetrievalSettings(),
         ranker: Ranker | None | Literal["shipped"] = "shipped",
         calibrator: Calibrator | None | Literal["shipped"] = "shipped",
         *,
         index_dir: str | Path | None = None,
         reader: PassageReader | None | Literal["shipped"] = "shipped",
+        embedder: Embedder | None = None,
     ):
         self.settings = settings
         self._reader = reader  # "shipped": loaded on the first question that needs it (a fast start)
@@ -127,7 +131,9 @@ class Engine:
         if self.calibrator is not None and self.calibrator.reads and readerless:
             raise ValueError("this calibrator was fitted on a reader's evidence: give the engine a reader")
         self.index_dir = Path(index_dir) if index_dir is not None else None  # where `add` and `remove` save
-        self._snapshot = Snapshot.of(index)
+        info = store.info
+        self.embedder = embedder or Deferred(info.model, info.runtime, info.model_version, info.dim)
+        self._snapshot = Snapshot.of(store, self.embedder)
         self._writing = threading.Lock()  # one `add` / `remove` of this engine at a time
 
     @property
@@ -138,9 +144,14 @@ class Engine:
         return self._reader
 
     @property
-    def index(self) -> Index:
-        """The index answering now (`add` and `remove` swap in another)."""
-        return self._snapshot.index
+    def store(self) -> Store:
+        """The store answering now (`add` and `remove` swap in another)."""
+        return self._snapshot.store
+
+    @property
+    def index(self) -> Store:
+        """`store`, under its earlier name."""
+        return self._snapshot.store
 
     @property
     def featurizer(self) -> Featurizer:
@@ -149,12 +160,12 @@ class Engine:
     @property
     def documents(self) -> list[str]:
         """The doc ids of the index, in corpus order."""
-        return list(self._snapshot.index.documents)
+        return list(self._snapshot.store.doc_ids())
 
     @property
     def sources(self) -> list[str]:
         """The outlets the passages name, sorted: the values ``ask(sources=...)`` accepts."""
-        return sorted({c.source for c in self._snapshot.index.chunks if c.source})
+        return self._snapshot.store.sources()
 
     def document(self, doc_id: str) -> Document:
         """The document whose text passage offsets point into."""
@@ -181,7 +192,13 @@ class Engine:
     ) -> Engine:
         """Another engine over this one's snapshot (index and caches shared, never copied)."""
         other = Engine(
-            self._snapshot.index, settings, ranker, self._calibrator, index_dir=self.index_dir, reader=reader
+            self._snapshot.store,
+            settings,
+            ranker,
+            self._calibrator,
+            index_dir=self.index_dir,
+            reader=reader,
+            embedder=self.embedder,
         )
         other._snapshot = self._snapshot
         return other
@@ -201,8 +218,8 @@ class Engine:
         """
         folder = self._folder("add")
         with self._writing:
-            new, doc_ids = add_files(self._snapshot.index, folder, paths, progress=progress)
-            self._snapshot = Snapshot.of(new)
+            new, doc_ids = add_files(self._snapshot.store, folder, paths, progress=progress)
+            self._snapshot = Snapshot.of(new, self.embedder)
         return doc_ids
 
     def remove(self, doc_ids: str | Sequence[str], *, progress: Callback = silent) -> None:
@@ -213,8 +230,8 @@ class Engine:
         folder = self._folder("remove")
         with self._writing:
             ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
-            new = remove_documents(self._snapshot.index, folder, ids, progress=progress)
-            self._snapshot = Snapshot.of(new)
+            new = remove_documents(self._snapshot.store, folder, ids, progress=progress)
+            self._snapshot = Snapshot.of(new, self.embedder)
 
     def overlay(
         self, paths: Sequence[str | Path], *, progress: Callback = silent, names: Sequence[str] | None = None
@@ -226,11 +243,13 @@ class Engine:
         none can.  ``names``: the doc id of each file (default: `upload_names`),
         so that a file keeps its id when the others change.
         """
-        layered = overlay_index(self._snapshot.index, paths, progress=progress, names=names)
-        return Engine(layered, self.settings, self.ranker, self._calibrator, reader=self._reader)
+        layered = overlay_index(self._snapshot.store, self.embedder, paths, progress=progress, names=names)
+        return Engine(
+            layered, self.settings, self.ranker, self._calibrator, reader=self._reader, embedder=self.embedder
+        )
 
     def _folder(self, verb: str) -> Path:
-        if self.index_dir is None or not isinstance(self._snapshot.index, Index):
+        if self.index_dir is None or not isinstance(self._snapshot.store, Index):
             raise TypeError(
                 f"cannot {verb} documents: this engine has no saved index (open one with qa.load or qa.build; "
                 "an overlay is never saved)"
@@ -259,27 +278,33 @@ class Engine:
         their `Signals`.  ``documents``, ``sources``, ``sections``: see `ask`.
         """
         snapshot = self._snapshot
-        filters = Filters.of(snapshot.index.chunks, documents=documents, sources=sources, sections=sections)
+        filters = Filters.of(snapshot.store, documents=documents, sources=sources, sections=sections)
         return self._evidence(snapshot, question, n, filters)
 
     def _evidence(self, snapshot: Snapshot, question: str, n: int | None, filters: Filters = NO_FILTERS) -> Evidence:
         asked = snapshot.question(question)
-        index, settings = snapshot.index, self.settings
+        store, settings = snapshot.store, self.settings
         depth = max(checked_count(n, "n", MAX_N) if n is not None else 0, settings.candidates)
-        allowed = filters.allowed_ids(index.chunks)
-        dense_ids, dense_scores = index.dense_search(asked.vector, depth, allowed)
-        best_dense = float(dense_scores[0]) if len(dense_scores) else 0.0
-        lexical = index.lexical_scores(asked.text)
-        lexical = only(lexical, allowed)  # BM25 scores every chunk
-        if settings.stage == "dense":
-            dense_of = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
-            ranked = single_list(dense_ids, dense_of, lexical, "dense")
-        elif settings.stage == "lexical":
-            ranked = single_list(index.lexical_top(lexical, depth), {}, lexical, "lexical")
+        dense = store.dense_search(asked.vector, depth, filters)
+        best_dense = float(dense.scores[0]) if len(dense.scores) else 0.0
+        if settings.stage == "lexical":
+            lexical = store.lexical_search(asked.text, depth, filters)
+            scores = dict(zip(lexical.ids.tolist(), lexical.scores.tolist(), strict=True))
+            ranked = single_list(lexical, {}, scores, "lexical")
         else:
-            ranked = fuse(dense_ids, dense_scores, lexical, settings, index.lexical_top(lexical, settings.candidates))
-            if settings.stage == "ranked" and self.ranker is not None:
-                ranked = self._rerank(snapshot.featurizer, asked, ranked)
+            lexical = store.lexical_search(asked.text, settings.candidates, filters)
+            listed = set(lexical.ids.tolist())
+            dense_ids = dense.ids if settings.stage == "dense" else dense.ids[: settings.candidates]
+            unlisted = np.asarray([i for i in dense_ids.tolist() if i not in listed], dtype=np.int64)
+            lexical_of = dict(zip(lexical.ids.tolist(), lexical.scores.tolist(), strict=True))
+            lexical_of |= dict(zip(unlisted.tolist(), store.lexical_scores(asked.text, unlisted).tolist(), strict=True))
+            if settings.stage == "dense":
+                dense_of = dict(zip(dense.ids.tolist(), dense.scores.tolist(), strict=True))
+                ranked = single_list(dense, dense_of, lexical_of, "dense")
+            else:
+                ranked = fuse(dense, lexical, lexical_of, settings)
+                if settings.stage == "ranked" and self.ranker is not None:
+                    ranked = self._rerank(snapshot.featurizer, asked, ranked)
         return Evidence(asked, tuple(ranked[:depth]), best_dense)
 
     def search(
@@ -345,7 +370,7 @@ class Engine:
         """
         k = checked_count(k, "k", MAX_K)
         snapshot = self._snapshot  # the whole answer comes from one index, whatever `add` swaps in meanwhile
-        filters = Filters.of(snapshot.index.chunks, documents=documents, sources=sources, sections=sections)
+        filters = Filters.of(snapshot.store, documents=documents, sources=sources, sections=sections)
         text = checked_question(question)
         reading = read_in_context(text, checked_history(history))
         read_as = reading.text if reading.carried and len(reading.text) <= MAX_QUESTION_CHARS else text
@@ -387,7 +412,7 @@ class Engine:
         depth = max(k, self.settings.reader_passages) if reading else k  # the reader may lift one from below k
         chosen = [
             snapshot.featurizer.with_signals(asked, c)
-            for c in diversify(list(evidence.candidates), snapshot.index, depth, self.settings)
+            for c in diversify(list(evidence.candidates), snapshot.store, depth, self.settings)
         ]
         reader = self.reader if reading else None  # loaded only when it will read
         if reader is None or not chosen:
@@ -462,7 +487,7 @@ class Engine:
         ]
 
         def similarity(names: list[str]):
-            vectors = snapshot.index.model.encode(names)
+            vectors = self.embedder.encode(names)
             return vectors @ vectors.T
 
         return find_name_disagreement(answers, question.text, similarity)
@@ -470,29 +495,27 @@ class Engine:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One index and what is computed from it alone: everything one call reads, from its start to its end."""
+    """One store and what is computed from it alone: everything one call reads, from its start to its end."""
 
-    index: Index
+    store: Store
     featurizer: Featurizer
+    embedder: Embedder
 
     @classmethod
-    def of(cls, index: Index) -> Snapshot:
-        return cls(index, Featurizer(index))
+    def of(cls, store: Store, embedder: Embedder) -> Snapshot:
+        return cls(store, Featurizer(store, embedder), embedder)
 
     def document(self, doc_id: str) -> Document:
-        try:
-            return self.index.documents[doc_id]
-        except KeyError:
-            raise KeyError(f"no document {doc_id!r} in this index") from None
+        return self.store.document(doc_id)
 
     def question(self, question: str) -> Question:
         text = checked_question(question)
-        return self.featurizer.question(text, self.index.encode_query(text))
+        return self.featurizer.question(text, self.embedder.encode([text])[0])
 
     def text(self, candidate: Candidate) -> str:
         """The candidate chunk's verbatim text."""
-        chunk = self.index.chunks[candidate.chunk_id]
-        return self.index.documents[chunk.doc_id].text[chunk.start : chunk.end]
+        chunk = self.store.chunk(candidate.chunk_id)
+        return self.store.document(chunk.doc_id).text[chunk.start : chunk.end]
 
     def passage(
         self, candidate: Candidate, weights: dict[str, float], answered: bool = True, answer_margin: float = 0.0
@@ -503,8 +526,8 @@ class Snapshot:
         The highlight is the sentence holding the exact answer (`holding`) when there is one; else the sentence
         that best covers the question's terms of these ``weights`` (`highlight`).
         """
-        chunk = self.index.chunks[candidate.chunk_id]
-        doc = self.index.documents[chunk.doc_id]
+        chunk = self.store.chunk(candidate.chunk_id)
+        doc = self.store.document(chunk.doc_id)
         segment = doc.segment_at(chunk.start)
         head = doc.text[: chunk.start].split("\n")
         reading = candidate.reading

@@ -9,14 +9,17 @@ returns up to five Reuters passages, not the Reuters ones among the five best.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 
 from qa.chunking import Chunk
 from qa.documents import Section
+
+if TYPE_CHECKING:
+    from qa.stores import Store
 
 SECTIONS: tuple[str, ...] = get_args(Section)
 
@@ -32,21 +35,24 @@ class Filters:
     @classmethod
     def of(
         cls,
-        chunks: Sequence[Chunk],
+        store: Store,
         *,
         documents: Iterable[str] | None = None,
         sources: Iterable[str] | None = None,
         sections: Iterable[str] | None = None,
     ) -> Filters:
-        """The filters, checked against ``chunks``: `TypeError` unless each is a list of strings,
-        `ValueError` for an empty list or a value no chunk has (a typo would otherwise answer nothing)."""
+        """The filters, checked against ``store``: `TypeError` unless each is a list of strings,
+        `ValueError` for an empty list or a value no chunk has (a typo would otherwise answer nothing).
+
+        Each value is looked up, never the store scanned: the check costs the same on any corpus.
+        """
         if documents is None and sources is None and sections is None:
             return cls()
-        known_sources = {c.source for c in chunks if c.source}
+        known_sources = store.sources()
         return cls(
-            _checked("documents", documents, {c.doc_id for c in chunks}, "engine.documents lists them"),
-            _checked("sources", sources, known_sources, f"known: {', '.join(sorted(known_sources)[:20])}"),
-            _checked("sections", sections, set(SECTIONS), f"one of {', '.join(SECTIONS)}"),
+            _checked("documents", documents, store.has_document, "engine.documents lists them"),
+            _checked("sources", sources, set(known_sources).__contains__, f"known: {', '.join(known_sources[:20])}"),
+            _checked("sections", sections, set(SECTIONS).__contains__, f"one of {', '.join(SECTIONS)}"),
         )
 
     @property
@@ -89,12 +95,12 @@ def string_list(name: str, values: object) -> list[str]:
     return values
 
 
-def _checked(name: str, values: Iterable[str] | None, known: Collection[str], hint: str) -> frozenset[str] | None:
+def _checked(name: str, values: Iterable[str] | None, known: Callable[[str], bool], hint: str) -> frozenset[str] | None:
     if values is None:
         return None
     values = string_list(name, values)
     if not values:
         raise ValueError(f"{name}: an empty list allows no passage; pass None to allow every one")
-    if unknown := [v for v in values if v not in known]:
+    if unknown := [v for v in values if not known(v)]:
         raise ValueError(f"{name}: no passage has {unknown[0]!r} ({hint})")
     return frozenset(values)

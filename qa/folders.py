@@ -201,7 +201,7 @@ def replace_folder(
         new = _hidden_sibling(target, "tmp")
         try:
             result = write(new)
-            _sync_tree(new)
+            sync_tree(new)
             _swap_into_place(new, target)
         except BaseException:
             shutil.rmtree(new, ignore_errors=True)  # best effort: the next save or load removes what is left
@@ -330,10 +330,15 @@ def _remove_tree(path: Path) -> None:
 # --- flushing -------------------------------------------------------------------------
 
 
-def _sync_tree(folder: Path) -> None:
+def sync_tree(folder: Path) -> None:
     """Flush a folder's files and the folder itself to disk, so a swap never publishes unwritten data."""
     for path in [*folder.rglob("*"), folder]:
         _fsync(path)
+
+
+def flush(path: Path) -> None:
+    """Flush a file or a folder (its entries) to disk."""
+    _fsync(path)
 
 
 def _fsync(path: Path) -> None:

@@ -43,8 +43,9 @@ import threading
 import zipfile
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import bm25s
@@ -65,8 +66,12 @@ from qa.documents import (
     file_sha256,
     read_corpus,
 )
+from qa.filters import NO_FILTERS, Filters, only
 from qa.models import DEFAULT_MODEL, Done, Embedder, PoolingEmbedder, installed_version, load_embedder
 from qa.progress import Callback, Progress, silent
+from qa.stores import Hits, StoreInfo
+from qa.stores.lexical import Postings
+from qa.stores.segment import Contents, FileStat
 
 log = logging.getLogger("qa")
 
@@ -442,7 +447,7 @@ class Index:
     dense: Dense
     lexical: bm25s.BM25
     sentences: Sentences
-    document_frequencies: dict[str, int]  # token -> chunks holding it, as BM25 tokenized them
+    frequencies: dict[str, int]  # token -> chunks holding it, as BM25 tokenized them
     embedder: Embedder | None = field(default=None, repr=False)
     _model_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
@@ -620,7 +625,72 @@ class Index:
             reasons.append(f"model package changed: built with {self.manifest.model_version}, installed {installed}")
         return reasons
 
-    # --- searching --------------------------------------------------------
+    # --- the store protocol (`qa.stores.Store`) -------------------------------
+
+    @property
+    def info(self) -> StoreInfo:
+        m = self.manifest
+        return StoreInfo(m.model, m.model_version, m.dim, m.runtime, dict(m.chunking))
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        return dict(self.manifest.skipped)
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def chunk(self, chunk_id: int) -> Chunk:
+        return self.chunks[chunk_id]
+
+    def document(self, doc_id: str) -> Document:
+        try:
+            return self.documents[doc_id]
+        except KeyError:
+            raise KeyError(f"no document {doc_id!r} in this index") from None
+
+    def has_document(self, doc_id: str) -> bool:
+        return doc_id in self.documents
+
+    def doc_ids(self) -> Iterator[str]:
+        return iter(self.documents)
+
+    def sources(self) -> list[str]:
+        return self._sources
+
+    @cached_property
+    def _sources(self) -> list[str]:
+        return sorted({c.source for c in self.chunks if c.source})
+
+    def sentences_of(self, chunk_id: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.sentences.of_chunk(chunk_id)
+
+    def vector(self, chunk_id: int) -> np.ndarray:
+        return self.dense.vector(chunk_id)
+
+    def document_frequencies(self, terms: Collection[str]) -> dict[str, int]:
+        return {t: self.frequencies[t] for t in terms if t in self.frequencies}
+
+    def dense_search(self, vector: np.ndarray, n: int, filters: Filters = NO_FILTERS) -> Hits:
+        ids, scores = self.dense.search(vector, min(n, len(self.chunks)), filters.allowed_ids(self.chunks))
+        return Hits(ids, scores)
+
+    def lexical_search(self, text: str, n: int, filters: Filters = NO_FILTERS) -> Hits:
+        scores = only(self._bm25(text), filters.allowed_ids(self.chunks))
+        top = top_scores(scores, n)
+        return Hits(top, scores[top])
+
+    def lexical_scores(self, text: str, ids: np.ndarray) -> np.ndarray:
+        return self._bm25(text)[np.asarray(ids, dtype=np.int64)]
+
+    def _bm25(self, text: str) -> np.ndarray:
+        """BM25 score of every chunk for ``text`` (zeros when no term is known)."""
+        vocab = self.lexical.vocab_dict
+        tokens = [t for t in tokenize([text])[0] if t in vocab]
+        if not tokens:
+            return np.zeros(len(self.chunks), dtype=np.float32)
+        return self.lexical.get_scores(tokens)
+
+    # --- the embedder ---------------------------------------------------------
 
     @property
     def model(self) -> Embedder:
@@ -630,31 +700,6 @@ class Index:
                 if self.embedder is None:
                     self.embedder = load_embedder(self.manifest.model, self.manifest.runtime)
         return self.embedder
-
-    def encode_query(self, question: str) -> np.ndarray:
-        return self.model.encode([question])[0]
-
-    def dense_search(
-        self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Chunk ids and cosine similarities of the ``n`` nearest chunks (of the ``allowed`` ids), best first."""
-        return self.dense.search(query_vector, min(n, len(self.chunks)), allowed)
-
-    def lexical_scores(self, question: str) -> np.ndarray:
-        """BM25 score of every chunk for ``question`` (zeros when no term is known)."""
-        vocab = self.lexical.vocab_dict
-        tokens = [t for t in tokenize([question])[0] if t in vocab]
-        if not tokens:
-            return np.zeros(len(self.chunks), dtype=np.float32)
-        return self.lexical.get_scores(tokens)
-
-    def lexical_top(self, scores: np.ndarray, n: int) -> np.ndarray:
-        """The BM25 list of `lexical_scores`: the ``n`` best chunks with a positive score, best first."""
-        return top_scores(scores, n)
-
-    def vector(self, chunk_id: int) -> np.ndarray:
-        """The stored unit vector of a chunk."""
-        return self.dense.vector(chunk_id)
 
 
 def top_scores(scores: np.ndarray, n: int) -> np.ndarray:
@@ -772,7 +817,7 @@ def _write_index(index: Index, folder: Path, progress: Callback = silent) -> Man
         lambda: index.sentences.write(folder),
         lambda: _write_jsonl(folder / CHUNKS, (asdict(c) for c in index.chunks)),
         lambda: _write_jsonl(folder / DOCUMENTS, (asdict(d) for d in index.documents.values())),
-        lambda: _write_json(folder / FREQUENCIES, {"n_chunks": len(index.chunks), "df": index.document_frequencies}),
+        lambda: _write_json(folder / FREQUENCIES, {"n_chunks": len(index.chunks), "df": index.frequencies}),
     ]
     progress(Progress("saving", 0, len(steps) + 1))
     for done, step in enumerate(steps, 1):
@@ -806,3 +851,31 @@ def _complete(folder: Path) -> bool:
         return folders.checksum_problem(folder, manifest.checksums, LAYOUT) is None
     except (IndexFormatError, StaleIndexError, OSError):
         return False
+
+
+def segment_contents(
+    documents: list[Document],
+    files: list[FileStat],
+    *,
+    embedder: Embedder,
+    settings: ChunkingSettings = ChunkingSettings(),
+    progress: Callback = silent,
+) -> Contents:
+    """What a segment of the local store holds for ``documents``: chunked, embedded, tokenized for BM25, in memory.
+
+    The same chunks, sentence vectors, chunk vectors and BM25 tokens as an `Index` of the same documents.
+    """
+    by_id = {d.doc_id: d for d in documents}
+    packed = _chunk_all(documents, settings, progress, {})
+    chunks = [c for d in documents for c in packed[d.doc_id]]
+    fresh = {c: packed[c.doc_id][c] for c in chunks}
+    if isinstance(embedder, PoolingEmbedder) and embedder.pools_sentences:
+        embedded, pooled = _embed_pooled(by_id, fresh, embedder, progress)
+        sentences = Sentences.of(chunks, {}, embedder, None, pooled)
+    else:
+        embedded, sentences = _embed_twice(by_id, chunks, fresh, embedder, progress, {})
+    vectors = np.asarray([embedded[c] for c in chunks], dtype=np.float32).reshape(len(chunks), embedder.dim)
+    tokens = tokenize([lexical_text(by_id[c.doc_id], c) for c in chunks])
+    return Contents(
+        documents, files, chunks, sentences.spans, sentences.offsets, sentences.vectors, vectors, Postings.of(tokens)
+    )

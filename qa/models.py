@@ -337,3 +337,24 @@ def _load_embedder(name: str, runtime: str) -> Embedder:
         version = installed_version(name)
         return OnnxEmbedder(name, version, int8=runtime != "onnx-fp32", pool_sentences=runtime == "onnx-int8-pooled")
     raise ModelError(f"unknown runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
+
+
+class Deferred:
+    """The embedder an index records, loaded on its first use: opening an index stays fast.
+
+    ``load_embedder`` keeps one per model and runtime, so every engine over
+    the same index shares it.
+    """
+
+    def __init__(self, name: str, runtime: str, version: str, dim: int):
+        self.name, self.runtime, self.version, self.dim = name, runtime, version, dim
+
+    @property
+    def loaded(self) -> Embedder:
+        return load_embedder(self.name, self.runtime)
+
+    def encode(self, texts: list[str], *, progress: Done | None = None) -> np.ndarray:
+        return self.loaded.encode(texts, progress=progress)
+
+    def word_vectors(self, words: list[str]) -> np.ndarray:
+        return self.loaded.word_vectors(words)

@@ -16,28 +16,26 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
-from typing import Generic, TypeVar
 
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from qa.answer_type import answer_type_present, question_kind
+from qa.cache import ChunkCache
 from qa.disagreement import counted_terms
 from qa.evidence import Candidate, Question, Signals
 from qa.highlight import SentenceTerms, coverage, score_sentences, sentence_terms
-from qa.index import Index, lexical_text, tokenize
+from qa.index import lexical_text, tokenize
 from qa.linear import LinearModel
+from qa.models import Embedder
+from qa.stores import Store
 
 RANKER_FILE = Path(__file__).with_name("ranker.json")
-CHUNKS_CACHED = 4096  # chunks whose sentences, words and terms a featurizer keeps (a few KB each)
-T = TypeVar("T")
 # Words that carry no topic in a question ("what", "from", "did"…); BM25 keeps its shorter list.
 QUESTION_STOPWORDS = list(STOPWORDS_EN_PLUS)
 _QUESTION_STOPSET = frozenset(QUESTION_STOPWORDS)
@@ -136,36 +134,6 @@ def load_ranker(path: str = str(RANKER_FILE)) -> Ranker | None:
     return Ranker.load(path) if Path(path).exists() else None
 
 
-class ChunkCache(Generic[T]):
-    """``compute(chunk_id)``, remembered for the most recently used chunks, safe to share between threads.
-
-    Bounded, so a long-running app over a large corpus does not end up
-    holding the terms and words of every chunk it ever ranked.  What it holds
-    depends on the chunk alone, never on a question; a value is computed
-    outside the lock (two threads may both compute one: the same value).
-    """
-
-    def __init__(self, compute: Callable[[int], T], size: int = CHUNKS_CACHED):
-        self.compute, self.size = compute, size
-        self._kept: OrderedDict[int, T] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __call__(self, chunk_id: int) -> T:
-        with self._lock:
-            if chunk_id in self._kept:
-                self._kept.move_to_end(chunk_id)
-                return self._kept[chunk_id]
-        value = self.compute(chunk_id)
-        with self._lock:
-            self._kept[chunk_id] = value
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
-        return value
-
-    def __len__(self) -> int:
-        return len(self._kept)
-
-
 class Featurizer:
     """Analyses questions and computes each candidate's `Signals` and `FEATURES` over one index.
 
@@ -174,24 +142,22 @@ class Featurizer:
     about a question is in the `Question` it returns and is passed back in.
     """
 
-    def __init__(self, index: Index):
-        self.index = index
-        self._n = len(index.chunks)
-        self._df = index.document_frequencies
+    def __init__(self, store: Store, embedder: Embedder):
+        self.store = store
+        self.embedder = embedder
+        self._n = len(store)
         self.sentences = ChunkCache(self._sentences)
         self.sentence_words = ChunkCache(self._sentence_words)
         self._chunk_terms = ChunkCache(self._terms)
-
-    def idf(self, term: str) -> float:
-        return bm25_idf(self._df.get(term, 0), self._n)
 
     def question(self, text: str, vector: np.ndarray) -> Question:
         """``text`` (already checked) analysed for every stage, with its embedding ``vector``."""
         words = [w for w in (w.lower() for w in _SOFT_WORD.findall(text)) if w not in _QUESTION_STOPSET]
         stems = tokenize([text, *words], stopwords=QUESTION_STOPWORDS)
-        weights = {t: self.idf(t) for t in set(stems[0])}
+        df = self.store.document_frequencies({t for terms in stems for t in terms})
+        weights = {t: bm25_idf(df.get(t, 0), self._n) for t in set(stems[0])}
         total = sum(weights.values())
-        known = sum(w for t, w in weights.items() if t in self._df) / total if total else 0.0
+        known = sum(w for t, w in weights.items() if t in df) / total if total else 0.0
         kind = question_kind(text)
         return Question(
             text=text,
@@ -204,25 +170,25 @@ class Featurizer:
             numbers=frozenset(_NUMBER.findall(text)),
             counted=frozenset(counted_terms(text)) if kind == "count" else frozenset(),
             words=tuple(words),
-            word_weights=np.asarray([self.idf(t[0]) if t else 0.0 for t in stems[1:]]),
-            word_vectors=self.index.model.word_vectors(words),
+            word_weights=np.asarray([bm25_idf(df.get(t[0], 0), self._n) if t else 0.0 for t in stems[1:]]),
+            word_vectors=self.embedder.word_vectors(words),
             known_share=known,
         )
 
     def _sentences(self, chunk_id: int) -> list[SentenceTerms]:
         """A chunk's sentences with their terms (read through the cache `sentences`)."""
-        spans, _ = self.index.sentences.of_chunk(chunk_id)
-        return sentence_terms(self.index.documents[self.index.chunks[chunk_id].doc_id].text, spans)
+        spans, _ = self.store.sentences_of(chunk_id)
+        return sentence_terms(self.store.document(self.store.chunk(chunk_id).doc_id).text, spans)
 
     def _sentence_words(self, chunk_id: int) -> list[list[str]]:
         """The words of each of the chunk's sentences, lower-cased (read through the cache `sentence_words`)."""
-        text = self.index.documents[self.index.chunks[chunk_id].doc_id].text
+        text = self.store.document(self.store.chunk(chunk_id).doc_id).text
         return [[w.lower() for w in _SOFT_WORD.findall(text[s.start : s.end])] for s in self.sentences(chunk_id)]
 
     def _terms(self, chunk_id: int) -> _ChunkTerms:
         """A chunk's terms and term pairs (with its context), its headline's terms, whether it states figures."""
-        chunk = self.index.chunks[chunk_id]
-        doc = self.index.documents[chunk.doc_id]
+        chunk = self.store.chunk(chunk_id)
+        doc = self.store.document(chunk.doc_id)
         full = lexical_text(doc, chunk)
         terms, head = tokenize([full, full.split("\n", 1)[0]], stopwords=QUESTION_STOPWORDS)
         figures = bool(_FIGURE.search(doc.text, chunk.start, chunk.end))
@@ -231,21 +197,21 @@ class Featurizer:
     def _related(self, question: Question, chunk_id: int) -> np.ndarray:
         """`soft_coverages` of the chunk's sentences; their word vectors are not kept (150 words: 230 KB)."""
         sentences = self.sentence_words(chunk_id)
-        vectors = self.index.model.word_vectors([w for words in sentences for w in words])
+        vectors = self.embedder.word_vectors([w for words in sentences for w in words])
         per_sentence = np.split(vectors, np.cumsum([len(words) for words in sentences])[:-1]) if sentences else []
         return soft_coverages(question.word_vectors, question.word_weights, per_sentence)
 
     def signals(self, question: Question, candidate: Candidate) -> Signals:
         """What ranking, confidence and highlighting read of ``candidate`` for ``question``."""
         chunk_id = candidate.chunk_id
-        chunk = self.index.chunks[chunk_id]
-        document = self.index.documents[chunk.doc_id]
+        chunk = self.store.chunk(chunk_id)
+        document = self.store.document(chunk.doc_id)
         text = document.text[chunk.start : chunk.end]
         terms = self._chunk_terms(chunk_id)
         sentences = tuple(self.sentences(chunk_id))
         scored = score_sentences(question.weights, list(sentences))[:2]
         best = [document.text[s.start : s.end] for s in scored]
-        _, sentence_vectors = self.index.sentences.of_chunk(chunk_id)
+        _, sentence_vectors = self.store.sentences_of(chunk_id)
         similarity = sentence_vectors.astype(np.float32) @ np.asarray(question.vector, dtype=np.float32)
         related = self._related(question, chunk_id)
         numbers = question.numbers
@@ -284,7 +250,7 @@ class Featurizer:
         with_signals = [self.with_signals(question, c) for c in candidates]
         best_dense = max((c.dense for c in with_signals), default=0.0)
         best_lexical = max((c.lexical for c in with_signals), default=0.0) or 1.0
-        missing = len(self.index.chunks) + 1  # rank of a chunk outside a list
+        missing = self._n + 1  # rank of a chunk outside a list
         rows = []
         for c in with_signals:
             named = {name: float(getattr(c.signals, name)) for name in SIGNAL_FEATURES}

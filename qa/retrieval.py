@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from qa.chunking import Chunk
 from qa.evidence import Candidate
-from qa.index import Index, top_scores
+from qa.stores import Hits, Store
 
 Stage = Literal["dense", "lexical", "fused", "ranked"]
 
@@ -36,13 +37,13 @@ class RetrievalSettings:
     name_disagreements: bool = True
 
 
-def single_list(ids: np.ndarray, dense_of: dict[int, float], lexical_scores: np.ndarray, by: str) -> list[Candidate]:
+def single_list(hits: Hits, dense_of: Mapping[int, float], lexical_of: Mapping[int, float], by: str) -> list[Candidate]:
     """Candidates in the order of one list (dense or lexical), for benchmarks of each alone."""
     out = []
-    for rank, chunk_id in enumerate(ids, 1):
-        c = int(chunk_id)
-        d, lex = dense_of.get(c, 0.0), float(lexical_scores[c])
-        out.append(Candidate(c, d if by == "dense" else lex, d, lex, *((rank, 0) if by == "dense" else (0, rank))))
+    for rank, chunk_id in enumerate(hits.ids.tolist(), 1):
+        d, lex = dense_of.get(chunk_id, 0.0), lexical_of.get(chunk_id, 0.0)
+        ranks = (rank, 0) if by == "dense" else (0, rank)
+        out.append(Candidate(chunk_id, d if by == "dense" else lex, d, lex, *ranks))
     return out
 
 
@@ -51,24 +52,18 @@ def ranks(order: np.ndarray) -> dict[int, int]:
     return {int(c): r for r, c in enumerate(order, 1)}
 
 
-def fuse(
-    dense_ids: np.ndarray,
-    dense_scores: np.ndarray,
-    lexical_scores: np.ndarray,
-    settings: RetrievalSettings,
-    lexical_top: np.ndarray | None = None,
-) -> list[Candidate]:
+def fuse(dense: Hits, lexical: Hits, lexical_of: Mapping[int, float], settings: RetrievalSettings) -> list[Candidate]:
     """Reciprocal-rank fusion of the dense top list and the BM25 top list, best first.
 
-    ``lexical_top``: the BM25 list, best first, when it is not simply the
-    chunks by score (an overlay interleaves the lists of two indexes).
+    Each list counts to ``settings.candidates``; a BM25 hit with no positive
+    score is no rank.  ``lexical_of``: the BM25 score of every chunk of either
+    list (those of the BM25 list are taken from it).
     """
     n = settings.candidates
-    if lexical_top is None:
-        lexical_top = top_scores(lexical_scores, n)
-    lexical_top = lexical_top[:n]
-    dense_rank, lexical_rank = ranks(dense_ids[:n]), ranks(lexical_top)
-    dense_of = {int(c): float(s) for c, s in zip(dense_ids, dense_scores, strict=True)}
+    kept = lexical.scores[:n] > 0
+    dense_rank, lexical_rank = ranks(dense.ids[:n]), ranks(lexical.ids[:n][kept])
+    dense_of = dict(zip(dense.ids.tolist(), dense.scores.tolist(), strict=True))
+    lexical_of = dict(zip(lexical.ids.tolist(), lexical.scores.tolist(), strict=True)) | dict(lexical_of)
     out = []
     for chunk_id in set(dense_rank) | set(lexical_rank):
         fused = 0.0
@@ -81,7 +76,7 @@ def fuse(
                 chunk_id,
                 fused,
                 dense_of.get(chunk_id, 0.0),
-                float(lexical_scores[chunk_id]),
+                float(lexical_of.get(chunk_id, 0.0)),
                 dense_rank.get(chunk_id, 0),
                 lexical_rank.get(chunk_id, 0),
             )
@@ -115,7 +110,7 @@ def overlap(a: Chunk, b: Chunk) -> float:
     return max(0, common) / max(1, min(a.end - a.start, b.end - b.start))
 
 
-def diversify(candidates: list[Candidate], index: Index, k: int, settings: RetrievalSettings) -> list[Candidate]:
+def diversify(candidates: list[Candidate], store: Store, k: int, settings: RetrievalSettings) -> list[Candidate]:
     """The best ``k`` candidates, skipping any that mostly repeat a better one.
 
     A repeat is a chunk that overlaps a chosen one by more than
@@ -125,10 +120,10 @@ def diversify(candidates: list[Candidate], index: Index, k: int, settings: Retri
     chosen: list[Candidate] = []
     vectors: list[np.ndarray] = []
     for cand in candidates:
-        chunk = index.chunks[cand.chunk_id]
-        if any(overlap(chunk, index.chunks[c.chunk_id]) > settings.max_overlap for c in chosen):
+        chunk = store.chunk(cand.chunk_id)
+        if any(overlap(chunk, store.chunk(c.chunk_id)) > settings.max_overlap for c in chosen):
             continue
-        vector = index.vector(cand.chunk_id)
+        vector = store.vector(cand.chunk_id)
         if any(float(vector @ v) > settings.near_duplicate for v in vectors):
             continue
         chosen.append(cand)

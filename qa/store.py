@@ -95,7 +95,7 @@ def _build(
         previous=previous,
     )
     index.save(index_dir, progress=progress)
-    return Engine(index, index_dir=index_dir)
+    return Engine(index, index_dir=index_dir, embedder=index.embedder)
 
 
 def load(
@@ -146,13 +146,13 @@ def load(
             raise error
         return _rebuild(index_dir, recipe, f"{error}; rebuilding it", embedder, settings)
     if not check.stale:
-        return Engine(index, index_dir=index_dir)
+        return Engine(index, index_dir=index_dir, embedder=index.embedder)
     message = f"index {index_dir} is stale for {corpus_dir}: " + "; ".join(check.stale)
     if strict:
         raise StaleIndexError(message)
     if not corpus_dir.is_dir():
         log.warning("%s; using the index as it is", message)
-        return Engine(index, index_dir=index_dir)
+        return Engine(index, index_dir=index_dir, embedder=index.embedder)
     return _rebuild(index_dir, recipe, f"{message}; rebuilding it", embedder, settings, previous=index)
 
 

@@ -127,7 +127,7 @@ def real_engine(repo_root: Path) -> qa.Engine:
         engine = qa.load(repo_root / "embeddings", strict=True)
     except qa.StaleIndexError as exc:
         pytest.fail(f"the committed index is stale; rebuild it with `qa index`: {exc}")
-    engine.index.encode_query("warm-up")  # load the model once, here
+    engine.embedder.encode(["warm-up"])  # load the model once, here
     return engine
 
 

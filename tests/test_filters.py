@@ -16,7 +16,7 @@ QUESTION = "Did the volcano erupt and do quokkas smile?"
 
 
 def test_filters_are_checked_against_the_index(tiny_engine):
-    chunks = tiny_engine.index.chunks
+    chunks = tiny_engine.store
     assert not Filters.of(chunks).active
     assert Filters.of(chunks, sources=["Nordic Herald"]).sources == {"Nordic Herald"}
     with pytest.raises(TypeError, match="sources must be a list of strings, not str"):

@@ -29,7 +29,7 @@ def same_index(a: Index, b: Index) -> None:
     assert np.array_equal(a.sentences.spans, b.sentences.spans)
     assert np.array_equal(a.sentences.offsets, b.sentences.offsets)
     assert np.array_equal(a.sentences.vectors, b.sentences.vectors)
-    assert a.document_frequencies == b.document_frequencies
+    assert a.frequencies == b.frequencies
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ def test_round_trip_gives_the_same_index(built: qa.Engine, index_dir: Path, hash
     assert loaded.index.chunks == built.index.chunks
     assert loaded.index.documents == built.index.documents
     assert loaded.index.manifest == built.index.manifest
-    assert loaded.index.document_frequencies == built.index.document_frequencies
+    assert loaded.index.frequencies == built.index.frequencies
     assert np.array_equal(loaded.index.dense.vectors(), built.index.dense.vectors())
     assert len(loaded.index.dense.vectors()) == len(built.index.chunks)
     question = "How many quokkas did rangers count?"
@@ -156,7 +156,7 @@ def test_stored_document_frequencies_equal_the_bm25_internals(built, index_dir: 
     index = Index.load(index_dir)
     counts = np.diff(np.asarray(index.lexical.scores["indptr"]))
     derived = {t: int(counts[i]) for t, i in index.lexical.vocab_dict.items() if t and i < len(counts)}
-    assert index.document_frequencies == derived
+    assert index.frequencies == derived
     stored = json.loads((index_dir / "document_frequencies.json").read_text(encoding="utf-8"))
     assert stored == {"n_chunks": len(index.chunks), "df": derived}
 
@@ -165,7 +165,7 @@ def test_document_frequencies_are_those_of_the_lexical_text(built, index_dir: Pa
     index = Index.load(index_dir)
     texts = [qa.index.lexical_text(index.documents[c.doc_id], c) for c in index.chunks]
     for token in ("quokka", "volcano", "island"):
-        assert index.document_frequencies[token] == sum(token in t for t in qa.index.tokenize(texts))
+        assert index.frequencies[token] == sum(token in t for t in qa.index.tokenize(texts))
 
 
 # --- staleness ----------------------------------------------------------------------

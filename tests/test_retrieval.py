@@ -9,6 +9,17 @@ import pytest
 
 from qa.chunking import Chunk
 from qa.retrieval import Candidate, RetrievalSettings, diversify, fuse, overlap, ranks
+from qa.stores import Hits
+
+
+def fuse_lists(dense_ids, dense_scores, lexical, settings: RetrievalSettings) -> list[Candidate]:
+    """`fuse` fed as a store feeds it, from every chunk's BM25 score: the BM25 list (positive scores, best first,
+    ``settings.candidates`` long) and the BM25 scores of the dense list."""
+    lexical = np.asarray(lexical, dtype=np.float32)
+    order = np.argsort(-lexical, kind="stable")
+    top = order[lexical[order] > 0][: settings.candidates]
+    dense = Hits(np.asarray(dense_ids, dtype=np.int64), np.asarray(dense_scores, dtype=np.float32))
+    return fuse(dense, Hits(top, lexical[top]), {int(i): float(lexical[i]) for i in dense.ids}, settings)
 
 
 def test_ranks_are_one_based():
@@ -19,7 +30,7 @@ def test_item_first_in_both_lists_ranks_first():
     dense_ids = np.array([2, 0, 1])
     dense_scores = np.array([0.9, 0.5, 0.4], dtype=np.float32)
     lexical = np.array([1.0, 0.5, 3.0, 0.0], dtype=np.float32)
-    fused = fuse(dense_ids, dense_scores, lexical, RetrievalSettings())
+    fused = fuse_lists(dense_ids, dense_scores, lexical, RetrievalSettings())
     assert fused[0].chunk_id == 2
     assert fused[0].score == pytest.approx(2 / 61)
     assert fused[0].dense == pytest.approx(0.9)
@@ -30,7 +41,7 @@ def test_item_first_in_both_lists_ranks_first():
 
 def test_zero_lexical_scores_are_not_a_lexical_rank():
     dense_ids = np.array([0])
-    fused = fuse(dense_ids, np.array([0.8], dtype=np.float32), np.array([0.0, 0.0, 2.0]), RetrievalSettings())
+    fused = fuse_lists(dense_ids, np.array([0.8], dtype=np.float32), np.array([0.0, 0.0, 2.0]), RetrievalSettings())
     assert {c.chunk_id for c in fused} == {0, 2}  # chunk 1 is in neither list
     lexical_only = next(c for c in fused if c.chunk_id == 2)
     assert lexical_only.dense == 0.0
@@ -38,7 +49,7 @@ def test_zero_lexical_scores_are_not_a_lexical_rank():
 
 
 def test_fuse_breaks_ties_by_chunk_id():
-    fused = fuse(np.array([1]), np.array([0.5], dtype=np.float32), np.array([3.0, 0.0]), RetrievalSettings())
+    fused = fuse_lists(np.array([1]), np.array([0.5], dtype=np.float32), np.array([3.0, 0.0]), RetrievalSettings())
     assert [c.chunk_id for c in fused] == [0, 1]  # same fused score: lower id first
 
 
@@ -46,16 +57,16 @@ def test_weights_and_candidate_limit():
     dense_ids = np.array([0, 1, 2])
     dense_scores = np.array([0.9, 0.8, 0.7], dtype=np.float32)
     lexical = np.array([0.0, 1.0, 5.0])
-    dense_only = fuse(dense_ids, dense_scores, lexical, RetrievalSettings(lexical_weight=0.0))
+    dense_only = fuse_lists(dense_ids, dense_scores, lexical, RetrievalSettings(lexical_weight=0.0))
     assert [c.chunk_id for c in dense_only] == [0, 1, 2]
-    lexical_heavy = fuse(dense_ids, dense_scores, lexical, RetrievalSettings(dense_weight=0.0))
+    lexical_heavy = fuse_lists(dense_ids, dense_scores, lexical, RetrievalSettings(dense_weight=0.0))
     assert lexical_heavy[0].chunk_id == 2
-    limited = fuse(dense_ids, dense_scores, lexical, RetrievalSettings(candidates=1))
+    limited = fuse_lists(dense_ids, dense_scores, lexical, RetrievalSettings(candidates=1))
     assert {c.chunk_id for c in limited} == {0, 2}
 
 
 def test_fuse_with_no_lexical_match():
-    fused = fuse(np.array([1, 0]), np.array([0.3, 0.2], dtype=np.float32), np.zeros(2), RetrievalSettings())
+    fused = fuse_lists(np.array([1, 0]), np.array([0.3, 0.2], dtype=np.float32), np.zeros(2), RetrievalSettings())
     assert [c.chunk_id for c in fused] == [1, 0]
 
 
@@ -81,9 +92,9 @@ def candidates(*ids: int) -> list[Candidate]:
 
 
 def fake_index(chunks: list[Chunk], vectors: np.ndarray | None = None) -> SimpleNamespace:
-    """What diversify reads of an index: its chunks and their vectors (orthogonal unless given)."""
+    """What diversify reads of a store: its chunks and their vectors (orthogonal unless given)."""
     vectors = np.eye(len(chunks), dtype=np.float32) if vectors is None else vectors
-    return SimpleNamespace(chunks=chunks, vector=lambda i: vectors[i])
+    return SimpleNamespace(chunk=lambda i: chunks[i], vector=lambda i: vectors[i])
 
 
 def chosen_ids(ids, k=10, index=None, **settings) -> list[int]:

@@ -1,0 +1,112 @@
+"""The store seam: what the engine, its second stage and an overlay read of an index, and nothing more.
+
+A store holds a corpus's documents, their chunks (verbatim spans), each
+chunk's sentences and vectors, and searches them; the `Engine` holds the
+configuration and the models and talks to a store only through `Store`.
+Stores follow the protocol by contract, not by subclassing (the same tests
+run against each: ``tests/test_store_contract.py``), so a store that lives in
+another process (Milvus) fits as well as the local one.
+
+Chunk ids are ints that stay valid within one store object: a write gives a
+new store object (a snapshot), and an engine answers each call from one.
+
+>>> import qa
+>>> store = qa.load().store
+>>> hits = store.lexical_search("Tartus bombing", 3)
+>>> store.chunk(int(hits.ids[0])).doc_id in set(store.doc_ids())
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+
+from qa.chunking import Chunk
+from qa.documents import Document
+from qa.filters import NO_FILTERS, Filters
+
+
+class Hits(NamedTuple):
+    """Chunk ids and their scores, best first (ties: lower id first)."""
+
+    ids: np.ndarray  # int64
+    scores: np.ndarray  # float32
+
+    @classmethod
+    def empty(cls) -> Hits:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What decides a store's content: the model that embedded it and how documents were chunked."""
+
+    model: str
+    model_version: str
+    dim: int
+    runtime: str  # the embedding path (`qa.models.load_embedder`): questions are embedded the same way
+    chunking: dict  # `ChunkingSettings.to_dict()`
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The read side of an index, as the engine uses it; see the module's docstring."""
+
+    @property
+    def info(self) -> StoreInfo: ...
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """doc id -> why that corpus file is not indexed."""
+        ...
+
+    def __len__(self) -> int:
+        """How many chunks are searchable (the N of BM25's IDF)."""
+        ...
+
+    def chunk(self, chunk_id: int) -> Chunk: ...
+
+    def document(self, doc_id: str) -> Document:
+        """The document whose text chunk offsets point into; `KeyError` naming it when there is none."""
+        ...
+
+    def has_document(self, doc_id: str) -> bool: ...
+
+    def doc_ids(self) -> Iterator[str]:
+        """Every indexed document's id, in corpus order."""
+        ...
+
+    def sources(self) -> list[str]:
+        """The outlets chunks name, sorted."""
+        ...
+
+    def sentences_of(self, chunk_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """A chunk's sentences: their document spans ``(n, 2)`` and unit vectors ``(n, dim)``, in reading order."""
+        ...
+
+    def vector(self, chunk_id: int) -> np.ndarray:
+        """A chunk's stored unit vector."""
+        ...
+
+    def document_frequencies(self, terms: Collection[str]) -> dict[str, int]:
+        """How many chunks hold each of ``terms`` (as BM25 tokenizes them); terms no chunk holds are left out."""
+        ...
+
+    def dense_search(self, vector: np.ndarray, n: int, filters: Filters = NO_FILTERS) -> Hits:
+        """The ``n`` chunks closest to a unit ``vector`` by cosine, among those ``filters`` allow."""
+        ...
+
+    def lexical_search(self, text: str, n: int, filters: Filters = NO_FILTERS) -> Hits:
+        """The ``n`` best chunks by BM25 for ``text`` with a positive score, among those ``filters`` allow."""
+        ...
+
+    def lexical_scores(self, text: str, ids: np.ndarray) -> np.ndarray:
+        """The BM25 score for ``text`` of each chunk of ``ids`` (0 where no term matches)."""
+        ...
+
+
+__all__ = ["Hits", "Store", "StoreInfo"]

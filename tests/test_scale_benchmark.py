@@ -1,0 +1,74 @@
+"""`benchmarks/scale.py` runs every phase end to end on a small corpus and prints a number in every column.
+
+About 300 passages indexed with `qa.HashEmbedder` into a temporary cache, five questions (about 45 s on 2 cores).
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import redirect_stdout
+from io import StringIO
+from pathlib import Path
+
+import pytest
+
+from tests.test_benchmark_smoke import load_script, tables
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "scale.py"
+NUMBER = r"\d[\d,]*(\.\d+)?"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+    """The printed output, the cache and the --out file of one small run of every phase."""
+    if not (SCRIPT.parent.parent.parent / "shared" / "eval" / "wikipedia").is_dir():
+        pytest.skip("the shared evaluation data is not on this machine")
+    cache, out = tmp_path_factory.mktemp("scale"), tmp_path_factory.mktemp("out") / "scale.md"
+    args = ["--passages", "300", "--questions", "5", "--cache", str(cache), "--out", str(out)]
+    buffer = StringIO()
+    with redirect_stdout(buffer):
+        assert load_script(SCRIPT).main(args) == 0
+    return buffer.getvalue(), cache, out
+
+
+def recall_hook() -> bool:
+    """Whether the store offers `qa.stores.dense_recall` (before it does, recall@10 is "n/a")."""
+    try:
+        from qa.stores import dense_recall  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_every_column_holds_numbers(run: tuple[str, Path, Path]):
+    scale = next(rows for title, rows in tables(run[0]).items() if title.startswith("Scale"))
+    assert len(scale) == 1
+    for column, value in scale[0].items():
+        if column == "recall@10" and not recall_hook():
+            assert value == "n/a"
+            continue
+        assert re.fullmatch(rf"{NUMBER}( / {NUMBER})?", value), (column, value)
+    assert int(scale[0]["chunks"]) >= int(scale[0]["documents"]) > 200
+
+
+def test_every_limit_is_judged(run: tuple[str, Path, Path]):
+    limits = tables(run[0])["Limits of the issue"]
+    assert len(limits) == 11
+    for row in limits:
+        if row["measure"].startswith("recall") and not recall_hook():
+            assert (row["measured"], row["within"]) == ("n/a", "")
+        else:
+            assert row["within"] in ("✓", "✗") and re.match(NUMBER, row["measured"]), row
+
+
+def test_the_out_file_holds_the_printed_tables(run: tuple[str, Path, Path]):
+    output, _, out = run
+    assert out.read_text(encoding="utf-8").strip() in output
+
+
+def test_the_corpus_is_written_once(run: tuple[str, Path, Path]):
+    scale = load_script(SCRIPT)
+    corpus = run[1] / "corpus-300"
+    files, written = scale.write_corpus(corpus, 300)
+    assert written == 0 and files == len(list(corpus.rglob("*.txt")))
+    assert not (run[1] / "resume-300").exists()  # the resume phase's index is removed

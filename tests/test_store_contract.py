@@ -1,0 +1,216 @@
+"""The store contract: every store answers the engine's questions alike (`qa.stores.Store`).
+
+The same tests run against each store over the same documents: the `Index`
+of today's folders, the segmented `LocalStore` in one segment and in
+several, and a `LocalStore` whose documents were deleted and added again.
+The next store (Milvus) joins the ``store`` fixture's list.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import qa
+from qa import folders
+from qa.documents import file_sha256
+from qa.filters import Filters
+from qa.index import Index, segment_contents
+from qa.stores import Store, StoreInfo
+from qa.stores.local import MANIFEST, SEGMENTS, LocalStore, StoreFormatError
+from qa.stores.segment import SAMPLED, Contents, FileStat
+
+QUESTIONS = ["Do quokkas smile on Rottnest Island?", "volcano erupted lava airport", "sourdough starter flour", "zzz"]
+
+
+def stats(corpus: Path, documents: list[qa.Document]) -> list[FileStat]:
+    out = []
+    for d in documents:
+        st = (corpus / d.doc_id).stat()
+        out.append(FileStat(st.st_size, st.st_mtime_ns, file_sha256(corpus / d.doc_id)))
+    return out
+
+
+def contents(corpus: Path, documents: list[qa.Document], embedder) -> Contents:
+    return segment_contents(documents, stats(corpus, documents), embedder=embedder)
+
+
+def local_store(
+    folder: Path, corpus: Path, documents: list[qa.Document], embedder, groups: list[list[int]]
+) -> LocalStore:
+    """A store of ``documents`` with one segment per group of document positions."""
+    info = StoreInfo(embedder.name, embedder.version, embedder.dim, embedder.runtime, qa.ChunkingSettings().to_dict())
+    store = LocalStore.create(folder, info)
+    for group in groups:
+        store = store.add_segment(contents(corpus, [documents[i] for i in group], embedder))
+    return store
+
+
+@pytest.fixture
+def documents(tiny_corpus: Path) -> list[qa.Document]:
+    return qa.load_corpus(tiny_corpus)
+
+
+@pytest.fixture
+def reference(documents, hash_embedder) -> Index:
+    return Index.of_documents(documents, embedder=hash_embedder)
+
+
+@pytest.fixture(params=["index", "one segment", "two segments", "deleted and added again"])
+def store(request, documents, tiny_corpus, tmp_path, hash_embedder, reference) -> Store:
+    if request.param == "index":
+        return reference
+    if request.param == "one segment":
+        return local_store(tmp_path / "store", tiny_corpus, documents, hash_embedder, [[0, 1, 2]])
+    if request.param == "two segments":
+        return local_store(tmp_path / "store", tiny_corpus, documents, hash_embedder, [[0], [1, 2]])
+    store = local_store(tmp_path / "store", tiny_corpus, documents, hash_embedder, [[0, 1, 2]])
+    store = store.removed(["alpha.txt"])
+    return store.add_segment(contents(tiny_corpus, documents[:1], hash_embedder))
+
+
+def chunks_of(store: Store, ids) -> list[qa.Chunk]:
+    return [store.chunk(int(i)) for i in ids]
+
+
+def test_it_follows_the_protocol(store):
+    assert isinstance(store, Store)
+
+
+def test_it_holds_the_same_documents_chunks_and_outlets(store, reference):
+    assert sorted(store.doc_ids()) == sorted(reference.doc_ids())
+    assert len(store) == len(reference)
+    assert store.sources() == reference.sources()
+    every = store.dense_search(np.ones(reference.info.dim, dtype=np.float32) / 8, 1000)
+    assert sorted(chunks_of(store, every.ids), key=repr) == sorted(reference.chunks, key=repr)
+
+
+def test_every_chunk_is_verbatim_and_its_sentences_lie_inside_it(store):
+    for chunk_id in store.dense_search(np.ones(store.info.dim, dtype=np.float32) / 8, 1000).ids:
+        chunk = store.chunk(int(chunk_id))
+        document = store.document(chunk.doc_id)
+        assert 0 <= chunk.start < chunk.end <= len(document.text)
+        spans, vectors = store.sentences_of(int(chunk_id))
+        assert len(spans) == len(vectors) >= 1
+        assert all(chunk.start <= s <= e <= chunk.end for s, e in spans.tolist())
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_bm25_ranks_and_scores_as_the_reference(store, reference, question):
+    hits, expected = store.lexical_search(question, 10), reference.lexical_search(question, 10)
+    assert np.allclose(hits.scores, expected.scores, atol=1e-5)
+    assert sorted(map(repr, chunks_of(store, hits.ids))) == sorted(map(repr, chunks_of(reference, expected.ids)))
+    assert np.allclose(store.lexical_scores(question, hits.ids), hits.scores, atol=1e-5)
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_dense_search_finds_the_same_chunks_by_cosine(store, reference, hash_embedder, question):
+    vector = hash_embedder.encode([question])[0]
+    hits, expected = store.dense_search(vector, 4), reference.dense_search(vector, 4)
+    assert np.allclose(hits.scores, expected.scores, atol=1e-5)
+    assert list(hits.scores) == sorted(hits.scores, reverse=True)
+    assert np.allclose([store.vector(int(i)) @ vector for i in hits.ids], hits.scores, atol=1e-5)
+
+
+def test_document_frequencies_are_the_references(store, reference):
+    terms = ["quokka", "volcano", "bread", "nowher"]
+    assert store.document_frequencies(terms) == reference.document_frequencies(terms)
+
+
+def test_filters_apply_inside_both_searches(store, hash_embedder):
+    filters = Filters.of(store, sources=["Nordic Herald"])
+    vector = hash_embedder.encode(["volcano"])[0]
+    for hits in (store.dense_search(vector, 10, filters), store.lexical_search("volcano unrest", 10, filters)):
+        assert len(hits.ids) and {c.source for c in chunks_of(store, hits.ids)} == {"Nordic Herald"}
+    only_beta = Filters.of(store, documents=["beta.txt"], sections=["article"])
+    hits = store.dense_search(vector, 10, only_beta)
+    assert {(c.doc_id, c.section) for c in chunks_of(store, hits.ids)} == {("beta.txt", "article")}
+
+
+def test_an_unknown_document_is_a_key_error_naming_it(store):
+    assert not store.has_document("missing.txt")
+    with pytest.raises(KeyError, match="missing.txt"):
+        store.document("missing.txt")
+
+
+# --- the local store's writes ---------------------------------------------------------------------
+
+
+def test_a_deleted_document_is_gone_and_bm25_counts_only_live_chunks(documents, tiny_corpus, tmp_path, hash_embedder):
+    store = local_store(tmp_path / "store", tiny_corpus, documents, hash_embedder, [[0, 1, 2]]).removed(["beta.txt"])
+    without = Index.of_documents([d for d in documents if d.doc_id != "beta.txt"], embedder=hash_embedder)
+    assert not store.has_document("beta.txt") and "beta.txt" not in set(store.doc_ids())
+    assert len(store) == len(without)
+    for question in QUESTIONS:
+        assert np.allclose(store.lexical_search(question, 10).scores, without.lexical_search(question, 10).scores)
+    hits = store.dense_search(hash_embedder.encode(["volcano"])[0], 100)
+    assert "beta.txt" not in {c.doc_id for c in chunks_of(store, hits.ids)}
+    with pytest.raises(KeyError):
+        store.removed(["beta.txt"])
+
+
+def test_a_reopened_store_is_the_committed_one(documents, tiny_corpus, tmp_path, hash_embedder):
+    store = local_store(tmp_path / "store", tiny_corpus, documents, hash_embedder, [[0], [1, 2]]).removed(
+        ["sub/gamma.md"]
+    )
+    again = LocalStore.open(tmp_path / "store")
+    assert list(again.doc_ids()) == list(store.doc_ids()) == ["alpha.txt", "beta.txt"]
+    hits = again.lexical_search("quokka", 5)
+    assert np.array_equal(hits.ids, store.lexical_search("quokka", 5).ids)
+
+
+def test_a_write_costs_what_changed(documents, tiny_corpus, tmp_path, hash_embedder):
+    """An added segment and a deletion write their own files and the manifest, never an existing segment's."""
+    folder = tmp_path / "store"
+    store = local_store(folder, tiny_corpus, documents, hash_embedder, [[0, 1]])
+    before = {p: p.stat().st_mtime_ns for p in (folder / SEGMENTS).rglob("*") if p.is_file()}
+    store = store.add_segment(contents(tiny_corpus, documents[2:], hash_embedder))
+    store.removed(["alpha.txt"])
+    after = {p: p.stat().st_mtime_ns for p in (folder / SEGMENTS).rglob("*") if p.is_file()}
+    assert all(after[p] == t for p, t in before.items())
+    assert len({p.parent for p in set(after) - set(before)}) == 1  # one new segment folder
+
+
+def test_a_segment_written_but_never_committed_is_ignored_then_tidied(documents, tiny_corpus, tmp_path, hash_embedder):
+    folder = tmp_path / "store"
+    store = local_store(folder, tiny_corpus, documents, hash_embedder, [[0, 1]])
+    committed = (folder / MANIFEST).read_bytes()
+    store.add_segment(contents(tiny_corpus, documents[2:], hash_embedder))
+    (folder / MANIFEST).write_bytes(committed)  # as if killed before the manifest was replaced
+    reopened = LocalStore.open(folder)
+    assert sorted(reopened.doc_ids()) == ["alpha.txt", "beta.txt"]
+    reopened.tidy()
+    assert len(list((folder / SEGMENTS).iterdir())) == 1
+
+
+def test_a_damaged_segment_file_is_named(documents, tiny_corpus, tmp_path, hash_embedder):
+    folder = tmp_path / "store"
+    local_store(folder, tiny_corpus, documents, hash_embedder, [[0, 1, 2]])
+    chunks = next((folder / SEGMENTS).iterdir()) / "chunks.npy"
+    data = bytearray(chunks.read_bytes())
+    data[-3] ^= 0xFF
+    chunks.write_bytes(bytes(data))
+    with pytest.raises(StoreFormatError, match="chunks.npy"):
+        LocalStore.open(folder)
+
+
+def test_forged_text_is_never_shown(documents, tiny_corpus, tmp_path, hash_embedder):
+    """An edit of a document's text that keeps every checksum (the text file is sampled) is caught when it is read."""
+    folder = tmp_path / "store"
+    local_store(folder, tiny_corpus, documents, hash_embedder, [[0, 1, 2]])
+    segment = next((folder / SEGMENTS).iterdir())
+    lines = (segment / "documents.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    row = json.loads(lines[0])
+    row["text"] = row["text"].replace("happiest", "saddest!")  # same length
+    lines[0] = json.dumps(row, ensure_ascii=False) + "\n"
+    (segment / "documents.jsonl").write_text("".join(lines), encoding="utf-8")
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    entry = manifest["segments"][0]
+    entry["checksums"] = folders.checksums(segment, folders.Layout(record=MANIFEST, sampled=SAMPLED))
+    (folder / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    store = LocalStore.open(folder)
+    with pytest.raises(StoreFormatError, match="not the text indexed"):
+        store.document("alpha.txt")
