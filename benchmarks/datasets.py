@@ -23,10 +23,10 @@ import numpy as np
 
 import qa
 from qa.documents import file_sha256
-from qa.index import FORMAT_VERSION
 from qa.models import DEFAULT_RUNTIME
 from qa.progress import Bars
 from qa.sentence_map import SENTENCE_MAP_FILE
+from qa.stores.local import FORMAT as FORMAT_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "eval"
@@ -170,9 +170,8 @@ class QueryMemo:
 
 
 def memoised(engine: qa.Engine) -> qa.Engine:
-    index = engine.index
-    index.embedder = QueryMemo(index.model)
-    return engine
+    """An engine like ``engine`` (default ranker, calibrator and reader) that embeds each text once."""
+    return qa.Engine(engine.store, engine.settings, engine.ranker, embedder=QueryMemo(engine.embedder))
 
 
 def training_record(command: str) -> dict:

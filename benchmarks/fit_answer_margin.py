@@ -53,7 +53,7 @@ def readings(questions: list[dict]) -> dict[str, np.ndarray]:
             continue
         out["margin"][i] = reading.margin
         if not q["is_impossible"]:
-            chunk = engine.index.chunks[top.chunk_id]
+            chunk = engine.store.chunk(top.chunk_id)
             text = engine.document(chunk.doc_id).text[chunk.start : chunk.end]
             out["f1"][i] = max(answer_f1(text[reading.span[0] : reading.span[1]], a) for a in q["answers"])
     return out

@@ -48,7 +48,7 @@ def readings(engine: qa.Engine, questions: list[dict]) -> dict[str, np.ndarray]:
     for i, q in enumerate(questions):
         chosen = engine.choose(engine.evidence(q["question"]), READ)
         for j, c in enumerate(chosen):
-            chunk = engine.index.chunks[c.chunk_id]
+            chunk = engine.store.chunk(c.chunk_id)
             text = engine.document(chunk.doc_id).text
             out["score"][i, j] = c.score
             passage = text[chunk.start : chunk.end]

@@ -47,7 +47,7 @@ with tempfile.TemporaryDirectory() as folder:
     options = {} if runtime == "default" else {"embedder": qa.load_embedder(qa.DEFAULT_MODEL, runtime)}
     engine = qa.build(corpus, os.path.join(folder, "index"), incremental=False, **options)
     seconds = time.perf_counter() - started
-print(json.dumps({"seconds": seconds, "chunks": engine.index.manifest.n_chunks}))
+print(json.dumps({"seconds": seconds, "chunks": len(engine.store)}))
 """
 
 ENCODE = """

@@ -84,7 +84,7 @@ def default_engine(cache: Path) -> qa.Engine:
 
 def at_stage(engine: qa.Engine, stage: str, reader: bool = False) -> qa.Engine:
     """The engine's index ranked up to ``stage``, with the shipped reader or (the stages before it) without."""
-    return qa.Engine(engine.index, qa.RetrievalSettings(stage=stage), reader="shipped" if reader else None)
+    return qa.Engine(engine.store, qa.RetrievalSettings(stage=stage), reader="shipped" if reader else None)
 
 
 STAGES = (("fused", False), ("ranked", False), ("ranked", True))  # the last is `ask` as users get it
@@ -185,8 +185,7 @@ class Bench:
 
 def doc_ranking(engine: qa.Engine, query: str) -> list[str]:
     """Documents in order of their best chunk in ``engine.search(query, 300)``."""
-    chunks = engine.index.chunks
-    return list(dict.fromkeys(chunks[c.chunk_id].doc_id for c in engine.search(query, n=300)))
+    return list(dict.fromkeys(engine.store.chunk(c.chunk_id).doc_id for c in engine.search(query, n=300)))
 
 
 def ndcg_at_10(ranking: list[str], relevant: set[str]) -> float:

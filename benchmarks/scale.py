@@ -169,7 +169,7 @@ def timed_load(index: Path) -> tuple[qa.Engine, dict]:
 def chunk_count(engine: qa.Engine) -> int | None:
     """The index's chunk count where the engine tells it (None where the index internals no longer do)."""
     try:
-        return int(engine.index.manifest.n_chunks)
+        return len(engine.store)
     except AttributeError:
         return None
 

@@ -79,12 +79,12 @@ def features(engine: qa.Engine, question: str, leave_out: str | None = None, ans
     """
     evidence = engine.evidence(question)
     if leave_out:
-        kept = tuple(c for c in evidence.candidates if not engine.index.chunks[c.chunk_id].doc_id.startswith(leave_out))
+        kept = tuple(c for c in evidence.candidates if not engine.store.chunk(c.chunk_id).doc_id.startswith(leave_out))
         evidence = replace(evidence, candidates=kept, best_dense=max((c.dense for c in kept), default=0.0))
     chosen = engine.choose(evidence) if evidence.candidates else []
     if chosen and answers:
-        chunk = engine.index.chunks[chosen[0].chunk_id]
-        if any(a in engine.index.documents[chunk.doc_id].text[chunk.start : chunk.end] for a in answers):
+        chunk = engine.store.chunk(chosen[0].chunk_id)
+        if any(a in engine.store.document(chunk.doc_id).text[chunk.start : chunk.end] for a in answers):
             return None
     return confidence_features(evidence, chosen)
 

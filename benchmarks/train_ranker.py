@@ -59,7 +59,7 @@ def featurise(fused: qa.Engine, question: str, spans: list[tuple[str, int, int]]
     """Features and labels of the fused top candidates of one question, exactly as the ranked stage builds them."""
     evidence = fused.evidence(question)
     candidates, x = fused.featurizer.featurize(evidence.question, evidence.candidates[:DEPTH])
-    chunks = [fused.index.chunks[c.chunk_id] for c in candidates]
+    chunks = [fused.store.chunk(c.chunk_id) for c in candidates]
     y = np.asarray([any(covers(c.doc_id, c.start, c.end, s, share) for s in spans) for c in chunks], dtype=float)
     return x, y
 

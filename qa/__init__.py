@@ -12,11 +12,12 @@ from qa.chunking import Chunk, ChunkingSettings
 from qa.documents import Corpus, CorpusError, Document, Segment, load_corpus, read_corpus
 from qa.engine import Engine
 from qa.evidence import Candidate, Evidence, Question
-from qa.index import Index, IndexFormatError, IndexLockedError, IndexVersionError, StaleIndexError
 from qa.models import DEFAULT_MODEL, DEFAULT_RUNTIME, RUNTIMES, HashEmbedder, ModelError, load_embedder
 from qa.progress import Progress
 from qa.retrieval import RetrievalSettings
-from qa.store import build, default_corpus_dir, default_index_dir, load
+from qa.store import IndexLockedError, build, default_corpus_dir, default_index_dir, load
+from qa.stores import Hits, IndexFormatError, IndexVersionError, StaleIndexError, Store, StoreInfo
+from qa.stores.local import LocalStore
 
 __all__ = [
     "Answer",
@@ -31,10 +32,11 @@ __all__ = [
     "Engine",
     "Evidence",
     "HashEmbedder",
-    "Index",
+    "Hits",
     "IndexFormatError",
     "IndexLockedError",
     "IndexVersionError",
+    "LocalStore",
     "ModelError",
     "Passage",
     "Progress",
@@ -43,6 +45,8 @@ __all__ = [
     "RetrievalSettings",
     "Segment",
     "StaleIndexError",
+    "Store",
+    "StoreInfo",
     "build",
     "default_corpus_dir",
     "default_index_dir",

@@ -26,8 +26,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from qa.index import tokenize
 from qa.models import ModelError
+from qa.stores.lexical import tokenize
 
 if TYPE_CHECKING:
     from spacy.language import Language

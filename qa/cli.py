@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 from qa.documents import CorpusError
-from qa.index import IndexFormatError, IndexLockedError, StaleIndexError
+from qa.folders import FolderLockedError as IndexLockedError
 from qa.models import RUNTIMES, ModelError
+from qa.stores import IndexFormatError, StaleIndexError
 
 
 def _engine(index_dir: str | None, reader: bool = True):
@@ -41,15 +42,15 @@ def cmd_index(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     embedder = load_embedder(DEFAULT_MODEL, args.runtime) if args.runtime else None
     engine = build(args.corpus, out, embedder=embedder, progress=silent if args.quiet else Bars(), strict=args.strict)
-    m = engine.index.manifest
+    store = engine.store
     print(
-        f"indexed {len(engine.documents)} documents as {m.n_chunks} chunks with {m.model} "
+        f"indexed {len(engine.documents)} documents as {len(store)} chunks with {store.info.model} "
         f"into {out} in {time.perf_counter() - started:.1f}s"
     )
     print(_reader_line())
-    if m.skipped:
-        print(f"skipped {len(m.skipped)} file(s):")
-        for doc_id, why in sorted(m.skipped.items()):
+    if store.skipped:
+        print(f"skipped {len(store.skipped)} file(s):")
+        for doc_id, why in sorted(store.skipped.items()):
             print(f"  {doc_id}: {why}")
     return 0
 

@@ -1,23 +1,24 @@
-"""Change a corpus folder and its saved index together: add files, remove documents.
+"""Change a corpus folder and its store together, as one transaction: add files, remove documents.
 
-Each change holds the index's writer lock from the first file it touches to
-the swap of the saved index, so two writers (threads or processes) take
-turns and never lose each other's change: the one that waited starts from
-the index on disk, not from the one it had loaded.  Only new and changed
-files are read and embedded (`Index.build` with the current index as
-``previous``); BM25 and the document frequencies are recomputed.
+Each change holds the store's writer lock from its first step to its
+commit, so two writers (threads or processes) take turns; the one that
+waited starts from the store as committed, not from the one it had opened.
+Only the files added are read and embedded, into one small new segment; a
+removal is a deletion mark.  Neither rewrites the rest of the index.
 
-- A file added from outside the corpus folder is checked first (it must be
-  a readable document of a supported format), then copied in under a safe
-  name; a file inside it is indexed where it stands.
-- A removed document's file is deleted only after the index without it is
-  saved: a crash in between leaves the file, and the next load, seeing the
-  corpus and the index disagree, indexes it again; nothing is lost.
+The corpus folder and the store change together or not at all: before it
+touches the folder, a change writes a journal (``pending.json`` in the
+store folder) naming the files it will copy in or delete and the commit it
+starts from.  `recover` (run by the next writer, and by `qa.load`) reads a
+journal left by a killed change: if the store was not committed, the copies
+are deleted again (rolled back); if it was, the deletions are finished
+(rolled forward).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import secrets
@@ -27,106 +28,167 @@ from pathlib import Path
 
 from qa import folders
 from qa.chunking import ChunkingSettings
-from qa.documents import CorpusError, doc_id_of, file_sha256, load_document, unsupported_format
-from qa.index import LOCK_TIMEOUT, Index, IndexFormatError, saved_checksums
-from qa.progress import Callback, silent
+from qa.documents import CorpusError, doc_id_of, file_sha256, load_document, read_metadata, unsupported_format
+from qa.index import segment_contents
+from qa.models import Embedder
+from qa.progress import Callback, Progress, silent
+from qa.scan import stat_of
+from qa.stores.local import LocalStore, write_atomically
 
 MAX_NAME = 120  # characters of a copied file's name, before any "-2"
+JOURNAL = "pending.json"
+LOCK_TIMEOUT = 30.0  # seconds a change waits while another process writes the same store
 
 
 def add_files(
-    index: Index,
-    index_dir: str | Path,
+    store: LocalStore,
     paths: Sequence[str | Path],
     *,
+    embedder: Embedder,
     progress: Callback = silent,
     lock_timeout: float = LOCK_TIMEOUT,
-) -> tuple[Index, list[str]]:
-    """Put ``paths`` into the corpus folder of the index saved in ``index_dir``; the new index and their doc ids.
+) -> tuple[LocalStore, list[str]]:
+    """Put ``paths`` into the store's corpus folder and index them; the new store and their doc ids.
+
+    A file the store already indexes as it is (same size, modification time
+    and sha256) is neither copied nor embedded again.
 
     `CorpusError` (naming the file and why) before anything changes, for a
     file that is missing, a folder, of an unsupported format or unreadable.
     """
-    index_dir = Path(index_dir)
     sources = [Path(p) for p in paths]
     if not sources:
         raise ValueError("no files to add")
-    with _editing(index, index_dir, lock_timeout) as (current, corpus_dir):
+    with _editing(store, lock_timeout) as current:
+        corpus_dir = current.corpus_path()
         for path in sources:
             _check_addable(path)
-        placed: list[Path] = []  # copies made by this call, removed again if it fails
+        placements = _placements(sources, corpus_dir)
+        copies = [target for source, target in placements if source != target]
+        _begin(current, copies=copies)
         try:
-            doc_ids = [_place(path, corpus_dir, placed) for path in sources]
-            new = _rebuild(current, index_dir, corpus_dir, progress)
+            for source, target in placements:
+                if source != target:
+                    _copy_new(source, target)
+            doc_ids = list(dict.fromkeys(doc_id_of(target, corpus_dir) for _, target in placements))
+            stats = {d: stat_of(corpus_dir / d) for d in doc_ids}
+            todo = [d for d in doc_ids if not (current.has_document(d) and current.recorded(d) == stats[d])]
+            metadata = read_metadata(corpus_dir)
+            documents = []
+            progress(Progress("reading", 0, len(todo)))
+            for done, doc_id in enumerate(todo, 1):
+                documents.append(load_document(corpus_dir / doc_id, corpus_dir, metadata.get(doc_id)))
+                progress(Progress("reading", done, len(todo)))
+            contents = segment_contents(
+                documents, [stats[d] for d in todo], embedder=embedder, settings=_chunking(current), progress=progress
+            )
+            progress(Progress("saving", 0, 1))
+            new = current.write(add=contents) if todo else current  # a file indexed as it is: nothing to do
         except BaseException:
-            for copy in placed:
+            for copy in copies:
                 copy.unlink(missing_ok=True)
+            _end(current)
             raise
-    return new, list(dict.fromkeys(doc_ids))
+        _end(current)
+        progress(Progress("saving", 1, 1))
+        return new.merged(), doc_ids
 
 
-def remove_documents(
-    index: Index,
-    index_dir: str | Path,
-    doc_ids: Iterable[str],
-    *,
-    progress: Callback = silent,
-    lock_timeout: float = LOCK_TIMEOUT,
-) -> Index:
-    """Take documents out of the index saved in ``index_dir`` and delete their files; the new index.
+def remove_documents(store: LocalStore, doc_ids: Iterable[str], *, lock_timeout: float = LOCK_TIMEOUT) -> LocalStore:
+    """Take documents out of the store and delete their files from its corpus folder; the new store.
 
-    `KeyError` for a doc id the index does not know (indexed or skipped);
-    `CorpusError` when nothing would be left to index.
+    `KeyError` for a doc id the store does not know (indexed or skipped);
+    `CorpusError` when nothing would be left to answer from.
     """
-    index_dir = Path(index_dir)
     doc_ids = list(dict.fromkeys(doc_ids))
     if not doc_ids:
         raise ValueError("no documents to remove")
-    with _editing(index, index_dir, lock_timeout) as (current, corpus_dir):
+    with _editing(store, lock_timeout) as current:
+        corpus_dir = current.corpus_path()
         for doc_id in doc_ids:
-            if doc_id not in current.manifest.files:
-                raise KeyError(f"no document {doc_id!r} in the index {index_dir}")
+            if current.recorded(doc_id) is None:
+                raise KeyError(f"no document {doc_id!r} in the index {current.folder}")
         files = [_inside(corpus_dir / doc_id, corpus_dir) for doc_id in doc_ids]
-        new = _rebuild(current, index_dir, corpus_dir, progress, exclude=set(doc_ids))
+        if not set(current.doc_ids()) - set(doc_ids):
+            raise CorpusError(f"{corpus_dir}: removing {', '.join(doc_ids)} would leave no usable documents")
+        _begin(current, deletes=files)
+        new = current.write(remove=doc_ids)
         for path in files:
             path.unlink(missing_ok=True)
-    return new
+        _end(current)
+        return new.merged()
+
+
+def _chunking(store: LocalStore) -> ChunkingSettings:
+    return ChunkingSettings(**store.info.chunking)
 
 
 @contextmanager
-def _editing(index: Index, index_dir: Path, lock_timeout: float) -> Iterator[tuple[Index, Path]]:
-    """Under the writer lock: the index to start from (the saved one if another writer changed it), its corpus."""
-    with folders.writer_lock(index_dir, lock_timeout, "index"):
-        current = _current(index, index_dir)
-        yield current, current.corpus_path(index_dir)
+def _editing(store: LocalStore, lock_timeout: float) -> Iterator[LocalStore]:
+    """Under the writer lock: the store as committed now (another writer may have changed it), journal recovered."""
+    if store.folder is None:
+        raise TypeError("an in-memory store is never saved")
+    with folders.writer_lock(store.folder, lock_timeout, "index"):
+        current = LocalStore.open(store.folder)
+        recover(current)
+        current.tidy()
+        yield current
 
 
-def _current(index: Index, index_dir: Path) -> Index:
-    """``index`` if it is still the one saved in ``index_dir``; else the saved one (another writer changed it)."""
-    saved = saved_checksums(index_dir)
-    if saved is None or saved == index.manifest.checksums:
-        return index  # the same index, or nothing usable on disk (the rebuild replaces it)
+def _begin(store: LocalStore, *, copies: Sequence[Path] = (), deletes: Sequence[Path] = ()) -> None:
+    entry = {
+        "generation": store.manifest.generation,
+        "copies": [str(p) for p in copies],
+        "deletes": [str(p) for p in deletes],
+    }
+    write_atomically(store.folder / JOURNAL, json.dumps(entry).encode("utf-8"))
+
+
+def _end(store: LocalStore) -> None:
+    (store.folder / JOURNAL).unlink(missing_ok=True)
+    folders.flush(store.folder)
+
+
+def recover(store: LocalStore) -> bool:
+    """Finish or undo what a killed change left in the corpus folder (its journal says which); whether there
+    was anything.  Call it holding the writer lock, with ``store`` as committed."""
+    path = store.folder / JOURNAL
     try:
-        return Index.load(index_dir, embedder=index.embedder)
-    except (IndexFormatError, RuntimeError):
-        return index
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        entry = {}
+    committed = store.manifest.generation > entry.get("generation", store.manifest.generation)
+    for name in entry.get("deletes", []) if committed else entry.get("copies", []):
+        Path(name).unlink(missing_ok=True)
+    _end(store)
+    return True
 
 
-def _rebuild(
-    current: Index, index_dir: Path, corpus_dir: Path, progress: Callback, exclude: set[str] | None = None
-) -> Index:
-    """The corpus folder indexed again with what ``current`` holds reused, saved into ``index_dir``."""
-    new = Index.build(
-        corpus_dir,
-        embedder=current.model,
-        settings=ChunkingSettings(**current.manifest.chunking),
-        progress=progress,
-        corpus_label=current.manifest.corpus_dir,
-        previous=current,
-        exclude=exclude or (),
-    )
-    new.save(index_dir, progress=progress)
-    return new
+def _placements(sources: Sequence[Path], corpus_dir: Path) -> list[tuple[Path, Path]]:
+    """Where each file goes in the corpus: where it stands if inside the folder or if the same file is already
+    there; else a new name (``name``, ``name-2``…) that neither the folder nor an earlier file of this call takes."""
+    root = corpus_dir.resolve()
+    out, taken = [], set()
+    for path in sources:
+        resolved = path.resolve()
+        if resolved.is_relative_to(root):
+            out.append((resolved, resolved))
+            continue
+        digest = file_sha256(path)
+        for target in _candidates(corpus_dir, safe_name(path.name)):
+            if target in taken:
+                continue
+            if target.exists():
+                if target.is_file() and file_sha256(target) == digest:
+                    out.append((target, target))  # the same file is there already
+                    break
+                continue
+            out.append((path, target))
+            taken.add(target)
+            break
+    return out
 
 
 def _check_addable(path: Path) -> None:
@@ -138,25 +200,6 @@ def _check_addable(path: Path) -> None:
     if reason := unsupported_format(path):
         raise CorpusError(f"{path}: {reason}")
     load_document(path, path.parent)  # `UnusableFile` says why it cannot be used
-
-
-def _place(path: Path, corpus_dir: Path, placed: list[Path]) -> str:
-    """The doc id of ``path`` in the corpus: where it stands if inside the folder, else that of a copy made now."""
-    root = corpus_dir.resolve()
-    resolved = path.resolve()
-    if resolved.is_relative_to(root):
-        return doc_id_of(resolved, root)
-    name = safe_name(path.name)
-    digest = file_sha256(path)
-    for target in _candidates(corpus_dir, name):
-        if target.exists():
-            if target.is_file() and file_sha256(target) == digest:
-                return doc_id_of(target, corpus_dir)  # the same file is there already
-            continue
-        if _copy_new(path, target):
-            placed.append(target)
-            return doc_id_of(target, corpus_dir)
-    raise AssertionError("unreachable")
 
 
 def safe_name(name: str) -> str:
@@ -183,18 +226,14 @@ def unused_name(name: str, taken: Container[str]) -> str:
     return next(n for n in _names(name) if n not in taken)
 
 
-def _copy_new(source: Path, target: Path) -> bool:
-    """Copy ``source`` to ``target`` whole or not at all, never over an existing file; False if one appeared."""
+def _copy_new(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` whole or not at all, never over an existing file (`FileExistsError`)."""
     partial = target.with_name(f".{target.name}.part-{secrets.token_hex(4)}")  # not a document suffix: never indexed
     try:
         partial.write_bytes(source.read_bytes())
         with partial.open("rb") as f:
             os.fsync(f.fileno())
-        try:
-            os.link(partial, target)  # fails rather than replacing a file that appeared meanwhile
-        except FileExistsError:
-            return False
-        return True
+        os.link(partial, target)  # fails rather than replacing a file that appeared meanwhile
     finally:
         partial.unlink(missing_ok=True)
 

@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 
 from qa.answer_type import MONTHS
-from qa.index import tokenize
+from qa.stores.lexical import tokenize
 
 _FIGURE = re.compile(
     r"(?<![\w.,-])(?:(?P<qualifier>about|around|nearly|almost|at least|more than|over|some|up to|roughly|"

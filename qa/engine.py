@@ -37,14 +37,14 @@ from qa.evidence import Candidate, Evidence, Question
 from qa.filters import NO_FILTERS, Filters, string_list
 from qa.followup import read_in_context
 from qa.highlight import highlight, holding
-from qa.index import Index
 from qa.models import Deferred, Embedder, ModelError
-from qa.overlay import overlay_index
+from qa.overlay import overlay_store
 from qa.progress import Callback, silent
 from qa.ranker import Featurizer, Ranker, load_ranker
 from qa.reader import PassageReader, fingerprint, reader_shipped, shipped_reader, shipped_weights
 from qa.retrieval import RetrievalSettings, by_reading, diversify, fuse, single_list
 from qa.stores import Store
+from qa.stores.local import LocalStore
 
 log = logging.getLogger("qa")
 
@@ -114,7 +114,6 @@ class Engine:
         ranker: Ranker | None | Literal["shipped"] = "shipped",
         calibrator: Calibrator | None | Literal["shipped"] = "shipped",
         *,
-        index_dir: str | Path | None = None,
         reader: PassageReader | None | Literal["shipped"] = "shipped",
         embedder: Embedder | None = None,
     ):
@@ -130,7 +129,6 @@ class Engine:
         readerless = reader is None or reader == "shipped" and not reader_shipped()
         if self.calibrator is not None and self.calibrator.reads and readerless:
             raise ValueError("this calibrator was fitted on a reader's evidence: give the engine a reader")
-        self.index_dir = Path(index_dir) if index_dir is not None else None  # where `add` and `remove` save
         info = store.info
         self.embedder = embedder or Deferred(info.model, info.runtime, info.model_version, info.dim)
         self._snapshot = Snapshot.of(store, self.embedder)
@@ -196,7 +194,6 @@ class Engine:
             settings,
             ranker,
             self._calibrator,
-            index_dir=self.index_dir,
             reader=reader,
             embedder=self.embedder,
         )
@@ -216,9 +213,9 @@ class Engine:
         >>> engine.add(["~/Downloads/annual report.pdf"])             # doctest: +SKIP
         ['annual_report.pdf']
         """
-        folder = self._folder("add")
+        store = self._saved("add")
         with self._writing:
-            new, doc_ids = add_files(self._snapshot.store, folder, paths, progress=progress)
+            new, doc_ids = add_files(store, paths, embedder=self.embedder, progress=progress)
             self._snapshot = Snapshot.of(new, self.embedder)
         return doc_ids
 
@@ -227,10 +224,10 @@ class Engine:
 
         `KeyError` for a doc id this index does not have.
         """
-        folder = self._folder("remove")
+        store = self._saved("remove")
         with self._writing:
             ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
-            new = remove_documents(self._snapshot.store, folder, ids, progress=progress)
+            new = remove_documents(store, ids)
             self._snapshot = Snapshot.of(new, self.embedder)
 
     def overlay(
@@ -243,18 +240,26 @@ class Engine:
         none can.  ``names``: the doc id of each file (default: `upload_names`),
         so that a file keeps its id when the others change.
         """
-        layered = overlay_index(self._snapshot.store, self.embedder, paths, progress=progress, names=names)
+        layered = overlay_store(self._local_store(), self.embedder, paths, progress=progress, names=names)
         return Engine(
             layered, self.settings, self.ranker, self._calibrator, reader=self._reader, embedder=self.embedder
         )
 
-    def _folder(self, verb: str) -> Path:
-        if self.index_dir is None or not isinstance(self._snapshot.store, Index):
+    def _saved(self, verb: str) -> LocalStore:
+        """The store answering now, if it is one saved in a folder; else `TypeError` (an overlay is never saved)."""
+        store = self._snapshot.store
+        if not isinstance(store, LocalStore) or store.folder is None:
             raise TypeError(
                 f"cannot {verb} documents: this engine has no saved index (open one with qa.load or qa.build; "
                 "an overlay is never saved)"
             )
-        return self.index_dir
+        return store
+
+    def _local_store(self) -> LocalStore:
+        store = self._snapshot.store
+        if not isinstance(store, LocalStore):
+            raise TypeError("uploads go over a local store")
+        return store
 
     # --- the evidence of one question ---------------------------------------------
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.index import tokenize
+from qa.stores.lexical import tokenize
 
 # Related-word coverage at which a sentence with none of the question's terms is still marked
 # (unrelated words score about 0.2 to 0.3).

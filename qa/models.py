@@ -254,6 +254,15 @@ class SentenceTransformerEmbedder:
             return [known[w] for w in words]
 
 
+@lru_cache(maxsize=200_000)
+def _hash_direction(word: str, dim: int) -> np.ndarray:
+    """A word's fixed random direction (remembered: drawing it costs more than the rest of an encode)."""
+    seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+    vector = np.random.default_rng(seed).standard_normal(dim)
+    vector.flags.writeable = False
+    return vector
+
+
 class HashEmbedder:
     """A deterministic bag-of-words embedder: fast, offline, for tests only.
 
@@ -269,8 +278,7 @@ class HashEmbedder:
         self.dim = dim
 
     def _word_vector(self, word: str) -> np.ndarray:
-        seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
-        return np.random.default_rng(seed).standard_normal(self.dim)
+        return _hash_direction(word, self.dim)
 
     def encode(self, texts: list[str], *, progress: Done | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

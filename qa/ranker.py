@@ -30,10 +30,10 @@ from qa.cache import ChunkCache
 from qa.disagreement import counted_terms
 from qa.evidence import Candidate, Question, Signals
 from qa.highlight import SentenceTerms, coverage, score_sentences, sentence_terms
-from qa.index import lexical_text, tokenize
 from qa.linear import LinearModel
 from qa.models import Embedder
 from qa.stores import Store
+from qa.stores.lexical import lexical_text, tokenize
 
 RANKER_FILE = Path(__file__).with_name("ranker.json")
 # Words that carry no topic in a question ("what", "from", "did"…); BM25 keeps its shorter list.

@@ -1,33 +1,38 @@
-"""Where engines come from: build an index folder from a corpus, open one, rebuild it when stale or damaged."""
+"""Where engines come from: build a store folder from a corpus, open one, bring it up to date when it is stale.
+
+A build or an update holds the folder's writer lock (`qa.folders.writer_lock`)
+throughout; a build killed part-way leaves a store marked incomplete, which
+the next build resumes from its last committed segment (`qa.index.sync`).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from qa import folders
 from qa.chunking import ChunkingSettings
+from qa.collection import JOURNAL, recover
+from qa.documents import CorpusError
 from qa.engine import Engine
-from qa.index import (
-    LOCK_TIMEOUT,
-    MANIFEST,
-    Index,
-    IndexFormatError,
-    IndexVersionError,
-    StaleIndexError,
-    corpus_path,
-    read_manifest_data,
-    saved_checksums,
-)
-from qa.models import DEFAULT_MODEL, Embedder, load_embedder
+from qa.index import sync
+from qa.models import DEFAULT_MODEL, DEFAULT_RUNTIME, Embedder, installed_version, load_embedder
 from qa.progress import Callback, silent
+from qa.scan import Changes, changes_since
+from qa.stores import IndexFormatError, IndexVersionError, StaleIndexError, StoreInfo
+from qa.stores.local import MANIFEST, LocalStore, Manifest
 
 log = logging.getLogger("qa")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+LOCK_TIMEOUT = 30.0  # seconds a writer waits while another process writes the same index
+IndexLockedError = folders.FolderLockedError  # another process kept the index's lock longer than a writer waits
 
 
 def default_index_dir() -> Path:
@@ -52,6 +57,18 @@ def _relative(corpus_dir: Path, index_dir: Path) -> str:
         return str(corpus_dir.resolve())
 
 
+def info_of(embedder: Embedder, settings: ChunkingSettings) -> StoreInfo:
+    return StoreInfo(embedder.name, embedder.version, embedder.dim, embedder.runtime, settings.to_dict())
+
+
+@contextmanager
+def writing(index_dir: Path, lock_timeout: float | None = None) -> Iterator[None]:
+    """Hold the index folder's writer lock; `IndexLockedError` after ``lock_timeout`` (default `LOCK_TIMEOUT`) s."""
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    with folders.writer_lock(index_dir, LOCK_TIMEOUT if lock_timeout is None else lock_timeout, "index"):
+        yield
+
+
 def build(
     corpus_dir: str | Path,
     index_dir: str | Path | None = None,
@@ -62,40 +79,71 @@ def build(
     strict: bool = False,
     incremental: bool = True,
 ) -> Engine:
-    """Index every usable document of ``corpus_dir`` into ``index_dir`` (atomically) and return its engine.
+    """Index every usable document of ``corpus_dir`` into ``index_dir`` and return its engine.
 
     ``strict``: a corpus file that cannot be indexed raises `CorpusError`
     instead of being skipped (and listed in the manifest).  ``incremental``:
-    when ``index_dir`` holds an index that loads and verifies, the documents
-    that have not changed keep their vectors and only the others are embedded.
-    ``progress`` hears every phase's steps (`qa.progress.Bars` draws them).
+    when ``index_dir`` holds a store of the same model and chunking, only the
+    files added or changed since are read and embedded, and a build that was
+    killed part-way goes on from where it stopped.  ``progress`` hears every
+    phase's steps (`qa.progress.Bars` draws them).  A first build that finds
+    nothing to index (`CorpusError`) leaves no index folder behind.
     """
+    corpus_dir = Path(corpus_dir)
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
-    previous = _previous(index_dir) if incremental else None
-    return _build(Path(corpus_dir), index_dir, previous, embedder, settings, progress, strict)
+    embedder = embedder or load_embedder(DEFAULT_MODEL)
+    with writing(index_dir):
+        existed = index_dir.exists()
+        if (index_dir / JOURNAL).exists() and (index_dir / MANIFEST).exists():
+            try:
+                recover(LocalStore.open(index_dir))  # before this build commits: the journal counts commits
+            except (IndexFormatError, IndexVersionError) as exc:  # unknowable whether that change committed:
+                log.warning("%s: dropping the journal of an unfinished change (%s)", index_dir, exc)
+                (index_dir / JOURNAL).unlink()  # its files stay in the corpus and are indexed as they are
+        store = _reusable(index_dir, info_of(embedder, settings)) if incremental else None
+        if store is None or store.manifest.corpus_dir != _relative(corpus_dir, index_dir):
+            # An empty, unfinished store committed over whatever was there (killed from here on, it is resumed);
+            # then the files no commit names any more are removed.
+            store = LocalStore.create(index_dir, info_of(embedder, settings), _relative(corpus_dir, index_dir))
+            _clear(store)
+        try:
+            store = sync(store, corpus_dir, embedder=embedder, settings=settings, progress=progress, strict=strict)
+        except CorpusError:
+            if not existed:
+                shutil.rmtree(index_dir, ignore_errors=True)
+            raise
+    return Engine(store, embedder=embedder)
 
 
-def _build(
-    corpus_dir: Path,
-    index_dir: Path,
-    previous: Index | None,
-    embedder: Embedder | None,
-    settings: ChunkingSettings,
-    progress: Callback = silent,
-    strict: bool = False,
-) -> Engine:
-    """Build ``corpus_dir`` into ``index_dir``, with the vectors of ``previous`` for its unchanged documents."""
-    index = Index.build(
-        corpus_dir,
-        embedder=embedder,
-        settings=settings,
-        progress=progress,
-        corpus_label=_relative(corpus_dir, index_dir),
-        strict=strict,
-        previous=previous,
-    )
-    index.save(index_dir, progress=progress)
-    return Engine(index, index_dir=index_dir, embedder=index.embedder)
+def _reusable(index_dir: Path, info: StoreInfo) -> LocalStore | None:
+    """The store already in ``index_dir`` when it opens and was made the same way (its files are then reused)."""
+    if not (index_dir / MANIFEST).exists():
+        return None
+    try:
+        store = LocalStore.open(index_dir)
+    except (IndexFormatError, StaleIndexError) as exc:
+        log.info("not reusing %s: %s", index_dir, str(exc).splitlines()[0])
+        return None
+    store.tidy()
+    return store if store.info == info else None
+
+
+def _clear(store: LocalStore) -> None:
+    """Remove what the store's folder holds that its manifest does not name: segments and deletion marks of the
+    store it replaced, the files of format 3 (under the writer lock, after a new manifest is committed)."""
+    store.tidy()
+    index_dir = store.folder
+    for old in (
+        "documents.jsonl",
+        "chunks.jsonl",
+        "dense.faiss",
+        "dense_rows.npy",
+        "sentence_spans.npz",
+        "sentence_vectors.npy",
+        "document_frequencies.json",
+    ):  # format 3
+        (index_dir / old).unlink(missing_ok=True)
+    shutil.rmtree(index_dir / "bm25", ignore_errors=True)
 
 
 def load(
@@ -104,128 +152,161 @@ def load(
     strict: bool = False,
     embedder: Embedder | None = None,
     settings: ChunkingSettings | None = None,
+    progress: Callback = silent,
 ) -> Engine:
-    """The engine of the index in ``index_dir`` (default: the repo's ``embeddings/``).
+    """The engine of the store in ``index_dir`` (default: the repo's ``embeddings/``).
 
-    The index is verified, then checked against the corpus folder its manifest
-    names (and against ``settings`` and ``embedder`` when given).  With
-    ``strict``, a stale index raises `StaleIndexError` and a damaged, edited or
-    missing one `IndexFormatError`.  Otherwise either is rebuilt from the
-    corpus folder, with a warning that says why; without the corpus folder, a
-    stale index is used as it is (with a warning) and a damaged one raises.
-    An index that disagrees with its corpus is read again while other writers
-    holding its lock (`Engine.add` in other processes) change it, for at most
-    ``LOCK_TIMEOUT`` seconds in all.
+    The store is opened (checksums checked, tables memory-mapped), then its
+    corpus folder is scanned by size and modification time (`qa.scan`).  With
+    ``strict``, a stale store raises `StaleIndexError` and a damaged, missing
+    or unfinished one `IndexFormatError`.  Otherwise a stale store is brought
+    up to date (only what changed is read and embedded; the warning says
+    why, ``progress`` hears the steps) and a damaged one rebuilt from its
+    corpus folder; without the corpus folder, a stale store is used as it is
+    (with a warning) and a damaged one raises; an unfinished one always raises.
+
+    A store that disagrees with its corpus is read again while other writers
+    holding its lock (a build, `Engine.add` in another process) change it, for
+    at most `LOCK_TIMEOUT` seconds in all; what a killed `Engine.add` or
+    `Engine.remove` left in the corpus folder is undone or finished first
+    (`qa.collection.recover`).
     """
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
     deadline = time.monotonic() + LOCK_TIMEOUT
     while True:
+        _recover_journal(index_dir)
         try:
-            index = Index.load(index_dir, embedder=embedder)
+            store = LocalStore.open(index_dir)
         except (IndexFormatError, IndexVersionError) as exc:
             if strict:
                 raise
-            return _rebuild_unreadable(index_dir, exc, embedder, settings)
-        corpus_dir = index.corpus_path(index_dir)
-        check = index.check(corpus_dir, settings=settings, model=embedder.name if embedder else None)
-        left = deadline - time.monotonic()
-        if not (check.stale or check.problems) or left <= 0:
-            break
-        # An `add` or `remove` may be between changing the corpus and saving its index, or have saved it since
-        # this index was read: wait for a writer holding the lock, then read the index again.  Only when nobody
-        # was writing and the same index is still saved did the corpus itself change.
-        wrote = folders.wait_for_writer(index_dir, left, "index")
-        if not wrote and saved_checksums(index_dir) == index.manifest.checksums:
-            break
-    recipe = Recipe(corpus_dir, index.manifest.model, _chunking(index.manifest.chunking))
-    if check.problems:
-        error = IndexFormatError(
-            f"index {index_dir} contradicts its corpus {corpus_dir}: " + "; ".join(check.problems[:5])
-        )
-        if strict:
-            raise error
-        return _rebuild(index_dir, recipe, f"{error}; rebuilding it", embedder, settings)
-    if not check.stale:
-        return Engine(index, index_dir=index_dir, embedder=index.embedder)
-    message = f"index {index_dir} is stale for {corpus_dir}: " + "; ".join(check.stale)
-    if strict:
-        raise StaleIndexError(message)
-    if not corpus_dir.is_dir():
-        log.warning("%s; using the index as it is", message)
-        return Engine(index, index_dir=index_dir, embedder=index.embedder)
-    return _rebuild(index_dir, recipe, f"{message}; rebuilding it", embedder, settings, previous=index)
-
-
-def _previous(index_dir: Path) -> Index | None:
-    """The index already in ``index_dir`` if it loads and verifies, for its vectors; else None (build afresh)."""
-    if not (index_dir / MANIFEST).exists():
-        return None
-    try:
-        return Index.load(index_dir)
-    except (IndexFormatError, StaleIndexError) as exc:
-        log.info("not reusing %s: %s", index_dir, str(exc).splitlines()[0])
-        return None
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What a rebuild of an index folder reads and how: from its manifest where readable, else the defaults."""
-
-    corpus_dir: Path | None  # None: unknown
-    model: str = DEFAULT_MODEL
-    chunking: ChunkingSettings = ChunkingSettings()
-
-    @classmethod
-    def of(cls, index_dir: Path) -> Recipe:
-        """The recipe a possibly damaged index folder still tells; the default index's corpus is ``data/``."""
-        try:
-            data = read_manifest_data(index_dir / MANIFEST)
-        except IndexFormatError:
-            data = {}
-        recorded = data.get("corpus_dir")
-        if isinstance(recorded, str):
-            corpus_dir = corpus_path(recorded, index_dir)
+            return _rebuild_unreadable(index_dir, exc, embedder, settings, progress)
+        corpus_dir = store.corpus_path()
+        reasons = _stale(store, embedder, settings)
+        if not store.manifest.complete:
+            reasons.append("its build did not finish")
+        changes = _changes(store, corpus_dir)
+        if changes is not None:
+            reasons += changes.reasons()
         else:
-            corpus_dir = default_corpus_dir() if _is_default(index_dir) else None
-        model = data.get("model")
-        return cls(corpus_dir, model if isinstance(model, str) else DEFAULT_MODEL, _chunking(data.get("chunking")))
+            reasons.append(f"its corpus folder {corpus_dir} is missing")
+        left = deadline - time.monotonic()
+        if not reasons or left <= 0:
+            break
+        # A writer may be between changing the corpus and committing, or have committed since the store was
+        # opened: wait for one holding the lock, then open it again.  Only when nobody was writing and nothing
+        # was committed since did the corpus itself change.
+        wrote = folders.wait_for_writer(index_dir, left, "index")
+        if not wrote and _committed_generation(index_dir) == store.manifest.generation:
+            break
+    if not reasons:
+        return Engine(store, embedder=embedder)
+    message = f"index {index_dir} is stale for {corpus_dir}: " + "; ".join(reasons)
+    if strict:
+        raise (IndexFormatError if not store.manifest.complete else StaleIndexError)(message)
+    if changes is None:
+        if not store.manifest.complete:  # never answered from: it lacks documents, and nothing can finish it
+            raise IndexFormatError(f"{message}; rebuild it with `qa index`")
+        log.warning("%s; using the index as it is", message)
+        return Engine(store, embedder=embedder)
+    log.warning("%s; bringing it up to date", message)
+    if _stale(store, embedder, settings):  # another model or chunking: nothing can be reused
+        return build(
+            corpus_dir,
+            index_dir,
+            embedder=embedder or _embedder_of(store),
+            settings=settings or ChunkingSettings(**store.info.chunking),
+            progress=progress,
+        )
+    embedder = embedder or _embedder_of(store)
+    with writing(index_dir):
+        store = _reusable(index_dir, store.info) or store  # another writer may have changed it meanwhile
+        store = sync(
+            store, corpus_dir, embedder=embedder, settings=ChunkingSettings(**store.info.chunking), progress=progress
+        )
+    return Engine(store, embedder=embedder)
 
 
-def _chunking(recorded: object) -> ChunkingSettings:
-    """The recorded chunking settings, or the defaults when they are not readable."""
+def _committed_generation(index_dir: Path) -> int | None:
+    """The generation of the manifest in ``index_dir`` now (None if it cannot be read)."""
     try:
-        return ChunkingSettings(**recorded)
-    except (TypeError, ValueError):
-        return ChunkingSettings()
+        return json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))["generation"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
-def _is_default(index_dir: Path) -> bool:
-    return index_dir.resolve() == default_index_dir().resolve()
+def _recover_journal(index_dir: Path) -> None:
+    """Undo or finish what a killed `Engine.add` or `Engine.remove` left in the corpus folder (its journal says
+    which), unless a live writer holds the lock (its journal is not left over) or the store cannot be opened."""
+    if not (index_dir / JOURNAL).exists():
+        return
+    try:
+        with folders.writer_lock(index_dir, 0, "index"):
+            recover(LocalStore.open(index_dir))
+    except (folders.FolderLockedError, OSError, IndexFormatError, IndexVersionError) as exc:
+        log.info("%s: not recovering its journal now: %s", index_dir, exc)
+
+
+def _embedder_of(store: LocalStore) -> Embedder:
+    return load_embedder(store.info.model, store.info.runtime)
+
+
+def _changes(store: LocalStore, corpus_dir: Path) -> Changes | None:
+    """What changed in the corpus folder since the store recorded it (None: the folder is gone)."""
+    try:
+        return changes_since(corpus_dir, store.recorded, store.recorded_ids(), store.manifest.metadata_sha256)
+    except CorpusError:
+        return None
+
+
+def _stale(store: LocalStore, embedder: Embedder | None, settings: ChunkingSettings | None) -> list[str]:
+    """Why the store's model or chunking is not what is asked for, or installed."""
+    info, reasons = store.info, []
+    if settings is not None and settings.to_dict() != info.chunking:
+        reasons.append("chunking settings changed")
+    if embedder is not None and (embedder.name, embedder.dim) != (info.model, info.dim):
+        reasons.append(f"model changed: index has {info.model} ({info.dim}-d), asked for {embedder.name}")
+    installed = installed_version(info.model)
+    if installed is not None and installed != info.model_version:
+        reasons.append(f"model package changed: built with {info.model_version}, installed {installed}")
+    return reasons
 
 
 def _rebuild_unreadable(
-    index_dir: Path, error: Exception, embedder: Embedder | None, settings: ChunkingSettings | None
+    index_dir: Path, error: Exception, embedder: Embedder | None, settings: ChunkingSettings | None, progress: Callback
 ) -> Engine:
-    """Rebuild an index that cannot be read, when its corpus is known and there; else raise ``error``."""
-    recipe = Recipe.of(index_dir)
-    if recipe.corpus_dir is None or not recipe.corpus_dir.is_dir():
+    """Rebuild a store that cannot be opened, from the corpus its manifest (or the default) names; else raise."""
+    corpus_dir, model, runtime, chunking = _recipe(index_dir)
+    if corpus_dir is None or not corpus_dir.is_dir():
         raise error
-    return _rebuild(index_dir, recipe, f"{error}; rebuilding it from {recipe.corpus_dir}", embedder, settings)
+    log.warning("%s; rebuilding it from %s", error, corpus_dir)
+    embedder = embedder or load_embedder(model, runtime or DEFAULT_RUNTIME)
+    return build(
+        corpus_dir, index_dir, embedder=embedder, settings=settings or chunking, progress=progress, incremental=False
+    )
 
 
-def _rebuild(
-    index_dir: Path,
-    recipe: Recipe,
-    why: str,
-    embedder: Embedder | None,
-    settings: ChunkingSettings | None,
-    previous: Index | None = None,
-) -> Engine:
-    """Log ``why`` and build the index anew; the caller's embedder and settings win over the recipe's.
+def _recipe(index_dir: Path) -> tuple[Path | None, str, str | None, ChunkingSettings]:
+    """What a damaged store folder still tells of how it was built: corpus, model, runtime, chunking."""
+    try:
+        data = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+        data = data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        data = {}
+    info = data.get("info") if isinstance(data.get("info"), dict) else data  # format 3 kept them at the top
+    recorded = data.get("corpus_dir")
+    if isinstance(recorded, str):
+        path = Path(recorded)
+        corpus_dir = path if path.is_absolute() else index_dir.resolve().parent / path
+    else:
+        corpus_dir = default_corpus_dir() if index_dir.resolve() == default_index_dir().resolve() else None
+    model = info.get("model") if isinstance(info.get("model"), str) else DEFAULT_MODEL
+    runtime = info.get("runtime") if isinstance(info.get("runtime"), str) else None
+    try:
+        chunking = ChunkingSettings(**info.get("chunking"))
+    except (TypeError, ValueError):
+        chunking = ChunkingSettings()
+    return corpus_dir, model, runtime, chunking
 
-    ``previous``: the stale index already loaded, whose unchanged documents keep their vectors; a damaged
-    or contradicting index is not reused (nor read a second time).
-    """
-    log.warning("%s", why)
-    embedder = embedder or load_embedder(recipe.model)
-    return _build(recipe.corpus_dir, index_dir, previous, embedder, settings or recipe.chunking)
+
+__all__ = ["LOCK_TIMEOUT", "IndexLockedError", "Manifest", "build", "default_corpus_dir", "default_index_dir", "load"]

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import html
 import inspect
+import itertools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,7 @@ EXAMPLES = [
 ]
 PLACEHOLDER = "Ask the documents a question, e.g. “Who was Zahran Alloush?”"
 MAX_UPLOADS = 10  # files one browser session may add
+MAX_LISTED = 200  # documents the page lists (the panel and the filter's choices); an archive's others are counted
 MAX_UPLOAD_MB = 20  # per file; Gradio refuses larger uploads before they reach us
 UPLOAD_NOTE = f"{', '.join(DOCUMENT_SUFFIXES)} · up to {MAX_UPLOADS} files of {MAX_UPLOAD_MB} MB · only you see them"
 
@@ -229,7 +231,7 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
             new = _uploaded(engine, *uploads.plus(engine, paths), report)
         except CorpusError as exc:
             return _session_view(engine, uploads, chosen, f"Not added: {escape_markdown(str(exc))}")
-        skipped = new.engine.index.skipped if new.engine else {}
+        skipped = new.engine.store.skipped if new.engine else {}
         if skipped:  # indexed again without them, so that they are not reported again
             new = new.without(engine, set(skipped), report)
         note = "; ".join(
@@ -283,8 +285,8 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
                     mine = gr.CheckboxGroup([], label="Your files", elem_id="qa-mine")
                     remove = gr.Button("Remove selected", size="sm")
                     files_note = gr.Markdown(elem_id="qa-files-note")
-                with gr.Accordion(f"Documents ({len(engine.documents)})", open=False) as listing_box:
-                    listing = gr.HTML(documents_html(engine.document(d) for d in engine.documents))
+                with gr.Accordion(f"Documents ({len(engine.documents):,})", open=False) as listing_box:
+                    listing = gr.HTML(_documents_table(engine))
         with gr.Sidebar(open=False, position="right", width="42%", label="Document") as panel:
             document_view = gr.HTML(elem_id="qa-document")
         bridge = gr.HTML("", html_template="", js_on_load=BRIDGE_JS, head=CSS, elem_id="qa-bridge")
@@ -404,21 +406,37 @@ def _idle_upload():
     return gr.update(value=None, interactive=True), gr.update(interactive=True)
 
 
-def _document_choices(engine: Engine) -> list[tuple[str, str]]:
-    return [(f"{engine.document(d).title} ({d})", d) for d in engine.documents]
+def _listed(engine: Engine, uploaded: Iterable[str] = ()) -> list[str]:
+    """The doc ids the page lists: the visitor's own files, then the corpus's first ones, `MAX_LISTED` in all (an
+    archive's every document would be megabytes in each browser, and each one read to show its title)."""
+    mine = [d for d in uploaded if engine.store.has_document(d)]
+    others = (d for d in engine.store.doc_ids() if d not in set(mine))
+    return [*mine, *itertools.islice(others, max(0, MAX_LISTED - len(mine)))]
+
+
+def _documents_table(engine: Engine, uploaded: Iterable[str] = ()) -> str:
+    listed = _listed(engine, uploaded)
+    more = len(engine.documents) - len(listed)
+    return documents_html((engine.document(d) for d in listed), uploaded=uploaded, more=more)
+
+
+def _document_choices(engine: Engine, uploaded: Iterable[str] = ()) -> list[tuple[str, str]]:
+    return [(f"{engine.document(d).title} ({d})", d) for d in _listed(engine, uploaded)]
 
 
 def _session_view(shared: Engine, uploads: Uploads, chosen: list[str] | None, note: str):
     """What the page shows of a session's files: its state, their list, the document filter (its choices kept
     where the documents still are), the documents table, and a note."""
     current = uploads.over(shared)
-    present = set(current.documents)
+    present = {d for d in chosen or [] if current.store.has_document(d)}
     return (
         uploads,
         gr.CheckboxGroup(choices=list(uploads.names), value=[]),
-        gr.Dropdown(choices=_document_choices(current), value=[d for d in chosen or [] if d in present]),
-        gr.Accordion(label=f"Documents ({len(current.documents)})"),
-        documents_html((current.document(d) for d in current.documents), uploaded=uploads.names),
+        gr.Dropdown(
+            choices=_document_choices(current, uploads.names), value=[d for d in chosen or [] if d in present]
+        ),
+        gr.Accordion(label=f"Documents ({len(current.documents):,})"),
+        _documents_table(current, uploads.names),
         note,
     )
 

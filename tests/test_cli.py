@@ -79,7 +79,6 @@ def mixed_corpus(tmp_path: Path) -> Path:
 
 def test_index_skips_bad_files_and_lists_them(capsys, mixed_corpus, tmp_path, monkeypatch):
     monkeypatch.setattr("qa.store.load_embedder", lambda name=None, runtime=None: qa.HashEmbedder())
-    monkeypatch.setattr("qa.index.load_embedder", lambda name=None, runtime=None: qa.HashEmbedder())
     code, out, _ = run(capsys, "index", str(mixed_corpus), "--out", str(tmp_path / "ix"), "--quiet")
     assert code == 0
     assert "indexed 1 documents" in out and "skipped 2 file(s):" in out
@@ -87,7 +86,7 @@ def test_index_skips_bad_files_and_lists_them(capsys, mixed_corpus, tmp_path, mo
 
 
 def test_index_strict_fails_on_the_first_bad_file(capsys, mixed_corpus, tmp_path, monkeypatch):
-    monkeypatch.setattr("qa.index.load_embedder", lambda name=None, runtime=None: qa.HashEmbedder())
+    monkeypatch.setattr("qa.store.load_embedder", lambda name=None, runtime=None: qa.HashEmbedder())
     code, out, err = run(capsys, "index", str(mixed_corpus), "--out", str(tmp_path / "ix"), "--quiet", "--strict")
     assert code == 2 and not out
     assert "empty.md: empty" in err or "latin1.txt: not UTF-8" in err

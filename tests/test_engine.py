@@ -95,7 +95,7 @@ def test_passages_are_at_most_k_best_first_and_verbatim(tiny_engine: qa.Engine, 
 
 def test_k_larger_than_the_index_returns_every_distinct_chunk(tiny_engine: qa.Engine):
     answer = tiny_engine.ask("quokka", k=50)
-    assert 0 < len(answer.passages) <= len(tiny_engine.index.chunks)
+    assert 0 < len(answer.passages) <= len(tiny_engine.store)
 
 
 def test_a_unique_word_finds_its_document(tiny_engine: qa.Engine):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
 import qa
-import qa.dense
-from qa.dense import Dense
+import qa.stores.segment
 from qa.filters import Filters
+from qa.stores.segment import dense_index, selecting
 
 QUESTION = "Did the volcano erupt and do quokkas smile?"
 
@@ -38,7 +39,8 @@ def test_a_filter_applies_before_the_top_k_cut(tiny_engine):
     unfiltered = tiny_engine.ask(question, k=3)
     assert all(p.source != "Nordic Herald" for p in unfiltered.passages), "the test needs an outlet outside the top 3"
     answer = tiny_engine.ask(question, k=3, sources=["Nordic Herald"])
-    holding = [c for c in tiny_engine.index.chunks if c.source == "Nordic Herald"]
+    store = tiny_engine.store
+    holding = [i for i in store.chunk_ids() if store.chunk(i).source == "Nordic Herald"]
     assert len(answer.passages) == min(3, len(holding)) > 0
     assert {p.source for p in answer.passages} == {"Nordic Herald"}
 
@@ -48,10 +50,10 @@ def test_sections_and_documents_restrict_passages_and_search(tiny_engine):
     assert answer.passages
     assert {p.section for p in answer.passages} == {"article"}
     assert {p.doc_id for p in answer.passages} <= {"alpha.txt", "beta.txt"}
-    chunks = tiny_engine.index.chunks
+    store = tiny_engine.store
     found = tiny_engine.search(QUESTION, 50, sections=["comment"])
-    assert found and {chunks[c.chunk_id].section for c in found} == {"comment"}
-    assert len(found) == sum(c.section == "comment" for c in chunks)
+    assert found and {store.chunk(c.chunk_id).section for c in found} == {"comment"}
+    assert len(found) == sum(store.chunk(i).section == "comment" for i in store.chunk_ids())
 
 
 def test_no_filter_changes_nothing(tiny_engine):
@@ -70,15 +72,15 @@ def test_an_overlay_filters_across_the_base_and_the_uploads(tiny_engine, tmp_pat
 
 
 def test_an_hnsw_search_visits_only_the_allowed_chunks(monkeypatch):
-    monkeypatch.setattr(qa.dense, "HNSW_FROM", 40)
+    monkeypatch.setattr(qa.stores.segment, "HNSW_FROM", 40)
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(120, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    dense = Dense.of(vectors).updated(list(range(10, 120)), vectors[10:])  # some rows masked
-    assert dense.kind == "HNSW32" and dense.masked == 10
-    allowed = np.arange(0, 110, 3)
+    index = dense_index(vectors)
+    assert isinstance(index, faiss.IndexHNSWFlat)
+    allowed = np.arange(0, 120, 3)
     query = vectors[50]
-    ids, scores = dense.search(query, 8, allowed)
-    expected = allowed[np.argsort(-(vectors[10:][allowed] @ query), kind="stable")[:8]]
-    assert list(ids) == list(expected)
-    assert np.allclose(scores, vectors[10:][ids] @ query, atol=1e-5)
+    scores, rows = index.search(query[None], 8, params=selecting(index, allowed))
+    expected = allowed[np.argsort(-(vectors[allowed] @ query), kind="stable")[:8]]
+    assert list(rows[0]) == list(expected)
+    assert np.allclose(scores[0], vectors[rows[0]] @ query, atol=1e-5)

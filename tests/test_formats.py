@@ -394,21 +394,23 @@ def test_read_corpus_reads_the_good_files_and_names_every_bad_one_with_its_reaso
 
 def test_index_of_every_format_keeps_exact_offsets_and_pages(mixed_folder: Path, tmp_path: Path):
     built = qa.build(mixed_folder, tmp_path / "index", embedder=qa.HashEmbedder())
-    index = qa.load(tmp_path / "index", embedder=qa.HashEmbedder()).index  # as stored in documents.jsonl
+    store = qa.load(tmp_path / "index", embedder=qa.HashEmbedder()).store  # as stored in documents.jsonl
     expected = {d.doc_id: d for d in read_corpus(mixed_folder).documents}
-    assert index.documents == built.index.documents == expected
-    assert sorted(index.manifest.skipped) == sorted(BAD)
-    assert {c.doc_id for c in index.chunks} == set(GOOD)
-    pdf = index.documents["report.pdf"]
+    assert {d: store.document(d) for d in store.doc_ids()} == expected
+    assert {d: built.store.document(d) for d in built.store.doc_ids()} == expected
+    assert sorted(store.skipped) == sorted(BAD)
+    chunks = [store.chunk(i) for i in store.chunk_ids()]
+    assert {c.doc_id for c in chunks} == set(GOOD)
+    pdf = store.document("report.pdf")
     assert len(pdf.page_starts) == len(PAGES)
-    for chunk in index.chunks:
-        doc = index.documents[chunk.doc_id]
+    for chunk in chunks:
+        doc = store.document(chunk.doc_id)
         text = doc.text[chunk.start : chunk.end]
         assert text and text == text.strip()
         assert doc.segment_at(chunk.start) == doc.segment_at(chunk.end - 1)
         assert doc.page_at(chunk.start) == doc.page_at(chunk.end - 1)
         assert not any(chunk.start < start < chunk.end for start in doc.page_starts)
-    pages = {pdf.page_at(c.start) for c in index.chunks if c.doc_id == "report.pdf"}
+    pages = {pdf.page_at(c.start) for c in chunks if c.doc_id == "report.pdf"}
     assert pages == {1, 2, 3}
 
 

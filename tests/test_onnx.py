@@ -83,11 +83,12 @@ def test_the_tokenizer_reads_what_sentence_transformers_reads(onnx, torch_model,
 def test_an_int8_pooled_index_takes_its_sentence_vectors_from_the_chunk_pass(tiny_corpus, tmp_path):
     pooled = load_embedder(qa.DEFAULT_MODEL, "onnx-int8-pooled")
     engine = qa.build(tiny_corpus, tmp_path / "index", embedder=pooled)
-    index = engine.index
-    assert index.manifest.runtime == "onnx-int8-pooled"
-    for i, chunk in enumerate(index.chunks):
-        spans, vectors = index.sentences.of_chunk(i)
-        doc = index.documents[chunk.doc_id]
+    store = engine.store
+    assert store.info.runtime == "onnx-int8-pooled"
+    for i in store.chunk_ids():
+        chunk = store.chunk(i)
+        spans, vectors = store.sentences_of(i)
+        doc = store.document(chunk.doc_id)
         text, where = embedding_text_and_spans(doc, chunk, [qa.chunking.Sentence(a, b, 0, 0) for a, b in spans])
         _, expected = pooled.encode_pooled([text], [where])
         # int8 scales each batch's activations by their range, so a vector depends a little on its batch-mates
@@ -130,14 +131,14 @@ def test_sentence_spans_in_the_embedding_text_hold_each_sentence(default_docs):
 
 def test_an_index_records_its_runtime_and_its_questions_use_it(tiny_corpus, tmp_path, torch_model):
     engine = qa.build(tiny_corpus, tmp_path / "index", embedder=torch_model)
-    index = qa.load(tmp_path / "index", strict=True).index
-    assert index.manifest.runtime == "torch" and index.model is torch_model
+    loaded = qa.load(tmp_path / "index", strict=True)
+    assert loaded.store.info.runtime == "torch" and loaded.embedder.loaded is torch_model
     assert engine.ask("How many quokkas did rangers count?").passages[0].doc_id == "alpha.txt"
 
 
 def test_the_committed_index_was_built_by_the_default_path(real_engine):
-    manifest = real_engine.index.manifest
-    assert (manifest.model, manifest.runtime) == (qa.DEFAULT_MODEL, qa.models.DEFAULT_RUNTIME)
+    info = real_engine.store.info
+    assert (info.model, info.runtime) == (qa.DEFAULT_MODEL, qa.models.DEFAULT_RUNTIME)
 
 
 def test_a_damaged_exported_model_is_exported_again(tmp_path, monkeypatch, onnx):

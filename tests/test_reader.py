@@ -197,8 +197,8 @@ def test_an_engine_without_a_reader_keeps_the_calibrator_fitted_without_one(tiny
     assert tiny_engine.reading("shipped").calibrator.reads == READER_CONFIDENCE_FILE.exists()
     assert on.ask("How many quokkas did rangers count on the island?").reader == "f1257f1257f1"
     with pytest.raises(ValueError, match="trained on features"):
-        Calibrator(["dense", "no such feature"], [0, 0], [1, 1], [1, 1], 0.0).save(tiny_engine.index_dir / "c.json")
-        Calibrator.load(tiny_engine.index_dir / "c.json")
+        Calibrator(["dense", "no such feature"], [0, 0], [1, 1], [1, 1], 0.0).save(tiny_engine.store.folder / "c.json")
+        Calibrator.load(tiny_engine.store.folder / "c.json")
 
 
 def test_the_shipped_reader_is_the_one_its_record_describes(repo_root):

@@ -370,7 +370,7 @@ def test_soft_coverages_credit_each_word_with_its_closest_word_in_each_sentence(
 
 
 def test_model_word_vectors_place_related_words_closer(real_engine):
-    vectors = real_engine.index.model.word_vectors(["angry", "anger", "locals", "residents", "bus"])
+    vectors = real_engine.embedder.word_vectors(["angry", "anger", "locals", "residents", "bus"])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     cos = vectors @ vectors.T
     assert cos[0, 1] > cos[0, 4] + 0.3  # angry ~ anger, not ~ bus
@@ -378,7 +378,7 @@ def test_model_word_vectors_place_related_words_closer(real_engine):
 
 
 def test_word_vectors_are_the_same_after_the_remembered_word_pieces_are_dropped(real_engine, monkeypatch):
-    model = real_engine.index.model
+    model = qa.load_embedder(real_engine.store.info.model, real_engine.store.info.runtime)
     words = ["vigilantes", "refugee", "camp", "vigilantes", ""]
     before = model.word_vectors(words)
     monkeypatch.setattr("qa.models.MAX_REMEMBERED_WORDS", 2)
@@ -392,10 +392,11 @@ def test_word_vectors_are_the_same_after_the_remembered_word_pieces_are_dropped(
 def test_soft_coverage_credits_a_paraphrase_that_term_coverage_misses(real_engine):
     question = "How did angry locals lash out after the bombings?"
     paraphrase = "The anger of residents spilled over into attacks on displaced Syrians."
+    store = real_engine.store
     chunk_id = next(
         i
-        for i, c in enumerate(real_engine.index.chunks)
-        if paraphrase in real_engine.index.documents[c.doc_id].text[c.start : c.end]
+        for i in store.chunk_ids()
+        if paraphrase in real_engine.document(store.chunk(i).doc_id).text[store.chunk(i).start : store.chunk(i).end]
     )
     candidate = Candidate(chunk_id=chunk_id, score=0.0, dense=0.5, lexical=0.0)
     signals = real_engine.featurizer.signals(real_engine.question(question), candidate)

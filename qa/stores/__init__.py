@@ -30,6 +30,18 @@ from qa.documents import Document
 from qa.filters import NO_FILTERS, Filters
 
 
+class IndexFormatError(RuntimeError):
+    """An index is missing, incomplete, corrupt or edited; the message names the file."""
+
+
+class StaleIndexError(RuntimeError):
+    """An index does not match its corpus, model or chunking settings."""
+
+
+class IndexVersionError(StaleIndexError):
+    """An index written in another format version: stale, so rebuilt like one whose corpus changed."""
+
+
 class Hits(NamedTuple):
     """Chunk ids and their scores, best first (ties: lower id first)."""
 
@@ -70,6 +82,10 @@ class Store(Protocol):
 
     def chunk(self, chunk_id: int) -> Chunk: ...
 
+    def chunk_ids(self) -> Iterator[int]:
+        """Every searchable chunk's id, ascending (for tests and benchmarks: a question never lists them all)."""
+        ...
+
     def document(self, doc_id: str) -> Document:
         """The document whose text chunk offsets point into; `KeyError` naming it when there is none."""
         ...
@@ -109,4 +125,4 @@ class Store(Protocol):
         ...
 
 
-__all__ = ["Hits", "Store", "StoreInfo"]
+__all__ = ["Hits", "IndexFormatError", "IndexVersionError", "StaleIndexError", "Store", "StoreInfo"]

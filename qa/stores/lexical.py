@@ -19,10 +19,45 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import bm25s
 import numpy as np
+import Stemmer
+
+from qa.chunking import Chunk
+from qa.documents import Document
 
 K1, B = 1.5, 0.75  # bm25s' defaults, which the shipped ranker and calibrators were fitted on
 FILES = ("lexical_keys.npy", "lexical_starts.npy", "lexical_rows.npy", "lexical_counts.npy", "lexical_lengths.npy")
+
+
+_TOKEN_PATTERN = r"(?u)\b\w+\b"  # keep one-character tokens: "4 million", "6 bombings"
+_stemmer = Stemmer.Stemmer("english")
+
+
+def tokenize(texts: list[str], stopwords: str | list[str] = "en") -> list[list[str]]:
+    """Lower-cased, stop-worded, stemmed tokens, the same for chunks and questions."""
+    return bm25s.tokenize(
+        texts,
+        token_pattern=_TOKEN_PATTERN,
+        stopwords=stopwords,
+        stemmer=_stemmer,
+        return_ids=False,
+        show_progress=False,
+    )
+
+
+def lexical_text(document: Document, chunk: Chunk) -> str:
+    """What BM25 reads: the chunk after its headline (or title) and outlet.
+
+    A byline or a one-line credit says little on its own; the words of the
+    piece it belongs to let "who reported the story on X" find it.  (On the
+    seed dev set this context helps BM25 but hurts the dense side.)
+    """
+    segment = document.segment_at(chunk.start)
+    context = [segment.headline if segment and segment.headline else document.title]
+    if chunk.source:
+        context.append(chunk.source)
+    return " | ".join(context) + "\n" + " ".join(document.text[chunk.start : chunk.end].split())
 
 
 def term_keys(terms: Sequence[str]) -> np.ndarray:

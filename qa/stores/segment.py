@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,12 +33,12 @@ import numpy as np
 
 from qa.cache import ChunkCache
 from qa.chunking import Chunk
-from qa.dense import exact_or_hnsw, selecting
 from qa.documents import Document, Segment
 from qa.filters import SECTIONS, Filters
-from qa.stores.lexical import Postings
+from qa.stores.lexical import Postings, lexical_text, tokenize
 
 HNSW_FROM = 50_000  # chunks in one segment from which its vectors are searched by HNSW rather than exactly
+HNSW_NEIGHBOURS, HNSW_EF_SEARCH = 32, 128
 DOCUMENTS_CACHED = 1024  # documents a segment keeps parsed (a few KB each)
 
 DOCUMENTS, DOC_TABLE, DOC_IDS, CHUNKS, SOURCES = (
@@ -98,7 +98,25 @@ class Contents:
     sentence_offsets: np.ndarray  # (chunks + 1,) int64
     sentence_vectors: np.ndarray  # (sentences, dim) float16
     vectors: np.ndarray  # (chunks, dim) float32, unit
-    postings: Postings
+    tokens: list[list[str]]  # each chunk's BM25 tokens (`qa.stores.lexical.tokenize` of its `lexical_text`)
+
+    @classmethod
+    def join(cls, parts: Sequence[Contents]) -> Contents:
+        """The contents of several, one after the other (a merge)."""
+        offsets, sentences = [np.zeros(1, dtype=np.int64)], 0
+        for part in parts:  # a part may hold no chunk (a segment whose documents are all deleted)
+            offsets.append(part.sentence_offsets[1:] + sentences)
+            sentences += int(part.sentence_offsets[-1])
+        return cls(
+            [d for p in parts for d in p.documents],
+            [f for p in parts for f in p.files],
+            [c for p in parts for c in p.chunks],
+            np.concatenate([p.sentence_spans for p in parts]).reshape(-1, 2),
+            np.concatenate(offsets),
+            np.concatenate([p.sentence_vectors for p in parts]),
+            np.concatenate([p.vectors for p in parts]),
+            [t for p in parts for t in p.tokens],
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,6 +172,28 @@ class StoredSegment:
     def vector(self, row: int) -> np.ndarray:
         return self.dense.reconstruct(int(row))
 
+    def live_contents(self, deleted: Collection[int]) -> Contents:
+        """What this segment holds but the documents of rows ``deleted``, as contents for a new segment (a merge):
+        nothing is embedded again."""
+        rows = [r for r in range(len(self.doc_ids)) if r not in deleted]
+        documents = [self.document(r) for r in rows]
+        chunk_rows = [c for r in rows for c in self.chunk_rows(r)]
+        chunks = [self.chunk(c) for c in chunk_rows]
+        sentences = [self.sentences_of(c) for c in chunk_rows]
+        counts = [len(spans) for spans, _ in sentences]
+        table = self.doc_table[rows] if rows else self.doc_table[:0]
+        by_id = {d.doc_id: d for d in documents}
+        return Contents(
+            documents,
+            [FileStat(int(t["file_size"]), int(t["file_mtime_ns"]), bytes(t["file_sha256"]).hex()) for t in table],
+            chunks,
+            np.concatenate([spans for spans, _ in sentences] or [np.zeros((0, 2), np.int64)]).reshape(-1, 2),
+            np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64),
+            np.concatenate([v for _, v in sentences] or [np.zeros((0, self.dense.d), np.float16)]),
+            np.asarray([self.vector(c) for c in chunk_rows], dtype=np.float32).reshape(len(chunk_rows), self.dense.d),
+            tokenize([lexical_text(by_id[c.doc_id], c) for c in chunks]),
+        )
+
     def allowed(self, filters: Filters) -> np.ndarray | None:
         """A bool mask of the chunk rows ``filters`` let through (None: every row), computed column by column."""
         if not filters.active:
@@ -200,7 +240,7 @@ class StoredSegment:
             contents.sentence_offsets,
             contents.sentence_vectors,
             dense_index(contents.vectors),
-            contents.postings,
+            Postings.of(contents.tokens),
             MemoryDocuments(contents.documents),
         )
 
@@ -265,8 +305,27 @@ class StoredSegment:
 
 
 def dense_index(vectors: np.ndarray) -> faiss.Index:
-    """Exact inner-product search below `HNSW_FROM` rows of a segment, an HNSW graph from there."""
-    return exact_or_hnsw(vectors, HNSW_FROM)
+    """A FAISS index of unit ``vectors`` by inner product: exact below `HNSW_FROM` rows, an HNSW graph from there."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if len(vectors) >= HNSW_FROM:
+        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    return index
+
+
+def selecting(index: faiss.Index, rows: np.ndarray) -> faiss.SearchParameters:
+    """Search parameters that visit only ``rows`` of ``index``."""
+    selector = faiss.IDSelectorBatch(np.ascontiguousarray(rows, dtype=np.int64))
+    if isinstance(index, faiss.IndexHNSWFlat):
+        params = faiss.SearchParametersHNSW(sel=selector)
+        params.efSearch = HNSW_EF_SEARCH
+    else:
+        params = faiss.SearchParameters(sel=selector)
+    params.selector_keepalive = selector  # the parameters hold a raw pointer to it
+    return params
 
 
 def _document_line(document: Document) -> bytes:
