@@ -17,9 +17,11 @@ from qa.stores import IndexFormatError, StaleIndexError
 
 
 def _engine(index_dir: str | None, reader: bool = True):
+    """The engine of the index, brought up to date first if its corpus changed (the steps drawn on stderr)."""
+    from qa.progress import Bars
     from qa.store import load
 
-    engine = load(index_dir)
+    engine = load(index_dir, progress=Bars())
     return engine if reader else engine.reading(None)
 
 
@@ -59,8 +61,9 @@ def cmd_add(args: argparse.Namespace) -> int:
     from qa.progress import Bars, silent
     from qa.store import load
 
-    engine = load(args.index)
-    doc_ids = engine.add(args.files, progress=silent if args.quiet else Bars())
+    progress = silent if args.quiet else Bars()
+    engine = load(args.index, progress=progress)
+    doc_ids = engine.add(args.files, progress=progress)
     print(f"added {len(doc_ids)} document(s): {', '.join(doc_ids)}; the index holds {len(engine.documents)}")
     return 0
 
@@ -69,8 +72,9 @@ def cmd_remove(args: argparse.Namespace) -> int:
     from qa.progress import Bars, silent
     from qa.store import load
 
-    engine = load(args.index)
-    engine.remove(args.doc_ids, progress=silent if args.quiet else Bars())
+    progress = silent if args.quiet else Bars()
+    engine = load(args.index, progress=progress)
+    engine.remove(args.doc_ids, progress=progress)
     removed = ", ".join(args.doc_ids)
     print(f"removed {len(args.doc_ids)} document(s): {removed}; the index holds {len(engine.documents)}")
     return 0

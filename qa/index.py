@@ -40,7 +40,7 @@ from qa.stores.segment import Contents, FileStat
 
 log = logging.getLogger("qa")
 
-SEGMENT_CHUNKS = 50_000  # about this many chunks a build embeds and writes as one segment (its memory bound)
+SEGMENT_CHUNKS = 100_000  # about this many chunks a build embeds and writes as one segment (its memory bound)
 WORDS_PER_CHUNK = 130  # to estimate a document's chunks before chunking it
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import qa
-import qa.stores.segment
+import qa.stores.vectors
 from qa.filters import Filters
-from qa.stores.segment import dense_index, selecting
+from qa.stores.vectors import Vectors
 
 QUESTION = "Did the volcano erupt and do quokkas smile?"
 
@@ -71,16 +71,22 @@ def test_an_overlay_filters_across_the_base_and_the_uploads(tiny_engine, tmp_pat
     assert {p.doc_id for p in base_only.passages} == {"alpha.txt"}
 
 
-def test_an_hnsw_search_visits_only_the_allowed_chunks(monkeypatch):
-    monkeypatch.setattr(qa.stores.segment, "HNSW_FROM", 40)
+@pytest.mark.parametrize("allowed_every", [3, 1])
+def test_a_large_segments_search_visits_only_the_allowed_chunks(monkeypatch, allowed_every):
+    """PQ candidates scored exactly (`qa.stores.vectors`): a filter's rows scored exactly when few, else the
+    candidates it lets through; either way only allowed rows, in exact order."""
+    monkeypatch.setattr(qa.stores.vectors, "PQ_FROM", 40)
+    monkeypatch.setattr(qa.stores.vectors, "EXACT_BELOW", 30)
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(120, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    index = dense_index(vectors)
-    assert isinstance(index, faiss.IndexHNSWFlat)
-    allowed = np.arange(0, 120, 3)
-    query = vectors[50]
-    scores, rows = index.search(query[None], 8, params=selecting(index, allowed))
-    expected = allowed[np.argsort(-(vectors[allowed] @ query), kind="stable")[:8]]
-    assert list(rows[0]) == list(expected)
-    assert np.allclose(scores[0], vectors[rows[0]] @ query, atol=1e-5)
+    searched = Vectors.of(vectors)
+    assert isinstance(searched.index, faiss.IndexPQFastScan) and searched.exact is not None
+    allowed = np.zeros(120, dtype=bool)
+    allowed[::allowed_every] = True
+    query = vectors[51]
+    rows, scores = searched.search(query, 8, allowed)
+    expected = np.flatnonzero(allowed)[np.argsort(-(vectors[allowed] @ query), kind="stable")[:8]]
+    assert allowed[rows].all() and rows[0] == 51
+    assert len(set(rows) & set(expected)) >= 7  # float16 copies: a near-tie may swap
+    assert np.allclose(scores, vectors[rows] @ query, atol=2e-3)

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import faiss
@@ -29,13 +30,14 @@ import qa
 import qa.index
 import qa.stores.local
 from qa import folders
-from qa.documents import file_sha256
 from qa.index import segment_contents
 from qa.stores import StoreInfo
 from qa.stores.local import MANIFEST, LocalStore
-from qa.stores.segment import Contents, FileStat, StoredSegment
+from qa.stores.segment import Contents, StoredSegment
 from tests.conftest import REPO_ROOT, TINY_DOCS, write_corpus
+from tests.test_incremental import CountingEmbedder
 from tests.test_index import chunk_ids_of, files_under, referenced_files
+from tests.test_store_contract import stats
 
 QUESTIONS = ["Do quokkas smile on Rottnest Island?", "volcano erupted lava airport", "sourdough starter flour"]
 EMBEDDER = qa.HashEmbedder()
@@ -95,14 +97,6 @@ STEPS: dict[str, tuple[object, str]] = {
     "manifest replace (os.replace)": (os, "replace"),
 }
 UNUSED = {"remove": {"sync_tree", "StoredSegment.write", "faiss.write_index"}}  # a removal writes no segment
-
-
-def stats(corpus: Path, documents: list[qa.Document]) -> list[FileStat]:
-    out = []
-    for d in documents:
-        st = (corpus / d.doc_id).stat()
-        out.append(FileStat(st.st_size, st.st_mtime_ns, file_sha256(corpus / d.doc_id)))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +196,17 @@ def check_after_stop(base: Base, folder: Path, operation: str, committed: bytes)
         assert files_under(folder) == referenced_files(folder)
 
 
+def stops_at(monkeypatch, step: str, k: int, call, steps=None) -> bool:
+    """Whether ``call`` stopped (`Simulated`) with ``step`` made to fail at its ``k``-th call."""
+    with monkeypatch.context() as m:
+        stop_at(m, step, k, simulated_error, steps)
+        try:
+            call()
+        except Simulated:
+            return True
+    return False
+
+
 @pytest.mark.parametrize("step", list(STEPS))
 @pytest.mark.parametrize("operation", list(OPERATIONS))
 def test_a_write_failing_at_any_step_leaves_the_old_state(
@@ -213,15 +218,7 @@ def test_a_write_failing_at_any_step_leaves_the_old_state(
         shutil.copytree(base.folder, folder)
         before = LocalStore.open(folder)
         committed = (folder / MANIFEST).read_bytes()
-        with monkeypatch.context() as m:
-            stop_at(m, step, k, simulated_error)
-            try:
-                OPERATIONS[operation](before, base.contents)
-            except Simulated:
-                stopped = True
-            else:
-                stopped = False
-        if not stopped:
+        if not stops_at(monkeypatch, step, k, partial(OPERATIONS[operation], before, base.contents)):
             break
         stops += 1
         assert state(before) == base.old  # a store object answering meanwhile never changes
@@ -284,18 +281,6 @@ def field_notes(folder: Path, n: int = 60) -> Path:
     )
     (folder / "note45-bad.txt").write_bytes(b"Caf\xe9 notes\n\nNot UTF-8 at all.\n")
     return folder
-
-
-class CountingEmbedder(qa.HashEmbedder):
-    """The fake embedder, counting the texts it embeds."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.embedded = 0
-
-    def encode(self, texts: list[str], *, progress=None) -> np.ndarray:
-        self.embedded += len(texts)
-        return super().encode(texts, progress=progress)
 
 
 def assert_same_store(a: LocalStore, b: LocalStore) -> None:
@@ -508,15 +493,8 @@ def test_a_rebuild_from_scratch_stopped_at_any_step_leaves_the_old_store_or_an_u
     for k in itertools.count(1):
         index_dir = tiny_corpus.parent / f"index-{k}"  # beside the corpus, as the old store was
         shutil.copytree(old_dir, index_dir)
-        with monkeypatch.context() as m:
-            stop_at(m, step, k, simulated_error, REBUILD_STEPS)
-            try:
-                qa.build(tiny_corpus, index_dir, embedder=hash_embedder, incremental=False)
-            except Simulated:
-                stopped = True
-            else:
-                stopped = False
-        if not stopped:
+        rebuild = partial(qa.build, tiny_corpus, index_dir, embedder=hash_embedder, incremental=False)
+        if not stops_at(monkeypatch, step, k, rebuild, REBUILD_STEPS):
             break
         stops += 1
         store = LocalStore.open(index_dir)

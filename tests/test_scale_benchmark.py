@@ -31,22 +31,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
     return buffer.getvalue(), cache, out
 
 
-def recall_hook() -> bool:
-    """Whether the store offers `qa.stores.dense_recall` (before it does, recall@10 is "n/a")."""
-    try:
-        from qa.stores import dense_recall  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def test_every_column_holds_numbers(run: tuple[str, Path, Path]):
     scale = next(rows for title, rows in tables(run[0]).items() if title.startswith("Scale"))
     assert len(scale) == 1
     for column, value in scale[0].items():
-        if column == "recall@10" and not recall_hook():
-            assert value == "n/a"
-            continue
         assert re.fullmatch(rf"{NUMBER}( / {NUMBER})?", value), (column, value)
     assert int(scale[0]["chunks"]) >= int(scale[0]["documents"]) > 200
 
@@ -55,10 +43,7 @@ def test_every_limit_is_judged(run: tuple[str, Path, Path]):
     limits = tables(run[0])["Limits of the issue"]
     assert len(limits) == 11
     for row in limits:
-        if row["measure"].startswith("recall") and not recall_hook():
-            assert (row["measured"], row["within"]) == ("n/a", "")
-        else:
-            assert row["within"] in ("✓", "✗") and re.match(NUMBER, row["measured"]), row
+        assert row["within"] in ("✓", "✗") and re.match(NUMBER, row["measured"]), row
 
 
 def test_the_out_file_holds_the_printed_tables(run: tuple[str, Path, Path]):

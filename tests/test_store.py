@@ -24,6 +24,7 @@ from qa.index import sync
 from qa.models import Deferred
 from qa.stores.local import MANIFEST, SEGMENTS, LocalStore
 from tests.conftest import TINY_DOCS, write_corpus
+from tests.test_incremental import CountingEmbedder
 from tests.test_index import (
     MANIFEST_CORRUPTIONS,
     chunk_ids_of,
@@ -51,16 +52,6 @@ def assert_quotes_the_corpus(engine: qa.Engine, corpus: Path) -> None:
 
 def chunks(store: LocalStore) -> list[qa.Chunk]:
     return [store.chunk(i) for d in store.doc_ids() for i in chunk_ids_of(store, d)]
-
-
-class CountingEmbedder(qa.HashEmbedder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.embedded = 0
-
-    def encode(self, texts: list[str], *, progress=None) -> np.ndarray:
-        self.embedded += len(texts)
-        return super().encode(texts, progress=progress)
 
 
 # --- staleness --------------------------------------------------------------------------------

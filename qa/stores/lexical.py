@@ -199,30 +199,34 @@ def scores(
     """
     if not tokens or not stats.chunks:
         return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in parts]
-    unique, repeats = np.unique(np.asarray(tokens, dtype=object), return_counts=True)
-    keys = term_keys(list(unique))
-    df = document_frequencies(parts, list(unique))
-    weights = np.asarray([idf(df.get(t, 0), stats.chunks) for t in unique]) * repeats
+    unique = list(dict.fromkeys(tokens))
+    df = document_frequencies(parts, unique)
+    # As bm25s computes them, to the last bit: the IDF kept as float32, each (term, chunk) score rounded to
+    # float32, then summed in float32 in the order of the question's tokens.
+    weight = {t: float(np.float32(idf(df.get(t, 0), stats.chunks))) for t in unique}
     out = []
     for p, part in enumerate(parts):
         postings, rows_parts, score_parts = part.postings, [], []
         wanted = only[p] if only is not None else None
-        for weight, where in zip(weights, postings.find(keys), strict=True):
+        found = dict(zip(unique, postings.find(term_keys(unique)), strict=True))
+        for token in tokens:
+            where = found[token]
             if where is None:
                 continue
             rows = np.asarray(postings.rows[where], dtype=np.int64)
-            tf = np.asarray(postings.counts[where], dtype=np.float64)
+            tf = np.asarray(postings.counts[where], dtype=np.float32)
             if wanted is not None:
                 keep = np.isin(rows, wanted, assume_unique=True)
                 rows, tf = rows[keep], tf[keep]
             norm = K1 * ((1 - B) + B * postings.lengths[rows] / stats.average_length)
             rows_parts.append(rows)
-            score_parts.append(weight * tf / (norm + tf))
+            score_parts.append((weight[token] * (tf / (norm + tf))).astype(np.float32))
         if not rows_parts:
             out.append((np.zeros(0, np.int64), np.zeros(0, np.float32)))
             continue
         rows, inverse = np.unique(np.concatenate(rows_parts), return_inverse=True)
-        summed = np.bincount(inverse, weights=np.concatenate(score_parts)).astype(np.float32)
+        summed = np.zeros(len(rows), dtype=np.float32)
+        np.add.at(summed, inverse, np.concatenate(score_parts))  # in token order, as bm25s adds them
         keep = np.ones(len(rows), dtype=bool)
         if part.live is not None:
             keep &= part.live[rows]

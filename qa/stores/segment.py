@@ -15,7 +15,7 @@ Files (every one checksummed by the store's manifest):
 - ``doc_ids.json``: the doc ids, in row order;
 - ``chunks.npy``: per chunk, its document row, span, section and outlet (an index into ``sources.json``);
 - ``sentence_spans.npy``, ``sentence_offsets.npy``, ``sentence_vectors.npy``: each chunk's sentences;
-- ``dense.faiss``: the chunk vectors (exact below `HNSW_FROM` chunks, HNSW from there);
+- ``dense.faiss`` (and ``vectors.npy`` in a large segment): the chunk vectors (`qa.stores.vectors`);
 - ``lexical_*.npy``: the BM25 postings (`qa.stores.lexical`).
 """
 
@@ -28,7 +28,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from qa.cache import ChunkCache
@@ -36,9 +35,8 @@ from qa.chunking import Chunk
 from qa.documents import Document, Segment
 from qa.filters import SECTIONS, Filters
 from qa.stores.lexical import Postings, lexical_text, tokenize
+from qa.stores.vectors import EXACT, Vectors
 
-HNSW_FROM = 50_000  # chunks in one segment from which its vectors are searched by HNSW rather than exactly
-HNSW_NEIGHBOURS, HNSW_EF_SEARCH = 32, 128
 DOCUMENTS_CACHED = 1024  # documents a segment keeps parsed (a few KB each)
 
 DOCUMENTS, DOC_TABLE, DOC_IDS, CHUNKS, SOURCES = (
@@ -54,7 +52,7 @@ SPANS, OFFSETS, SENTENCE_VECTORS, DENSE = (
     "sentence_vectors.npy",
     "dense.faiss",
 )
-SAMPLED = frozenset({DOCUMENTS, SPANS, SENTENCE_VECTORS, DENSE, "lexical_rows.npy", "lexical_counts.npy"})
+SAMPLED = frozenset({DOCUMENTS, SPANS, SENTENCE_VECTORS, DENSE, EXACT, "lexical_rows.npy", "lexical_counts.npy"})
 
 DOC_DTYPE = np.dtype(
     [
@@ -131,7 +129,7 @@ class StoredSegment:
     spans: np.ndarray
     offsets: np.ndarray
     sentence_vectors: np.ndarray
-    dense: faiss.Index
+    dense: Vectors
     postings: Postings
     reader: DocumentReader
     doc_rows: dict[str, int] = field(init=False, repr=False)
@@ -170,7 +168,7 @@ class StoredSegment:
         return np.asarray(self.spans[lo:hi]), np.asarray(self.sentence_vectors[lo:hi])
 
     def vector(self, row: int) -> np.ndarray:
-        return self.dense.reconstruct(int(row))
+        return self.dense.vector(row)
 
     def live_contents(self, deleted: Collection[int]) -> Contents:
         """What this segment holds but the documents of rows ``deleted``, as contents for a new segment (a merge):
@@ -189,8 +187,8 @@ class StoredSegment:
             chunks,
             np.concatenate([spans for spans, _ in sentences] or [np.zeros((0, 2), np.int64)]).reshape(-1, 2),
             np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64),
-            np.concatenate([v for _, v in sentences] or [np.zeros((0, self.dense.d), np.float16)]),
-            np.asarray([self.vector(c) for c in chunk_rows], dtype=np.float32).reshape(len(chunk_rows), self.dense.d),
+            np.concatenate([v for _, v in sentences] or [np.zeros((0, self.dense.dim), np.float16)]),
+            self.dense.vectors(np.asarray(chunk_rows, dtype=np.int64)),
             tokenize([lexical_text(by_id[c.doc_id], c) for c in chunks]),
         )
 
@@ -212,17 +210,7 @@ class StoredSegment:
 
     def dense_search(self, vector: np.ndarray, n: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Rows and cosines of the ``n`` nearest rows among ``allowed`` (a bool mask; None: all), best first."""
-        query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
-        if allowed is None:
-            k, params = min(n, self.dense.ntotal), None
-        else:
-            k = min(n, int(allowed.sum()))
-            params = selecting(self.dense, np.flatnonzero(allowed))
-        if k <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, rows = self.dense.search(query, k, params=params)
-        keep = rows[0] >= 0
-        return rows[0][keep].astype(np.int64), scores[0][keep]
+        return self.dense.search(vector, n, allowed)
 
     # --- writing and opening --------------------------------------------------
 
@@ -239,7 +227,7 @@ class StoredSegment:
             contents.sentence_spans,
             contents.sentence_offsets,
             contents.sentence_vectors,
-            dense_index(contents.vectors),
+            Vectors.of(contents.vectors),
             Postings.of(contents.tokens),
             MemoryDocuments(contents.documents),
         )
@@ -257,7 +245,7 @@ class StoredSegment:
         np.save(folder / SPANS, np.asarray(self.spans, dtype=np.int64))
         np.save(folder / OFFSETS, np.asarray(self.offsets, dtype=np.int64))
         np.save(folder / SENTENCE_VECTORS, np.asarray(self.sentence_vectors, dtype=np.float16))
-        faiss.write_index(self.dense, str(folder / DENSE))
+        self.dense.write(folder)
         self.postings.write(folder)
 
     @classmethod
@@ -280,7 +268,7 @@ class StoredSegment:
                 array(SPANS),
                 array(OFFSETS),
                 array(SENTENCE_VECTORS),
-                faiss.read_index(str(folder / DENSE)),
+                Vectors.open(folder),
                 Postings.open(folder),
                 FileDocuments(folder / DOCUMENTS, doc_table),
             )
@@ -297,35 +285,12 @@ class StoredSegment:
             return f"{DOC_TABLE}, {DOC_IDS} and {CHUNKS} disagree"
         if self.offsets.shape != (n_chunks + 1,) or int(self.offsets[-1]) != len(self.spans):
             return f"{OFFSETS} does not cover {n_chunks} chunks and {len(self.spans)} sentences"
-        if self.sentence_vectors.shape[0] != len(self.spans) or self.sentence_vectors.shape[1:] != (self.dense.d,):
-            return f"{SENTENCE_VECTORS} holds {self.sentence_vectors.shape}, not {len(self.spans)} x {self.dense.d}"
-        if self.dense.ntotal != n_chunks:
-            return f"{DENSE} holds {self.dense.ntotal} vectors for {n_chunks} chunks"
+        dim = self.dense.dim
+        if self.sentence_vectors.shape[0] != len(self.spans) or self.sentence_vectors.shape[1:] != (dim,):
+            return f"{SENTENCE_VECTORS} holds {self.sentence_vectors.shape}, not {len(self.spans)} x {dim}"
+        if problem := self.dense.problem(n_chunks, dim):
+            return problem
         return self.postings.problem(n_chunks)
-
-
-def dense_index(vectors: np.ndarray) -> faiss.Index:
-    """A FAISS index of unit ``vectors`` by inner product: exact below `HNSW_FROM` rows, an HNSW graph from there."""
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    if len(vectors) >= HNSW_FROM:
-        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-    else:
-        index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
-    return index
-
-
-def selecting(index: faiss.Index, rows: np.ndarray) -> faiss.SearchParameters:
-    """Search parameters that visit only ``rows`` of ``index``."""
-    selector = faiss.IDSelectorBatch(np.ascontiguousarray(rows, dtype=np.int64))
-    if isinstance(index, faiss.IndexHNSWFlat):
-        params = faiss.SearchParametersHNSW(sel=selector)
-        params.efSearch = HNSW_EF_SEARCH
-    else:
-        params = faiss.SearchParameters(sel=selector)
-    params.selector_keepalive = selector  # the parameters hold a raw pointer to it
-    return params
 
 
 def _document_line(document: Document) -> bytes:

@@ -45,8 +45,8 @@ class Vectors:
             index.add(vectors)
             return cls(index)
         index = faiss.IndexPQFastScan(dim, dim // 2, 4, faiss.METRIC_INNER_PRODUCT)
-        sample = np.random.default_rng(0).permutation(len(vectors))[:TRAIN_ROWS]
-        index.train(vectors[np.sort(sample)])
+        sample = vectors[np.sort(np.random.default_rng(0).permutation(len(vectors))[:TRAIN_ROWS])]
+        index.train(np.resize(sample, (max(len(sample), 256), dim)))  # 16 centroids a part need rows to spare
         index.add(vectors)
         return cls(index, vectors.astype(np.float16))
 
@@ -65,7 +65,7 @@ class Vectors:
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         """The stored vectors of ``rows``, float32."""
         if self.exact is None:
-            return np.vstack([self.index.reconstruct(int(r)) for r in rows]).reshape(len(rows), self.dim)
+            return np.asarray([self.index.reconstruct(int(r)) for r in rows], dtype=np.float32).reshape(-1, self.dim)
         return np.asarray(self.exact[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
 
     def search(self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
