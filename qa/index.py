@@ -93,10 +93,9 @@ def _embed_twice(
     fresh: dict[Chunk, list[Sentence]],
     embedder: Embedder,
     progress: Callback,
-    known: dict[Chunk, tuple[np.ndarray, np.ndarray]],
 ) -> tuple[dict[Chunk, np.ndarray], Sentences]:
     """Chunk vectors, then every sentence embedded on its own (the torch reference path)."""
-    prepared = Sentences.prepare(documents, fresh)  # fresh chunks have no known sentences either
+    prepared = Sentences.prepare(documents, fresh)
     texts = [embedding_text(documents[c.doc_id], c) for c in fresh]
     total = len(texts) + sum(len(t) for _, t in prepared.values())
     progress(Progress("embedding", 0, total))
@@ -105,7 +104,7 @@ def _embed_twice(
         chunk_vectors = embedder.encode(texts, progress=lambda n: progress(Progress("embedding", n, total)))
         embedded = dict(zip(fresh, chunk_vectors, strict=True))
     sentences = Sentences.of(
-        chunks, prepared, embedder, lambda n: progress(Progress("embedding", len(texts) + n, total)), known
+        chunks, prepared, embedder, lambda n: progress(Progress("embedding", len(texts) + n, total))
     )
     return embedded, sentences
 
@@ -140,46 +139,41 @@ class Sentences:
     def of(
         cls,
         chunks: list[Chunk],
-        fresh: dict[Chunk, tuple[list, list[str]]],
+        prepared: dict[Chunk, tuple[list, list[str]]],
         embedder: Embedder,
         progress: Done | None = None,
-        known: dict[Chunk, tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> Sentences:
-        """The table of every chunk's sentences: those of ``fresh`` (`prepare`) embedded, the ``known`` ones reused."""
-        known = known or {}
-        texts = [t for c in chunks if c not in known for t in fresh[c][1]]
+        """The table of every chunk's sentences, each `prepare`d one embedded on its own."""
+        texts = [t for c in chunks for t in prepared[c][1]]
         embedded = embedder.encode(texts, progress=progress) if texts else np.zeros((0, embedder.dim))
-        spans, offsets, parts, first = [], [0], [], 0
-        for c in chunks:
-            if c in known:
-                chunk_spans, chunk_vectors = known[c]
-                spans.extend(map(tuple, chunk_spans.tolist()))
-                parts.append(np.asarray(chunk_vectors, dtype=np.float32))
-            else:
-                chunk_spans = fresh[c][0]
-                spans.extend(chunk_spans)
-                parts.append(embedded[first : first + len(chunk_spans)])
-                first += len(chunk_spans)
-            offsets.append(len(spans))
-        vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dim))
+        bounds = np.cumsum([0, *(len(prepared[c][0]) for c in chunks)])
+        parts = {
+            c: (np.asarray(prepared[c][0], dtype=np.int64).reshape(-1, 2), embedded[a:b])
+            for c, a, b in zip(chunks, bounds, bounds[1:], strict=False)
+        }
+        return cls.stacked(chunks, parts, embedder.dim)
+
+    @classmethod
+    def stacked(cls, chunks: list[Chunk], parts: dict[Chunk, tuple[np.ndarray, np.ndarray]], dim: int) -> Sentences:
+        """The table of ``chunks``' sentences from each one's spans and vectors, in order."""
+        counts = [len(parts[c][0]) for c in chunks]
+        spans = np.concatenate([parts[c][0] for c in chunks] or [np.zeros((0, 2), np.int64)])
+        vectors = np.concatenate([np.asarray(parts[c][1], dtype=np.float16) for c in chunks] or [np.zeros((0, dim))])
         return cls(
-            np.asarray(spans, dtype=np.int64).reshape(-1, 2),
-            np.asarray(offsets, dtype=np.int64),
-            np.asarray(vectors, dtype=np.float16).reshape(len(spans), embedder.dim),
+            spans.astype(np.int64).reshape(-1, 2),
+            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            vectors.astype(np.float16).reshape(len(spans), dim),
         )
 
 
 def _chunk_all(
-    documents: list[Document], settings: ChunkingSettings, progress: Callback, known: dict[str, list[Chunk]]
-) -> dict[str, dict[Chunk, list[Sentence] | None]]:
-    """doc id -> its chunks in reading order, each with its sentences (None for the ``known`` chunks, reused)."""
-    chunks: dict[str, dict[Chunk, list[Sentence] | None]] = {}
+    documents: list[Document], settings: ChunkingSettings, progress: Callback
+) -> dict[str, dict[Chunk, list[Sentence]]]:
+    """doc id -> its chunks in reading order, each with its sentences."""
+    chunks: dict[str, dict[Chunk, list[Sentence]]] = {}
     progress(Progress("chunking", 0, len(documents)))
     for done, document in enumerate(documents, 1):
-        if document.doc_id in known:
-            chunks[document.doc_id] = dict.fromkeys(known[document.doc_id])
-        else:
-            chunks[document.doc_id] = dict(chunk_sentences(document, settings))
+        chunks[document.doc_id] = dict(chunk_sentences(document, settings))
         progress(Progress("chunking", done, len(documents)))
     return chunks
 
@@ -194,14 +188,14 @@ def segment_contents(
 ) -> Contents:
     """What a segment of the local store holds for ``documents``: chunked, embedded, tokenized for BM25, in memory."""
     by_id = {d.doc_id: d for d in documents}
-    packed = _chunk_all(documents, settings, progress, {})
+    packed = _chunk_all(documents, settings, progress)
     chunks = [c for d in documents for c in packed[d.doc_id]]
     fresh = {c: packed[c.doc_id][c] for c in chunks}
     if isinstance(embedder, PoolingEmbedder) and embedder.pools_sentences:
         embedded, pooled = _embed_pooled(by_id, fresh, embedder, progress)
-        sentences = Sentences.of(chunks, {}, embedder, None, pooled)
+        sentences = Sentences.stacked(chunks, pooled, embedder.dim)
     else:
-        embedded, sentences = _embed_twice(by_id, chunks, fresh, embedder, progress, {})
+        embedded, sentences = _embed_twice(by_id, chunks, fresh, embedder, progress)
     vectors = np.asarray([embedded[c] for c in chunks], dtype=np.float32).reshape(len(chunks), embedder.dim)
     progress(Progress("lexical index", 0, len(chunks)))
     tokens = tokenize([lexical_text(by_id[c.doc_id], c) for c in chunks])
