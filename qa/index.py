@@ -227,7 +227,7 @@ def sync(
     meta_path = corpus_dir / METADATA_FILE
     meta_sha = file_sha256(meta_path) if meta_path.exists() else None
     if changes is None:
-        changes = changes_since(corpus_dir, store.recorded, store.recorded_ids(), store.manifest.metadata_sha256)
+        changes = changes_since(corpus_dir, store, store.manifest.metadata_sha256)
     # A store that records nothing yet holds only documents read with today's metadata.json: record its hash with
     # every commit, so that a killed build resumes from its last segment.  A store indexed with another
     # metadata.json keeps the old hash until every document is read again: a resumed update reads them all again.

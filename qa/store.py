@@ -254,7 +254,7 @@ def _embedder_of(store: LocalStore) -> Embedder:
 def _changes(store: LocalStore, corpus_dir: Path) -> Changes | None:
     """What changed in the corpus folder since the store recorded it (None: the folder is gone)."""
     try:
-        return changes_since(corpus_dir, store.recorded, store.recorded_ids(), store.manifest.metadata_sha256)
+        return changes_since(corpus_dir, store, store.manifest.metadata_sha256)
     except CorpusError:
         return None
 

@@ -368,6 +368,25 @@ class LocalStore:
         skipped = self.manifest.skipped.get(doc_id)
         return skipped.stat if skipped is not None else None
 
+    def recorded_stats(self, doc_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The recorded size and modification time of each file (-1 for one not recorded): one dict lookup a
+        file and a gather per segment, for the corpus scan of an archive."""
+        sizes = np.full(len(doc_ids), -1, dtype=np.int64)
+        mtimes = np.full(len(doc_ids), -1, dtype=np.int64)
+        rows: list[list[tuple[int, int]]] = [[] for _ in self.segments]
+        for i, doc_id in enumerate(doc_ids):
+            where = self._where.get(doc_id)
+            if where is not None:
+                rows[where[0]].append((i, where[1]))
+            elif (skipped := self.manifest.skipped.get(doc_id)) is not None:
+                sizes[i], mtimes[i] = skipped.size, skipped.mtime_ns
+        for segment, found in zip(self.segments, rows, strict=True):
+            if found:
+                at, row = np.asarray(found, dtype=np.int64).T
+                table = segment.doc_table[row]
+                sizes[at], mtimes[at] = table["file_size"], table["file_mtime_ns"]
+        return sizes, mtimes
+
     def recorded_ids(self) -> list[str]:
         """Every doc id the store records, indexed or skipped."""
         return [*self._where, *self.manifest.skipped]
