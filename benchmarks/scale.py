@@ -184,8 +184,17 @@ def child_build(corpus: Path, index: Path) -> dict:
 
 
 def child_load(index: Path) -> dict:
+    """A strict load (the corpus scanned before it returns), then the chat's: answering at once, the corpus
+    scanned in the background (how long that took too)."""
     engine, loaded = timed_load(index)
-    return loaded | {"documents": len(engine.documents), "chunks": chunk_count(engine)}
+    started = time.perf_counter()
+    later = qa.load(index, check="later")
+    opened = time.perf_counter() - started
+    later.catching_up.join()
+    checked = time.perf_counter() - started
+    return loaded | {
+        "documents": len(engine.documents), "chunks": chunk_count(engine), "open_s": opened, "check_s": checked
+    }  # fmt: skip
 
 
 def child_ask(index: Path, n: int) -> dict:
@@ -377,7 +386,8 @@ def measure(paths: Paths, phases: list[str], n: int) -> dict[str, dict]:
 
 
 COLUMNS = [
-    "passages", "chunks", "documents", "build s", "build peak GB", "disk MB", "load s", "RSS after load GB",
+    "passages", "chunks", "documents", "build s", "build peak GB", "disk MB", "load s: strict / answering / scanned",
+    "RSS after load GB",
     "ask p50 / p95 ms", "small-corpus p50 ms", "p50 ratio", "add s / peak ratio", "remove s / peak ratio",
     "recall@10", "resume / full",
 ]  # fmt: skip
@@ -409,7 +419,7 @@ def row(passages: int, got: dict[str, dict]) -> list[str]:
     return [
         f"{passages:,}", *counts,
         cell(got, "build", "seconds", fmt=".1f"), cell(got, "build", "peak_gb"), cell(got, "disk", "mb", fmt=".1f"),
-        cell(got, "load", "load_s"), cell(got, "load", "rss_gb"),
+        cell(got, "load", "load_s", "open_s", "check_s"), cell(got, "load", "rss_gb"),
         cell(got, "ask", "p50", "p95", fmt=".1f"), cell(got, "small", "p50", fmt=".1f"), cell(got, "ask", "ratio"),
         cell(got, "add", "seconds", "peak_ratio"), cell(got, "remove", "seconds", "peak_ratio"),
         cell(got, "recall", "recall", fmt=".3f"), resume,
@@ -418,7 +428,8 @@ def row(passages: int, got: dict[str, dict]) -> list[str]:
 
 LIMITS = [  # (what, phase, key, the most (or with ">=" the least) the issue allows, unit)
     ("build peak RSS", "build", "peak_gb", "<=", 6.0, " GB"),
-    ("load", "load", "load_s", "<=", 2.0, " s"),
+    ("load (strict: the corpus scanned first)", "load", "load_s", "<=", 2.0, " s"),
+    ("load to answering (the chat's: scanned after)", "load", "open_s", "<=", 2.0, " s"),
     ("RSS after load", "load", "rss_gb", "<=", 3.0, " GB"),
     ("ask p50 / small-corpus p50", "ask", "ratio", "<=", 1.3, "×"),
     ("ask p95 / p50", "ask", "tail", "<=", 2.0, "×"),

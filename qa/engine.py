@@ -133,6 +133,7 @@ class Engine:
         self.embedder = embedder or Deferred(info.model, info.runtime, info.model_version, info.dim)
         self._snapshot = Snapshot.of(store, self.embedder)
         self._writing = threading.Lock()  # one `add` / `remove` of this engine at a time
+        self.catching_up: threading.Thread | None = None  # `qa.load(check="later")`'s scan of the corpus, if any
 
     @property
     def reader(self) -> PassageReader | None:
@@ -229,6 +230,15 @@ class Engine:
             ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
             new = remove_documents(store, ids)
             self._snapshot = Snapshot.of(new, self.embedder)
+
+    def refresh(self, store: LocalStore) -> None:
+        """Answer from ``store`` from the next question on: a newer committed state of this engine's own store
+        (`qa.load` catching up with its corpus in the background swaps it in so)."""
+        current = self._saved("refresh")
+        if store.folder != current.folder:
+            raise ValueError(f"{store.folder} is another store than this engine's {current.folder}")
+        with self._writing:
+            self._snapshot = Snapshot.of(store, self.embedder)
 
     def overlay(
         self, paths: Sequence[str | Path], *, progress: Callback = silent, names: Sequence[str] | None = None

@@ -11,10 +11,12 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 from qa import folders
 from qa.chunking import ChunkingSettings
@@ -153,8 +155,13 @@ def load(
     embedder: Embedder | None = None,
     settings: ChunkingSettings | None = None,
     progress: Callback = silent,
+    check: Literal["now", "later"] = "now",
 ) -> Engine:
     """The engine of the store in ``index_dir`` (default: the repo's ``embeddings/``).
+
+    ``check="later"`` (the chat's start): a complete store of the asked model and chunking answers at once,
+    and the corpus is scanned in a background thread (``engine.catching_up``), which brings the store up to date
+    and swaps it in (`Engine.refresh`) if the corpus changed; not with ``strict``.
 
     The store is opened (checksums checked, tables memory-mapped), then its
     corpus folder is scanned by size and modification time (`qa.scan`).  With
@@ -172,6 +179,23 @@ def load(
     (`qa.collection.recover`).
     """
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
+    if check == "later":
+        if strict:
+            raise ValueError("a strict load checks the corpus now: check='now'")
+        _recover_journal(index_dir)
+        try:
+            store = LocalStore.open(index_dir)
+        except (IndexFormatError, IndexVersionError):
+            store = None
+        if store is not None and store.manifest.complete and not _stale(store, embedder, settings):
+            engine = Engine(store, embedder=embedder)
+            engine.catching_up = threading.Thread(
+                target=_catch_up, args=(engine, index_dir, settings, progress), name="qa-corpus-check", daemon=True
+            )
+            engine.catching_up.start()
+            return engine
+    elif check != "now":
+        raise ValueError(f"check must be 'now' or 'later', not {check!r}")
     deadline = time.monotonic() + LOCK_TIMEOUT
     while True:
         _recover_journal(index_dir)
@@ -225,6 +249,16 @@ def load(
             store, corpus_dir, embedder=embedder, settings=ChunkingSettings(**store.info.chunking), progress=progress
         )
     return Engine(store, embedder=embedder)
+
+
+def _catch_up(engine: Engine, index_dir: Path, settings: ChunkingSettings | None, progress: Callback) -> None:
+    """Scan the corpus of ``engine``'s store; if it changed, bring the store up to date and swap it in."""
+    try:
+        current = load(index_dir, embedder=engine.embedder, settings=settings, progress=progress)
+        if current.store.manifest.generation != engine.store.manifest.generation:
+            engine.refresh(current.store)
+    except Exception as exc:  # noqa: BLE001 - a background check must not kill the chat; it says why
+        log.warning("%s: the corpus could not be checked: %s", index_dir, exc)
 
 
 def _committed_generation(index_dir: Path) -> int | None:

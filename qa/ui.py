@@ -446,7 +446,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from qa.store import load
 
-    serve(load())
+    serve(load(check="later"))  # answers at once; a changed corpus is caught up with in the background
 
 
 def serve(engine: Engine, **launch: object) -> gr.Blocks:

@@ -466,3 +466,17 @@ def test_the_embedder_an_index_records_is_loaded_once_when_threads_ask_at_once(
     assert loads == [64]
     assert all(np.array_equal(v, vectors[0]) for v in vectors)
     assert engine.ask(QUESTION).passages[0].doc_id == "alpha.txt"
+
+
+def test_a_later_check_answers_at_once_then_catches_up_with_the_corpus(built, tiny_corpus: Path, index_dir: Path):
+    """The chat's start: the committed store answers while the corpus is scanned in the background."""
+    quiet = qa.load(index_dir, embedder=qa.HashEmbedder(), check="later")
+    quiet.catching_up.join(timeout=60)
+    assert quiet.store.manifest.generation == built.store.manifest.generation  # nothing changed: nothing written
+    (tiny_corpus / "kiwi.txt").write_text("Kiwi Notes\n\nThe kiwi is a flightless bird of New Zealand.\n")
+    engine = qa.load(index_dir, embedder=qa.HashEmbedder(), check="later")
+    engine.catching_up.join(timeout=60)
+    assert "kiwi.txt" in engine.documents
+    assert engine.ask("flightless bird of New Zealand", k=1).passages[0].doc_id == "kiwi.txt"
+    with pytest.raises(ValueError, match="strict"):
+        qa.load(index_dir, strict=True, check="later")
