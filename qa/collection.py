@@ -33,7 +33,7 @@ from qa.index import segment_contents
 from qa.models import Embedder
 from qa.progress import Callback, Progress, silent
 from qa.scan import stat_of
-from qa.stores.local import LocalStore, write_atomically
+from qa.stores.local import LocalStore, Manifest, write_atomically
 
 MAX_NAME = 120  # characters of a copied file's name, before any "-2"
 JOURNAL = "pending.json"
@@ -109,7 +109,7 @@ def remove_documents(store: LocalStore, doc_ids: Iterable[str], *, lock_timeout:
             if current.recorded(doc_id) is None:
                 raise KeyError(f"no document {doc_id!r} in the index {current.folder}")
         files = [_inside(corpus_dir / doc_id, corpus_dir) for doc_id in doc_ids]
-        if not set(current.doc_ids()) - set(doc_ids):
+        if current.document_count <= sum(current.has_document(d) for d in doc_ids):  # counted, never listed
             raise CorpusError(f"{corpus_dir}: removing {', '.join(doc_ids)} would leave no usable documents")
         _begin(current, deletes=files)
         new = current.write(remove=doc_ids)
@@ -129,7 +129,8 @@ def _editing(store: LocalStore, lock_timeout: float) -> Iterator[LocalStore]:
     if store.folder is None:
         raise TypeError("an in-memory store is never saved")
     with folders.writer_lock(store.folder, lock_timeout, "index"):
-        current = LocalStore.open(store.folder)
+        unchanged = Manifest.read(store.folder) == store.manifest and not (store.folder / JOURNAL).exists()
+        current = store if unchanged else LocalStore.open(store.folder)  # opening an archive again costs a second
         recover(current)
         current.tidy()
         yield current

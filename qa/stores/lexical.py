@@ -15,7 +15,7 @@ searched with ``searchsorted``), so opening a segment reads no vocabulary.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,18 +189,19 @@ def scores(
     tokens: Sequence[str],
     allowed: Sequence[np.ndarray | None] | None = None,
     only: Sequence[np.ndarray | None] | None = None,
+    frequencies: Callable[[list[str]], dict[str, int]] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each part's scored rows and their BM25 scores (rows ascending, scores positive), live rows only.
 
     ``tokens`` may repeat a term: each occurrence counts, as in bm25s.
     ``allowed``: per part, a bool mask of the rows a filter lets through
     (None: all).  ``only``: per part, the rows to score (None: every row
-    holding a term).
+    holding a term).  ``frequencies``: where to look the document frequencies up (default: counted now).
     """
     if not tokens or not stats.chunks:
         return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in parts]
     unique = list(dict.fromkeys(tokens))
-    df = document_frequencies(parts, unique)
+    df = frequencies(unique) if frequencies is not None else document_frequencies(parts, unique)
     # As bm25s computes them, to the last bit: the IDF kept as float32, each (term, chunk) score rounded to
     # float32, then summed in float32 in the order of the question's tokens.
     weight = {t: float(np.float32(idf(df.get(t, 0), stats.chunks))) for t in unique}
@@ -215,9 +216,10 @@ def scores(
                 continue
             rows = np.asarray(postings.rows[where], dtype=np.int64)
             tf = np.asarray(postings.counts[where], dtype=np.float32)
-            if wanted is not None:
-                keep = np.isin(rows, wanted, assume_unique=True)
-                rows, tf = rows[keep], tf[keep]
+            if wanted is not None:  # a posting list is sorted by row: look the wanted rows up in it
+                at = np.minimum(np.searchsorted(rows, wanted), len(rows) - 1)
+                hit = rows[at] == wanted
+                rows, tf = wanted[hit], tf[at[hit]]
             norm = K1 * ((1 - B) + B * postings.lengths[rows] / stats.average_length)
             rows_parts.append(rows)
             score_parts.append((weight[token] * (tf / (norm + tf))).astype(np.float32))

@@ -32,7 +32,9 @@ import json
 import os
 import secrets
 import shutil
+import threading
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
@@ -178,6 +180,8 @@ class LocalStore:
         if deleted is None:
             deleted = [_deleted_rows(folder, e) for e in manifest.segments]
         self._deleted = tuple(deleted)
+        self._df_kept: OrderedDict[tuple[str, ...], dict[str, int]] = OrderedDict()  # terms -> their frequencies
+        self._df_lock = threading.Lock()
 
     # --- opening ----------------------------------------------------------------------
 
@@ -529,7 +533,19 @@ class LocalStore:
         return self.segments[s].vector(row)
 
     def document_frequencies(self, terms: Collection[str]) -> dict[str, int]:
-        return bm25.document_frequencies(self._parts, list(terms))
+        """Live chunks holding each term, remembered for the last questions' terms (each question asks three times:
+        its term weights, the BM25 list and the BM25 scores of the dense list)."""
+        key = tuple(sorted(set(terms)))
+        with self._df_lock:
+            if key in self._df_kept:
+                self._df_kept.move_to_end(key)
+                return dict(self._df_kept[key])
+        counted = bm25.document_frequencies(self._parts, list(key))
+        with self._df_lock:
+            self._df_kept[key] = counted
+            while len(self._df_kept) > 256:
+                self._df_kept.popitem(last=False)
+        return dict(counted)
 
     def dense_search(self, vector: np.ndarray, n: int, filters: Filters = NO_FILTERS) -> Hits:
         ids, scores = [], []
@@ -544,7 +560,13 @@ class LocalStore:
         return Hits(all_ids[order], all_scores[order].astype(np.float32))
 
     def lexical_search(self, text: str, n: int, filters: Filters = NO_FILTERS) -> Hits:
-        scored = bm25.scores(self._parts, self._statistics, bm25.tokenize([text])[0], allowed=self._allowed(filters))
+        scored = bm25.scores(
+            self._parts,
+            self._statistics,
+            bm25.tokenize([text])[0],
+            allowed=self._allowed(filters),
+            frequencies=self.document_frequencies,
+        )
         return Hits(*bm25.top(scored, self._parts, n))
 
     def lexical_scores(self, text: str, ids: np.ndarray) -> np.ndarray:
@@ -557,7 +579,9 @@ class LocalStore:
         for s, row in located:
             wanted[s].add(row)
         only = [np.asarray(sorted(rows), dtype=np.int64) for rows in wanted]
-        scored = bm25.scores(self._parts, self._statistics, bm25.tokenize([text])[0], only=only)
+        scored = bm25.scores(
+            self._parts, self._statistics, bm25.tokenize([text])[0], only=only, frequencies=self.document_frequencies
+        )
         found = {
             (s, int(r)): float(v) for s, (rows, values) in enumerate(scored) for r, v in zip(rows, values, strict=True)
         }
