@@ -231,7 +231,7 @@ def sync(
     # A store that records nothing yet holds only documents read with today's metadata.json: record its hash with
     # every commit, so that a killed build resumes from its last segment.  A store indexed with another
     # metadata.json keeps the old hash until every document is read again: a resumed update reads them all again.
-    batch_meta: str | None | bool = meta_sha if not store.recorded_ids() else False
+    batch_meta: str | None | bool = meta_sha if not (store.document_count or store.manifest.skipped) else False
     if changes.others:
         others = ", ".join(changes.others[:10])
         log.warning("%s: skipped %d file(s) of unsupported format: %s", corpus_dir, len(changes.others), others)
@@ -266,7 +266,8 @@ def sync(
         reasons = ", ".join(f"{d} ({s.reason})" for d, s in list(store.manifest.skipped.items())[:10])
         raise CorpusError(f"{corpus_dir}: no usable documents; skipped: {reasons}")
     if store.manifest.skipped:
-        skipped_now = {d: s.reason for d, s in store.manifest.skipped.items() if d in set(todo)}
+        read_now = set(todo)
+        skipped_now = {d: s.reason for d, s in store.manifest.skipped.items() if d in read_now}
         if skipped_now:
             listed = ", ".join(f"{d} ({why})" for d, why in skipped_now.items())
             log.warning("%s: skipped %d file(s): %s", corpus_dir, len(skipped_now), listed)

@@ -92,6 +92,7 @@ def test_the_base_is_shared_not_copied_and_a_dropped_overlay_is_freed(built, upl
     assert isinstance(layered, LocalStore) and layered.folder is None
     assert len(layered.segments) == len(built.store.segments) + 1
     assert all(a is b for a, b in zip(layered.segments[:-1], built.store.segments, strict=True))
+    assert layered._where.maps[-1] is built.store._where  # the doc id table is shared too, not copied per session
     extra = weakref.ref(layered.segments[-1])
     assert extra().doc_ids == ["kiwi.txt"]
     session.ask("How many kiwi chicks were fitted with radio tags?")  # whatever an answer caches

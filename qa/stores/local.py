@@ -34,7 +34,7 @@ import secrets
 import shutil
 import threading
 from bisect import bisect_right
-from collections import OrderedDict
+from collections import ChainMap, OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
@@ -276,12 +276,10 @@ class LocalStore:
             gone |= {d.doc_id for d in add.documents}
             skipped = {d: s for d, s in skipped.items() if d not in gone - set(skip)}
         marks: dict[int, list[int]] = {}
-        already = [set(d.tolist()) for d in deleted]  # once per segment, not once per document
-        for doc_id in gone:
-            for s, segment in enumerate(segments):
-                row = segment.doc_rows.get(doc_id)
-                if row is not None and row not in already[s]:
-                    marks.setdefault(s, []).append(row)
+        kept = {segment.name: s for s, segment in enumerate(segments)}
+        for doc_id in gone:  # where each is live now, unless in a segment this write drops
+            if (where := self._where.get(doc_id)) is not None and self.segments[where[0]].name in kept:
+                marks.setdefault(kept[self.segments[where[0]].name], []).append(where[1])
         for s, rows in sorted(marks.items()):
             deleted[s] = np.union1d(deleted[s], np.asarray(rows, dtype=np.int64))
             entries[s] = self._marked(entries[s], segments[s], deleted[s], generation)
@@ -402,7 +400,7 @@ class LocalStore:
     # --- where things are -----------------------------------------------------------------
 
     @cached_property
-    def _where(self) -> dict[str, tuple[int, int]]:
+    def _where(self) -> Mapping[str, tuple[int, int]]:
         """doc id -> segment and row of every live document (one dict for the store: a few seconds' work saved
         on every lookup, about 100 bytes a document)."""
         where: dict[str, tuple[int, int]] = {}
@@ -470,7 +468,10 @@ class LocalStore:
             next_id=self.manifest.next_id + segment.n_chunks,
             skipped=dict(skipped),
         )
-        return LocalStore(None, manifest, (*self.segments, segment), (*self._deleted, np.zeros(0, dtype=np.int64)))
+        store = LocalStore(None, manifest, (*self.segments, segment), (*self._deleted, np.zeros(0, dtype=np.int64)))
+        uploaded = {d: (len(self.segments), row) for row, d in enumerate(segment.doc_ids)}
+        store._where = ChainMap(uploaded, self._where)  # the shared store's table, not a copy per session
+        return store
 
     # --- the store protocol ---------------------------------------------------------------
 
