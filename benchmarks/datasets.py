@@ -87,18 +87,22 @@ def write_corpus(folder: Path, docs: dict[str, str], titles: dict[str, str]) -> 
     return folder
 
 
+def squad_docs(contexts: list[dict] | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """SQuAD dev paragraphs (all 2,067 by default) as ``({doc id: text}, {doc id: title})``."""
+    rows = contexts if contexts is not None else read_jsonl(EVAL / "squad" / "contexts.jsonl")
+    return {f"{r['id']}.txt": r["text"] for r in rows}, {f"{r['id']}.txt": r["title"].replace("_", " ") for r in rows}
+
+
 def squad_corpus(cache: Path = CACHE, contexts: list[dict] | None = None, name: str = "squad") -> Path:
     """SQuAD dev paragraphs (all 2,067 by default), the text alone: answer offsets stay valid."""
-    rows = contexts if contexts is not None else read_jsonl(EVAL / "squad" / "contexts.jsonl")
-    docs = {f"{r['id']}.txt": r["text"] for r in rows}
-    return write_corpus(cache / "corpora" / name, docs, {f"{r['id']}.txt": r["title"].replace("_", " ") for r in rows})
+    return write_corpus(cache / "corpora" / name, *squad_docs(contexts))
 
 
-def wikipedia_corpus(megabytes: float = 1.0, cache: Path = CACHE) -> Path:
-    """Whole articles of the Wikipedia passages, in file order, until their text holds ``megabytes`` MB (10^6 bytes).
+def wikipedia_docs(megabytes: float = 1.0) -> tuple[dict[str, str], dict[str, str]]:
+    """Whole articles of the Wikipedia passages, in file order, until their text holds ``megabytes`` MB (10^6
+    bytes), as ``({doc id: text}, {doc id: title})``: one .txt per article, its passages as paragraphs.
 
-    One .txt per article (its passages as paragraphs), titles in metadata.json:
-    1 MB is 687 articles.
+    1 MB is 687 articles; ``float("inf")`` all 35,843 (112k passages).
     """
     articles: dict[str, list[dict]] = {}
     size, limit = 0, megabytes * 1_000_000
@@ -111,8 +115,12 @@ def wikipedia_corpus(megabytes: float = 1.0, cache: Path = CACHE) -> Path:
             size += len(row["text"].encode()) + (2 if passages else 0)
             passages.append(row)
     docs = {f"{d}.txt": "\n\n".join(p["text"] for p in ps) for d, ps in articles.items()}
-    titles = {f"{d}.txt": ps[0]["title"] for d, ps in articles.items()}
-    return write_corpus(cache / "corpora" / f"wikipedia-{megabytes:g}mb", docs, titles)
+    return docs, {f"{d}.txt": ps[0]["title"] for d, ps in articles.items()}
+
+
+def wikipedia_corpus(megabytes: float = 1.0, cache: Path = CACHE) -> Path:
+    """`wikipedia_docs` written as a corpus folder, titles in metadata.json."""
+    return write_corpus(cache / "corpora" / f"wikipedia-{megabytes:g}mb", *wikipedia_docs(megabytes))
 
 
 def squad_questions() -> list[SquadQuestion]:

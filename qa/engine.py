@@ -21,6 +21,7 @@ import numpy as np
 
 from qa.actors import named_actors
 from qa.answer import Answer, Passage
+from qa.catalog import find_documents
 from qa.collection import add_files, remove_documents
 from qa.confidence import Calibrator, confidence_features, shipped_calibrator
 from qa.disagreement import (
@@ -160,6 +161,15 @@ class Engine:
     def documents(self) -> list[str]:
         """The doc ids of the index, in corpus order."""
         return list(self._snapshot.store.doc_ids())
+
+    def find_documents(self, text: str, limit: int = 20) -> list[str]:
+        """Up to ``limit`` doc ids found by file name, then by the words of their titles and passages
+        (`qa.catalog.find_documents`): for picking documents in an archive too large to list.
+
+        >>> engine.find_documents("bombings", limit=2)  # doctest: +SKIP
+        ['000_ef7ab4103cac12f9.txt', '002_d6c5143299779081.txt']
+        """
+        return find_documents(self._snapshot.store, text, limit)
 
     @property
     def sources(self) -> list[str]:

@@ -149,9 +149,9 @@ def document_html(document: Document, start: int, end: int, highlights: Sequence
     )
 
 
-def documents_html(documents: Iterable[Document], uploaded: Iterable[str] = (), more: int = 0) -> str:
-    """A table of the documents: title, outlet, date, kind (format, and whether the visitor uploaded it); ``more``:
-    how many others the corpus holds that are not listed."""
+def documents_html(documents: Iterable[Document], uploaded: Iterable[str] = (), footnote: str = "") -> str:
+    """A table of the documents: title, outlet, date, kind (format, and whether the visitor uploaded it); then
+    ``footnote`` (what is not listed), as text."""
     mine = set(uploaded)
     rows = []
     for d in documents:
@@ -163,8 +163,8 @@ def documents_html(documents: Iterable[Document], uploaded: Iterable[str] = (), 
             f"<tr><td>{escape(d.title)}</td><td>{escape(', '.join(sources))}</td>"
             f"<td>{escape(stated_date(d.text) or '')}</td><td>{escape(kind)}</td></tr>"
         )
-    if more > 0:
-        rows.append(f'<tr class="qa-more"><td colspan="4">… and {more:,} more documents, not listed</td></tr>')
+    if footnote:
+        rows.append(f'<tr class="qa-more"><td colspan="4">{escape(footnote)}</td></tr>')
     return (
         '<table class="qa-documents"><thead><tr><th>Title</th><th>Outlet</th><th>Date</th><th>Kind</th></tr>'
         f"</thead><tbody>{''.join(rows)}</tbody></table>"

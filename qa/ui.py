@@ -54,7 +54,8 @@ EXAMPLES = [
 ]
 PLACEHOLDER = "Ask the documents a question, e.g. “Who was Zahran Alloush?”"
 MAX_UPLOADS = 10  # files one browser session may add
-MAX_LISTED = 200  # documents the page lists (the panel and the filter's choices); an archive's others are counted
+MAX_FIND_CHARS = 200  # a search for documents: a few words of a name or title
+MAX_LISTED = 200  # documents the page lists (the panel and the filter's choices); an archive's others are found
 MAX_UPLOAD_MB = 20  # per file; Gradio refuses larger uploads before they reach us
 UPLOAD_NOTE = f"{', '.join(DOCUMENT_SUFFIXES)} · up to {MAX_UPLOADS} files of {MAX_UPLOAD_MB} MB · only you see them"
 
@@ -212,17 +213,16 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
         except (KeyError, ValueError) as exc:
             raise gr.Error(f"cannot open that passage: {exc}", print_exception=False) from None
 
-    def add_files(files, chosen, uploads: Uploads, progress=gr.Progress()):  # noqa: B008 - Gradio's own idiom
+    def add_files(files, chosen, find, uploads: Uploads, progress=gr.Progress()):  # noqa: B008 - Gradio's idiom
         paths = [str(f) for f in files or []]
         if not paths:
-            return _session_view(engine, uploads, chosen, "")
+            return _session_view(engine, uploads, chosen, find, "")
         if len(uploads.paths) + len(paths) > MAX_UPLOADS:
-            return _session_view(engine, uploads, chosen, f"At most {MAX_UPLOADS} files: remove some first.")
+            return _session_view(engine, uploads, chosen, find, f"At most {MAX_UPLOADS} files: remove some first.")
         big = [Path(p).name for p in paths if Path(p).stat().st_size > MAX_UPLOAD_MB * 2**20]
         if big:
-            return _session_view(
-                engine, uploads, chosen, f"Over {MAX_UPLOAD_MB} MB, not added: {escape_markdown(', '.join(big))}."
-            )
+            note = f"Over {MAX_UPLOAD_MB} MB, not added: {escape_markdown(', '.join(big))}."
+            return _session_view(engine, uploads, chosen, find, note)
 
         def report(event: Progress) -> None:
             progress(event.fraction, desc=f"{event.phase}: {event.done} of {event.total}")
@@ -230,18 +230,22 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
         try:
             new = _uploaded(engine, *uploads.plus(engine, paths), report)
         except CorpusError as exc:
-            return _session_view(engine, uploads, chosen, f"Not added: {escape_markdown(str(exc))}")
+            return _session_view(engine, uploads, chosen, find, f"Not added: {escape_markdown(str(exc))}")
         skipped = new.engine.store.skipped if new.engine else {}
         if skipped:  # indexed again without them, so that they are not reported again
             new = new.without(engine, set(skipped), report)
         note = "; ".join(
             f"{escape_markdown(name)} could not be read: {escape_markdown(why)}" for name, why in skipped.items()
         )
-        return _session_view(engine, new, chosen, note or f"Added {len(paths)} file(s).")
+        return _session_view(engine, new, chosen, find, note or f"Added {len(paths)} file(s).")
 
-    def remove_files(doc_ids, chosen, uploads: Uploads):
+    def remove_files(doc_ids, chosen, find, uploads: Uploads):
         new = uploads.without(engine, set(doc_ids or []))
-        return _session_view(engine, new, chosen, f"Removed {len(uploads.paths) - len(new.paths)} file(s).")
+        return _session_view(engine, new, chosen, find, f"Removed {len(uploads.paths) - len(new.paths)} file(s).")
+
+    def find_documents(find, chosen, uploads: Uploads):
+        current, names = uploads.over(engine), uploads.names
+        return _document_filter(current, names, find, chosen), _documents_table(current, names, find)
 
     with gr.Blocks(title="Ask the corpus", fill_height=True) as demo:
         uploads = gr.State(Uploads())
@@ -275,7 +279,10 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
                     )
                     sources = gr.Dropdown(engine.sources, multiselect=True, value=[], label="Outlets (all when empty)")
                     documents = gr.Dropdown(
-                        _document_choices(engine), multiselect=True, value=[], label="Documents (all when empty)"
+                        _document_choices(engine, (), "", []),
+                        multiselect=True,
+                        value=[],
+                        label="Documents (all when empty; find more under Documents)",
                     )
                 with gr.Accordion("Your files", open=False):
                     files = gr.File(
@@ -286,6 +293,14 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
                     remove = gr.Button("Remove selected", size="sm")
                     files_note = gr.Markdown(elem_id="qa-files-note")
                 with gr.Accordion(f"Documents ({len(engine.documents):,})", open=False) as listing_box:
+                    find = gr.Textbox(
+                        value="",
+                        placeholder="Find by file name or title words",
+                        show_label=False,
+                        submit_btn="Find",
+                        max_length=MAX_FIND_CHARS,
+                        elem_id="qa-find",
+                    )
                     listing = gr.HTML(_documents_table(engine))
         with gr.Sidebar(open=False, position="right", width="42%", label="Document") as panel:
             document_view = gr.HTML(elem_id="qa-document")
@@ -302,6 +317,7 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
         bridge.click(open_passage, [bridge, uploads], [panel, document_view], api_visibility="private").then(
             None, js=SHOW_PASSAGE_JS
         )
+        find.submit(find_documents, [find, documents, uploads], [documents, listing], api_visibility="private")
         session_outputs = [uploads, mine, documents, listing_box, listing, files_note]
         def one_change_at_a_time(event, other, fn, inputs, api_name: str, description: str, done: tuple):
             """``fn`` on ``event``, the ``other`` control of the session's files disabled until it is done."""
@@ -310,12 +326,12 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
             ).then(*done, api_visibility="private")
 
         one_change_at_a_time(
-            files.upload, remove, add_files, [files, documents, uploads], "upload",
+            files.upload, remove, add_files, [files, documents, find, uploads], "upload",
             "Add files to this session's documents; returns its files and what happened.",
             (_idle_upload, None, [files, remove]),
         )  # fmt: skip
         one_change_at_a_time(
-            remove.click, files, remove_files, [mine, documents, uploads], "remove",
+            remove.click, files, remove_files, [mine, documents, find, uploads], "remove",
             "Remove this session's files by doc id.", (_idle, None, files),
         )  # fmt: skip
         gr.api(_endpoint(engine, k, Answer.to_dict, dict, SEARCH_DOC), api_name="search")
@@ -406,37 +422,51 @@ def _idle_upload():
     return gr.update(value=None, interactive=True), gr.update(interactive=True)
 
 
-def _listed(engine: Engine, uploaded: Iterable[str] = ()) -> list[str]:
-    """The doc ids the page lists: the visitor's own files, then the corpus's first ones, `MAX_LISTED` in all (an
-    archive's every document would be megabytes in each browser, and each one read to show its title)."""
+def _listed(engine: Engine, uploaded: Iterable[str] = (), find: str = "") -> list[str]:
+    """The doc ids the page lists, `MAX_LISTED` at most (an archive's every document would be megabytes in each
+    browser, and each one read to show its title): those ``find`` finds (`Engine.find_documents`), or without
+    it the visitor's own files, then the corpus's first ones."""
+    if find.strip():
+        return engine.find_documents(find, MAX_LISTED)
     mine = [d for d in uploaded if engine.store.has_document(d)]
     others = (d for d in engine.store.doc_ids() if d not in set(mine))
     return [*mine, *itertools.islice(others, max(0, MAX_LISTED - len(mine)))]
 
 
-def _documents_table(engine: Engine, uploaded: Iterable[str] = ()) -> str:
-    listed = _listed(engine, uploaded)
-    more = len(engine.documents) - len(listed)
-    return documents_html((engine.document(d) for d in listed), uploaded=uploaded, more=more)
+def _documents_table(engine: Engine, uploaded: Iterable[str] = (), find: str = "") -> str:
+    listed = _listed(engine, uploaded, find)
+    if find.strip() and not listed:
+        footnote = f"No document's name or title matches “{find.strip()}”."
+    elif find.strip():
+        footnote = f"The first {MAX_LISTED} found: add words to narrow the search." if len(listed) >= MAX_LISTED else ""
+    else:
+        more = len(engine.documents) - len(listed)
+        footnote = f"… and {more:,} more documents: find them by name or title." if more > 0 else ""
+    return documents_html((engine.document(d) for d in listed), uploaded=uploaded, footnote=footnote)
 
 
-def _document_choices(engine: Engine, uploaded: Iterable[str] = ()) -> list[tuple[str, str]]:
-    return [(f"{engine.document(d).title} ({d})", d) for d in _listed(engine, uploaded)]
+def _document_choices(engine: Engine, uploaded: Iterable[str], find: str, kept: list[str]) -> list[tuple[str, str]]:
+    """The document filter's choices: those ``kept`` (chosen), then the documents listed."""
+    ids = [*kept, *(d for d in _listed(engine, uploaded, find) if d not in set(kept))]
+    return [(f"{engine.document(d).title} ({d})", d) for d in ids]
 
 
-def _session_view(shared: Engine, uploads: Uploads, chosen: list[str] | None, note: str):
+def _document_filter(engine: Engine, uploaded: Iterable[str], find: str, chosen: list[str] | None) -> gr.Dropdown:
+    """The document filter after a change: its choices, and those chosen that are still there."""
+    kept = [d for d in chosen or [] if engine.store.has_document(d)]
+    return gr.Dropdown(choices=_document_choices(engine, uploaded, find, kept), value=kept)
+
+
+def _session_view(shared: Engine, uploads: Uploads, chosen: list[str] | None, find: str, note: str):
     """What the page shows of a session's files: its state, their list, the document filter (its choices kept
     where the documents still are), the documents table, and a note."""
     current = uploads.over(shared)
-    present = {d for d in chosen or [] if current.store.has_document(d)}
     return (
         uploads,
         gr.CheckboxGroup(choices=list(uploads.names), value=[]),
-        gr.Dropdown(
-            choices=_document_choices(current, uploads.names), value=[d for d in chosen or [] if d in present]
-        ),
+        _document_filter(current, uploads.names, find or "", chosen),
         gr.Accordion(label=f"Documents ({len(current.documents):,})"),
-        _documents_table(current, uploads.names),
+        _documents_table(current, uploads.names, find or ""),
         note,
     )
 

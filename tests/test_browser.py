@@ -195,6 +195,22 @@ def test_a_section_filter_keeps_only_reader_comments(page, url):
     shot(page, "filters")
 
 
+def test_the_documents_panel_finds_documents_by_title_words(page, url):
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    page.get_by_text("Documents (5)").click()
+    rows = page.locator(".qa-documents tbody tr")
+    expect(rows).to_have_count(5)
+    page.locator("#qa-find textarea, #qa-find input").first.fill("haunts")
+    page.locator("#qa-find textarea, #qa-find input").first.press("Enter")
+    expect(rows).to_have_count(1, timeout=WAIT)
+    assert "ISIL haunts Syria" in rows.first.text_content()
+    page.locator("#qa-find textarea, #qa-find input").first.fill("platypus")
+    page.get_by_role("button", name="Find").click()
+    expect(rows.first).to_contain_text("No document's name or title matches “platypus”.", timeout=WAIT)
+
+
 def test_an_empty_question_adds_no_bubble(page, url):
     from playwright.sync_api import expect
 

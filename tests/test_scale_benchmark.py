@@ -41,7 +41,7 @@ def test_every_column_holds_numbers(run: tuple[str, Path, Path]):
 
 def test_every_limit_is_judged(run: tuple[str, Path, Path]):
     limits = tables(run[0])["Limits of the issue"]
-    assert len(limits) == 12
+    assert len(limits) == 13
     for row in limits:
         assert row["within"] in ("✓", "✗") and re.match(NUMBER, row["measured"]), row
 

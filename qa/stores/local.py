@@ -38,6 +38,7 @@ from collections import ChainMap, OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,8 @@ DELETES = "deletes"
 SEGMENT_LAYOUT = folders.Layout(record=MANIFEST, noun="segment", record_label="the manifest", sampled=SAMPLED)
 MERGE_AT = 8  # small segments that trigger a merge of them all
 SMALL_SEGMENT = 20_000  # live chunks below which a segment counts as small
+ROW_BITS = 32  # a live document's place in `LocalStore._where`: its segment << ROW_BITS | its row there
+ROW_MASK = (1 << ROW_BITS) - 1
 
 
 @dataclass(frozen=True)
@@ -278,8 +281,8 @@ class LocalStore:
         marks: dict[int, list[int]] = {}
         kept = {segment.name: s for s, segment in enumerate(segments)}
         for doc_id in gone:  # where each is live now, unless in a segment this write drops
-            if (where := self._where.get(doc_id)) is not None and self.segments[where[0]].name in kept:
-                marks.setdefault(kept[self.segments[where[0]].name], []).append(where[1])
+            if (where := self._where.get(doc_id)) is not None and self.segments[where >> ROW_BITS].name in kept:
+                marks.setdefault(kept[self.segments[where >> ROW_BITS].name], []).append(where & ROW_MASK)
         for s, rows in sorted(marks.items()):
             deleted[s] = np.union1d(deleted[s], np.asarray(rows, dtype=np.int64))
             entries[s] = self._marked(entries[s], segments[s], deleted[s], generation)
@@ -364,29 +367,26 @@ class LocalStore:
         """The recorded stat of a document's file (indexed or skipped), or None."""
         where = self._where.get(doc_id)
         if where is not None:
-            s, row = where
-            entry = self.segments[s].doc_table[row]
+            entry = self.segments[where >> ROW_BITS].doc_table[where & ROW_MASK]
             return FileStat(int(entry["file_size"]), int(entry["file_mtime_ns"]), bytes(entry["file_sha256"]).hex())
         skipped = self.manifest.skipped.get(doc_id)
         return skipped.stat if skipped is not None else None
 
     def recorded_stats(self, doc_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The recorded size and modification time of each file (-1 for one not recorded): one dict lookup a
-        file and a gather per segment, for the corpus scan of an archive."""
+        """The recorded size and modification time of each file (-1 for one not recorded): the dict lookups
+        run in C (`map`) and each segment's rows are gathered at once, for the corpus scan of an archive."""
+        where = np.fromiter(map(self._where.get, doc_ids, repeat(-1)), dtype=np.int64, count=len(doc_ids))
         sizes = np.full(len(doc_ids), -1, dtype=np.int64)
         mtimes = np.full(len(doc_ids), -1, dtype=np.int64)
-        rows: list[list[tuple[int, int]]] = [[] for _ in self.segments]
-        for i, doc_id in enumerate(doc_ids):
-            where = self._where.get(doc_id)
-            if where is not None:
-                rows[where[0]].append((i, where[1]))
-            elif (skipped := self.manifest.skipped.get(doc_id)) is not None:
-                sizes[i], mtimes[i] = skipped.size, skipped.mtime_ns
-        for segment, found in zip(self.segments, rows, strict=True):
-            if found:
-                at, row = np.asarray(found, dtype=np.int64).T
-                table = segment.doc_table[row]
-                sizes[at], mtimes[at] = table["file_size"], table["file_mtime_ns"]
+        segment_of, row_of = where >> ROW_BITS, where & ROW_MASK
+        for s, segment in enumerate(self.segments):
+            at = np.flatnonzero((segment_of == s) & (where >= 0))
+            table = segment.doc_table[row_of[at]]
+            sizes[at], mtimes[at] = table["file_size"], table["file_mtime_ns"]
+        if self.manifest.skipped:
+            for i in np.flatnonzero(where < 0).tolist():
+                if (skipped := self.manifest.skipped.get(doc_ids[i])) is not None:
+                    sizes[i], mtimes[i] = skipped.size, skipped.mtime_ns
         return sizes, mtimes
 
     def recorded_ids(self) -> list[str]:
@@ -400,13 +400,15 @@ class LocalStore:
     # --- where things are -----------------------------------------------------------------
 
     @cached_property
-    def _where(self) -> Mapping[str, tuple[int, int]]:
-        """doc id -> segment and row of every live document (one dict for the store: a few seconds' work saved
-        on every lookup, about 100 bytes a document)."""
-        where: dict[str, tuple[int, int]] = {}
+    def _where(self) -> Mapping[str, int]:
+        """doc id -> ``segment << ROW_BITS | row`` of every live document (one dict for the store: a few seconds'
+        work saved on every lookup, about 100 bytes a document; ints, so that a scan reads it into numpy)."""
+        where: dict[str, int] = {}
         for s, (segment, deleted) in enumerate(zip(self.segments, self._deleted, strict=True)):
-            gone = set(deleted.tolist())
-            where.update((d, (s, row)) for row, d in enumerate(segment.doc_ids) if row not in gone)
+            codes = range(s << ROW_BITS, (s << ROW_BITS) + len(segment.doc_ids))
+            where.update(zip(segment.doc_ids, codes, strict=True))
+            for row in deleted.tolist():
+                del where[segment.doc_ids[row]]
         return where
 
     def _segment_of(self, chunk_id: int) -> tuple[int, int]:
@@ -417,9 +419,10 @@ class LocalStore:
 
     def _locate(self, doc_id: str) -> tuple[int, int]:
         try:
-            return self._where[doc_id]
+            where = self._where[doc_id]
         except KeyError:
             raise KeyError(f"no document {doc_id!r} in this index") from None
+        return where >> ROW_BITS, where & ROW_MASK
 
     @cached_property
     def _live(self) -> tuple[np.ndarray | None, ...]:
@@ -469,7 +472,8 @@ class LocalStore:
             skipped=dict(skipped),
         )
         store = LocalStore(None, manifest, (*self.segments, segment), (*self._deleted, np.zeros(0, dtype=np.int64)))
-        uploaded = {d: (len(self.segments), row) for row, d in enumerate(segment.doc_ids)}
+        first = len(self.segments) << ROW_BITS
+        uploaded = dict(zip(segment.doc_ids, range(first, first + len(segment.doc_ids)), strict=True))
         store._where = ChainMap(uploaded, self._where)  # the shared store's table, not a copy per session
         return store
 

@@ -25,7 +25,8 @@ import hashlib
 import json
 import os
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -132,10 +133,11 @@ class StoredSegment:
     dense: Vectors
     postings: Postings
     reader: DocumentReader
-    doc_rows: dict[str, int] = field(init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "doc_rows", {d: i for i, d in enumerate(self.doc_ids)})
+    @cached_property
+    def doc_rows(self) -> dict[str, int]:
+        """doc id -> row, made when a document filter first asks (not at open: 0.1 s at 300k documents)."""
+        return dict(zip(self.doc_ids, range(len(self.doc_ids)), strict=True))
 
     # --- rows ---------------------------------------------------------------
 
