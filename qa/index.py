@@ -34,9 +34,9 @@ from qa.documents import (
 from qa.models import Done, Embedder, PoolingEmbedder
 from qa.progress import Callback, Progress, silent
 from qa.scan import Changes, changes_since
+from qa.stores import WritableStore
 from qa.stores.lexical import lexical_text, tokenize
-from qa.stores.local import LocalStore, SkippedFile
-from qa.stores.segment import Contents, FileStat
+from qa.stores.segment import Contents, FileStat, SkippedFile
 
 log = logging.getLogger("qa")
 
@@ -204,7 +204,7 @@ def segment_contents(
 
 
 def sync(
-    store: LocalStore,
+    store: WritableStore,
     corpus_dir: Path,
     *,
     embedder: Embedder,
@@ -213,7 +213,7 @@ def sync(
     strict: bool = False,
     changes: Changes | None = None,
     segment_chunks: int | None = None,
-) -> LocalStore:
+) -> WritableStore:
     """``store`` brought up to date with ``corpus_dir``, committed segment by segment; the new state.
 
     ``changes``: what a scan already found (else the folder is scanned now).
@@ -227,11 +227,11 @@ def sync(
     meta_path = corpus_dir / METADATA_FILE
     meta_sha = file_sha256(meta_path) if meta_path.exists() else None
     if changes is None:
-        changes = changes_since(corpus_dir, store, store.manifest.metadata_sha256)
+        changes = changes_since(corpus_dir, store, store.metadata_sha256)
     # A store that records nothing yet holds only documents read with today's metadata.json: record its hash with
     # every commit, so that a killed build resumes from its last segment.  A store indexed with another
     # metadata.json keeps the old hash until every document is read again: a resumed update reads them all again.
-    batch_meta: str | None | bool = meta_sha if not (store.document_count or store.manifest.skipped) else False
+    batch_meta: str | None | bool = meta_sha if not (store.document_count or store.skipped_files) else False
     if changes.others:
         others = ", ".join(changes.others[:10])
         log.warning("%s: skipped %d file(s) of unsupported format: %s", corpus_dir, len(changes.others), others)
@@ -263,16 +263,16 @@ def sync(
         store = store.write(add=contents, skip=skipped, complete=False, metadata_sha256=batch_meta)
         progress(Progress("saving", 1, 1))
     if not store.document_count:
-        reasons = ", ".join(f"{d} ({s.reason})" for d, s in list(store.manifest.skipped.items())[:10])
+        reasons = ", ".join(f"{d} ({s.reason})" for d, s in list(store.skipped_files.items())[:10])
         raise CorpusError(f"{corpus_dir}: no usable documents; skipped: {reasons}")
-    if store.manifest.skipped:
+    if store.skipped_files:
         read_now = set(todo)
-        skipped_now = {d: s.reason for d, s in store.manifest.skipped.items() if d in read_now}
+        skipped_now = {d: s.reason for d, s in store.skipped_files.items() if d in read_now}
         if skipped_now:
             listed = ", ".join(f"{d} ({why})" for d, why in skipped_now.items())
             log.warning("%s: skipped %d file(s): %s", corpus_dir, len(skipped_now), listed)
     store = store.merged()
-    if not store.manifest.complete or store.manifest.metadata_sha256 != meta_sha:
+    if not store.complete or store.metadata_sha256 != meta_sha:
         store = store.write(complete=True, metadata_sha256=meta_sha)
     store.tidy()
     return store

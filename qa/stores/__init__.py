@@ -19,15 +19,18 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
 from qa.chunking import Chunk
 from qa.documents import Document
 from qa.filters import NO_FILTERS, Filters
+
+if TYPE_CHECKING:
+    from qa.stores.segment import Contents, FileStat, SkippedFile
 
 
 class IndexFormatError(RuntimeError):
@@ -125,4 +128,65 @@ class Store(Protocol):
         ...
 
 
-__all__ = ["Hits", "IndexFormatError", "IndexVersionError", "StaleIndexError", "Store", "StoreInfo"]
+@runtime_checkable
+class WritableStore(Store, Protocol):
+    """A store the pipeline (`qa.index.sync`) writes: what it records of the corpus's files, and commits.
+
+    Each write is one commit and gives the new state as a new object; killed at any moment, the store holds
+    the state before it or after it.  A store being built is not ``complete`` until its last commit.
+    """
+
+    @property
+    def complete(self) -> bool:
+        """False while a build runs: a killed build is resumed, never answered from."""
+        ...
+
+    @property
+    def metadata_sha256(self) -> str | None:
+        """The hash of the corpus's metadata.json the documents were read with (None: there was none)."""
+        ...
+
+    @property
+    def skipped_files(self) -> Mapping[str, SkippedFile]:
+        """The corpus files that are not indexed, with why and their stat."""
+        ...
+
+    @property
+    def document_count(self) -> int: ...
+
+    def recorded(self, doc_id: str) -> FileStat | None:
+        """The recorded stat of a document's file (indexed or skipped), or None."""
+        ...
+
+    def recorded_ids(self) -> list[str]:
+        """Every doc id the store records, indexed or skipped."""
+        ...
+
+    def recorded_stats(self, doc_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The recorded size and modification time of each file (-1 for one not recorded)."""
+        ...
+
+    def write(
+        self,
+        *,
+        add: Contents | None = None,
+        remove: Collection[str] = (),
+        skip: Mapping[str, SkippedFile] | None = None,
+        complete: bool | None = None,
+        metadata_sha256: str | None | bool = False,
+    ) -> WritableStore:
+        """The next state, committed: ``add`` indexed (a document indexed before is replaced), ``remove`` (doc
+        ids, indexed or skipped) gone, ``skip`` recorded as skipped; ``complete`` and ``metadata_sha256`` set
+        unless None / False."""
+        ...
+
+    def merged(self) -> WritableStore:
+        """The same contents, reorganised where the store gains by it (small segments merged); may be itself."""
+        ...
+
+    def tidy(self) -> None:
+        """Remove what no commit names (what a killed write left)."""
+        ...
+
+
+__all__ = ["Hits", "IndexFormatError", "IndexVersionError", "StaleIndexError", "Store", "StoreInfo", "WritableStore"]

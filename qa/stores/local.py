@@ -49,7 +49,7 @@ from qa.documents import Document
 from qa.filters import NO_FILTERS, Filters
 from qa.stores import Hits, IndexFormatError, IndexVersionError, StoreInfo
 from qa.stores import lexical as bm25
-from qa.stores.segment import SAMPLED, Contents, FileStat, SegmentError, StoredSegment
+from qa.stores.segment import SAMPLED, Contents, FileStat, SegmentError, SkippedFile, StoredSegment
 
 FORMAT = 4  # 3: one folder of whole files (bm25s, FAISS, JSON lines); 4: segments
 MANIFEST = "manifest.json"
@@ -74,20 +74,6 @@ class SegmentEntry:
     deletes: str | None = None  # the file under deletes/ that lists its deleted document rows
     deletes_checksum: dict | None = None
     live_chunks: int = -1  # chunks not deleted (-1: all)
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    """A corpus file that is not indexed, why, and its stat (so that the scan sees when it changes)."""
-
-    reason: str
-    size: int
-    mtime_ns: int
-    sha256: str
-
-    @property
-    def stat(self) -> FileStat:
-        return FileStat(self.size, self.mtime_ns, self.sha256)
 
 
 @dataclass(frozen=True)
@@ -396,6 +382,18 @@ class LocalStore:
     @property
     def document_count(self) -> int:
         return len(self._where)
+
+    @property
+    def complete(self) -> bool:
+        return self.manifest.complete
+
+    @property
+    def metadata_sha256(self) -> str | None:
+        return self.manifest.metadata_sha256
+
+    @property
+    def skipped_files(self) -> Mapping[str, SkippedFile]:
+        return self.manifest.skipped
 
     # --- where things are -----------------------------------------------------------------
 

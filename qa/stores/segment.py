@@ -82,6 +82,20 @@ class FileStat:
     sha256: str
 
 
+@dataclass(frozen=True)
+class SkippedFile:
+    """A corpus file that is not indexed, why, and its stat (so that the scan sees when it changes)."""
+
+    reason: str
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    @property
+    def stat(self) -> FileStat:
+        return FileStat(self.size, self.mtime_ns, self.sha256)
+
+
 def text_sha256(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
