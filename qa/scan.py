@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -77,6 +79,21 @@ def list_corpus(corpus_dir: Path) -> Listing:
     return Listing(ids, stats, sorted(others), metadata)
 
 
+def listing_soon(corpus_dir: Path) -> Future[Listing]:
+    """`list_corpus` begun in a thread, so that an archive's listing (a second at 300k files, mostly system calls
+    that let other threads run) overlaps the opening of its store."""
+    future: Future[Listing] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(list_corpus(corpus_dir))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the listing
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="qa-corpus-listing", daemon=True).start()
+    return future
+
+
 class Recorded(Protocol):
     """What an index records of its corpus's files (`qa.stores.local.LocalStore` follows it)."""
 
@@ -139,11 +156,13 @@ def compare(corpus_dir: Path, listing: Listing, recorded: Recorded, trust_stats:
     return changes
 
 
-def changes_since(corpus_dir: Path, recorded: Recorded, metadata_sha256: str | None) -> Changes:
+def changes_since(
+    corpus_dir: Path, recorded: Recorded, metadata_sha256: str | None, listing: Future[Listing] | None = None
+) -> Changes:
     """What changed in ``corpus_dir`` since an index recorded its files (`compare`) and its metadata.json hash;
     `CorpusError` when the folder is gone.  A changed metadata.json can change any document's title: then
-    every file counts as changed."""
-    listing = list_corpus(corpus_dir)
+    every file counts as changed.  ``listing``: the folder's listing, begun before (`listing_soon`)."""
+    listing = listing.result() if listing is not None else list_corpus(corpus_dir)
     meta = corpus_dir / METADATA_FILE
     metadata_same = (file_sha256(meta) if listing.metadata is not None else None) == metadata_sha256
     changes = compare(corpus_dir, listing, recorded, trust_stats=metadata_same)

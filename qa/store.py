@@ -14,6 +14,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -26,9 +27,9 @@ from qa.engine import Engine
 from qa.index import sync
 from qa.models import DEFAULT_MODEL, DEFAULT_RUNTIME, Embedder, installed_version, load_embedder
 from qa.progress import Callback, silent
-from qa.scan import Changes, changes_since
+from qa.scan import Changes, Listing, changes_since, listing_soon
 from qa.stores import IndexFormatError, IndexVersionError, StaleIndexError, StoreInfo
-from qa.stores.local import MANIFEST, LocalStore, Manifest
+from qa.stores.local import MANIFEST, LocalStore, Manifest, corpus_path
 
 log = logging.getLogger("qa")
 
@@ -199,6 +200,7 @@ def load(
     deadline = time.monotonic() + LOCK_TIMEOUT
     while True:
         _recover_journal(index_dir)
+        listing = _listing_of(index_dir)
         try:
             store = LocalStore.open(index_dir)
         except (IndexFormatError, IndexVersionError) as exc:
@@ -209,7 +211,7 @@ def load(
         reasons = _stale(store, embedder, settings)
         if not store.manifest.complete:
             reasons.append("its build did not finish")
-        changes = _changes(store, corpus_dir)
+        changes = _changes(store, corpus_dir, listing if listing and listing[0] == corpus_dir else None)
         if changes is not None:
             reasons += changes.reasons()
         else:
@@ -285,12 +287,27 @@ def _embedder_of(store: LocalStore) -> Embedder:
     return load_embedder(store.info.model, store.info.runtime)
 
 
-def _changes(store: LocalStore, corpus_dir: Path) -> Changes | None:
-    """What changed in the corpus folder since the store recorded it (None: the folder is gone)."""
+def _changes(
+    store: LocalStore, corpus_dir: Path, listing: tuple[Path, Future[Listing]] | None = None
+) -> Changes | None:
+    """What changed in the corpus folder since the store recorded it (None: the folder is gone); ``listing``:
+    the folder's listing begun before (`_listing_of`)."""
+    store.document_count  # noqa: B018 - the doc id table, made while the listing's system calls run
     try:
-        return changes_since(corpus_dir, store, store.manifest.metadata_sha256)
+        return changes_since(corpus_dir, store, store.manifest.metadata_sha256, listing[1] if listing else None)
     except CorpusError:
         return None
+
+
+def _listing_of(index_dir: Path) -> tuple[Path, Future[Listing]] | None:
+    """The listing of the corpus folder the manifest names, begun in a thread while the store opens (None when
+    the manifest cannot say: the store's own opening says why)."""
+    try:
+        manifest = Manifest.read(index_dir)
+    except (IndexFormatError, IndexVersionError):
+        return None
+    corpus_dir = corpus_path(index_dir, manifest)
+    return corpus_dir, listing_soon(corpus_dir)
 
 
 def _stale(store: LocalStore, embedder: Embedder | None, settings: ChunkingSettings | None) -> list[str]:

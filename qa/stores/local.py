@@ -225,10 +225,7 @@ class LocalStore:
 
     def corpus_path(self) -> Path:
         """The corpus folder this store indexes (a relative record is relative to the store folder's parent)."""
-        path = Path(self.manifest.corpus_dir)
-        if path.is_absolute() or self.folder is None:
-            return path
-        return self.folder.resolve().parent / path
+        return corpus_path(self.folder, self.manifest)
 
     # --- writing --------------------------------------------------------------------------
 
@@ -591,6 +588,14 @@ class LocalStore:
         for i, key in enumerate(located):
             out[i] = found.get(key, 0.0)
         return out
+
+
+def corpus_path(folder: Path | None, manifest: Manifest) -> Path:
+    """The corpus folder a store in ``folder`` indexes (a relative record is relative to the folder's parent)."""
+    path = Path(manifest.corpus_dir)
+    if path.is_absolute() or folder is None:
+        return path
+    return folder.resolve().parent / path
 
 
 def _remove(path: Path) -> None:
