@@ -16,8 +16,9 @@ from qa.models import DEFAULT_MODEL, DEFAULT_RUNTIME, RUNTIMES, HashEmbedder, Mo
 from qa.progress import Progress
 from qa.retrieval import RetrievalSettings
 from qa.store import IndexLockedError, build, default_corpus_dir, default_index_dir, load
-from qa.stores import Hits, IndexFormatError, IndexVersionError, StaleIndexError, Store, StoreInfo
+from qa.stores import Hits, IndexFormatError, IndexVersionError, StaleIndexError, Store, StoreInfo, WritableStore
 from qa.stores.local import LocalStore
+from qa.stores.milvus import MilvusStore, StoreUnavailableError  # pymilvus is imported when one is made
 
 __all__ = [
     "Answer",
@@ -37,6 +38,7 @@ __all__ = [
     "IndexLockedError",
     "IndexVersionError",
     "LocalStore",
+    "MilvusStore",
     "ModelError",
     "Passage",
     "Progress",
@@ -47,6 +49,8 @@ __all__ = [
     "StaleIndexError",
     "Store",
     "StoreInfo",
+    "StoreUnavailableError",
+    "WritableStore",
     "build",
     "default_corpus_dir",
     "default_index_dir",

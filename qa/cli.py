@@ -14,15 +14,28 @@ from qa.documents import CorpusError
 from qa.folders import FolderLockedError as IndexLockedError
 from qa.models import RUNTIMES, ModelError
 from qa.stores import IndexFormatError, StaleIndexError
+from qa.stores.milvus import StoreUnavailableError
 
 
-def _engine(index_dir: str | None, reader: bool = True):
-    """The engine of the index, brought up to date first if its corpus changed (the steps drawn on stderr)."""
+def _engine(args: argparse.Namespace, reader: bool = True, progress=None):
+    """The engine of the index folder or Milvus store the arguments name, brought up to date first if its corpus
+    changed (the steps drawn on stderr)."""
     from qa.progress import Bars
     from qa.store import load
 
-    engine = load(index_dir, progress=Bars())
+    store = _milvus(args)
+    engine = load(args.index if store is None else None, store=store, progress=progress or Bars())
     return engine if reader else engine.reading(None)
+
+
+def _milvus(args: argparse.Namespace):
+    """The Milvus store ``--milvus`` (or ``$QA_MILVUS_URI``) names, or None for an index folder."""
+    uri = getattr(args, "milvus", None) or os.environ.get("QA_MILVUS_URI")
+    if not uri:
+        return None
+    from qa.stores.milvus import MilvusStore
+
+    return MilvusStore(uri, args.collection or os.environ.get("QA_MILVUS_COLLECTION") or "qa")
 
 
 def _reader_line() -> str:
@@ -40,14 +53,17 @@ def cmd_index(args: argparse.Namespace) -> int:
     from qa.progress import Bars, silent
     from qa.store import build, default_index_dir
 
-    out = Path(args.out) if args.out else default_index_dir()
+    milvus = _milvus(args)
+    out = None if milvus is not None else Path(args.out) if args.out else default_index_dir()
     started = time.perf_counter()
     embedder = load_embedder(DEFAULT_MODEL, args.runtime) if args.runtime else None
-    engine = build(args.corpus, out, embedder=embedder, progress=silent if args.quiet else Bars(), strict=args.strict)
+    progress = silent if args.quiet else Bars()
+    engine = build(args.corpus, out, store=milvus, embedder=embedder, progress=progress, strict=args.strict)
     store = engine.store
+    where = out if milvus is None else f"Milvus {milvus.uri} ({milvus.collection})"
     print(
         f"indexed {len(engine.documents)} documents as {len(store)} chunks with {store.info.model} "
-        f"into {out} in {time.perf_counter() - started:.1f}s"
+        f"into {where} in {time.perf_counter() - started:.1f}s"
     )
     print(_reader_line())
     if store.skipped:
@@ -59,10 +75,9 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_add(args: argparse.Namespace) -> int:
     from qa.progress import Bars, silent
-    from qa.store import load
 
     progress = silent if args.quiet else Bars()
-    engine = load(args.index, progress=progress)
+    engine = _engine(args, progress=progress)
     doc_ids = engine.add(args.files, progress=progress)
     print(f"added {len(doc_ids)} document(s): {', '.join(doc_ids)}; the index holds {len(engine.documents)}")
     return 0
@@ -70,10 +85,9 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     from qa.progress import Bars, silent
-    from qa.store import load
 
     progress = silent if args.quiet else Bars()
-    engine = load(args.index, progress=progress)
+    engine = _engine(args, progress=progress)
     engine.remove(args.doc_ids, progress=progress)
     removed = ", ".join(args.doc_ids)
     print(f"removed {len(args.doc_ids)} document(s): {removed}; the index holds {len(engine.documents)}")
@@ -81,7 +95,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    answer = _engine(args.index, not args.no_reader).ask(args.question, k=args.k)
+    answer = _engine(args, not args.no_reader).ask(args.question, k=args.k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -92,7 +106,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from qa.evaluation import evaluate
 
-    report = evaluate(_engine(args.index, not args.no_reader), args.gold, k=args.k)
+    report = evaluate(_engine(args, not args.no_reader), args.gold, k=args.k)
     missed = report.missed()
     print(f"missed ({len(missed)}): {' '.join(missed) if missed else '-'}")
     wrong = [q for q, t in report.types.items() if t in ("off-topic", "unanswerable") and report.answered[q]]
@@ -108,6 +122,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     if args.index:
         os.environ["QA_INDEX_DIR"] = args.index
+    if args.milvus:
+        os.environ["QA_MILVUS_URI"] = args.milvus
+    if args.collection:
+        os.environ["QA_MILVUS_COLLECTION"] = args.collection
     from qa.ui import main as serve
 
     serve()
@@ -163,6 +181,12 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="start the Gradio chat")
     s.add_argument("--index", help="index folder (default: embeddings/)")
     s.set_defaults(func=cmd_serve)
+    for command in sub.choices.values():
+        command.add_argument(
+            "--milvus", metavar="URI", help="a Milvus store instead of an index folder: a Milvus Lite file (./qa.db) "
+            "or a server (http://host:19530); default $QA_MILVUS_URI",
+        )
+        command.add_argument("--collection", help="the Milvus store's collection name (default qa)")
     return p
 
 
@@ -179,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         IndexLockedError,
         StaleIndexError,
         ModelError,
+        StoreUnavailableError,
+        ImportError,
         TypeError,
         ValueError,
         KeyError,

@@ -33,6 +33,7 @@ from qa.index import segment_contents
 from qa.models import Embedder
 from qa.progress import Callback, Progress, silent
 from qa.scan import stat_of
+from qa.stores import WritableStore
 from qa.stores.local import LocalStore, Manifest, write_atomically
 
 MAX_NAME = 120  # characters of a copied file's name, before any "-2"
@@ -67,31 +68,85 @@ def add_files(
         copies = [target for source, target in placements if source != target]
         _begin(current, copies=copies)
         try:
-            for source, target in placements:
-                if source != target:
-                    _copy_new(source, target)
-            doc_ids = list(dict.fromkeys(doc_id_of(target, corpus_dir) for _, target in placements))
-            stats = {d: stat_of(corpus_dir / d) for d in doc_ids}
-            todo = [d for d in doc_ids if not (current.has_document(d) and current.recorded(d) == stats[d])]
-            metadata = read_metadata(corpus_dir)
-            documents = []
-            progress(Progress("reading", 0, len(todo)))
-            for done, doc_id in enumerate(todo, 1):
-                documents.append(load_document(corpus_dir / doc_id, corpus_dir, metadata.get(doc_id)))
-                progress(Progress("reading", done, len(todo)))
-            contents = segment_contents(
-                documents, [stats[d] for d in todo], embedder=embedder, settings=_chunking(current), progress=progress
-            )
-            progress(Progress("saving", 0, 1))
-            new = current.write(add=contents) if todo else current  # a file indexed as it is: nothing to do
+            new, doc_ids = _copied_and_indexed(current, placements, corpus_dir, embedder, progress)
         except BaseException:
             for copy in copies:
                 copy.unlink(missing_ok=True)
             _end(current)
             raise
         _end(current)
-        progress(Progress("saving", 1, 1))
         return new.merged(), doc_ids
+
+
+def add_files_to(
+    store: WritableStore, paths: Sequence[str | Path], *, embedder: Embedder, progress: Callback = silent
+) -> tuple[WritableStore, list[str]]:
+    """`add_files` for a store that lives in another process (Milvus), with no folder to keep a journal in:
+    the files are copied into its corpus folder, then indexed in one commit.  Killed between the two, the next
+    scan of the corpus finds them and indexes them: the copy is the change that was asked for."""
+    sources = [Path(p) for p in paths]
+    if not sources:
+        raise ValueError("no files to add")
+    corpus_dir = _local_corpus(store)
+    for path in sources:
+        _check_addable(path)
+    new, doc_ids = _copied_and_indexed(store, _placements(sources, corpus_dir), corpus_dir, embedder, progress)
+    return new.merged(), doc_ids
+
+
+def remove_documents_from(store: WritableStore, doc_ids: Iterable[str]) -> WritableStore:
+    """`remove_documents` for a store in another process: the files deleted first, then the documents in one
+    commit.  Killed between the two, the next scan finds them gone and removes them."""
+    doc_ids = list(dict.fromkeys(doc_ids))
+    if not doc_ids:
+        raise ValueError("no documents to remove")
+    corpus_dir = _local_corpus(store)
+    for doc_id in doc_ids:
+        if store.recorded(doc_id) is None:
+            raise KeyError(f"no document {doc_id!r} in this index")
+    files = [_inside(corpus_dir / doc_id, corpus_dir) for doc_id in doc_ids]
+    if store.document_count <= sum(store.has_document(d) for d in doc_ids):
+        raise CorpusError(f"{corpus_dir}: removing {', '.join(doc_ids)} would leave no usable documents")
+    for path in files:
+        path.unlink(missing_ok=True)
+    return store.write(remove=doc_ids).merged()
+
+
+def _local_corpus(store: WritableStore) -> Path:
+    corpus_dir = store.corpus_path()
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"{corpus_dir}: the corpus folder of this index is not on this machine; change it there")
+    return corpus_dir
+
+
+def _copied_and_indexed(
+    store: WritableStore,
+    placements: list[tuple[Path, Path]],
+    corpus_dir: Path,
+    embedder: Embedder,
+    progress: Callback,
+) -> tuple[WritableStore, list[str]]:
+    """The files placed in the corpus folder (copied where they are not there yet), then those not indexed as
+    they are read, embedded and committed in one write; the new store and the doc ids of every file."""
+    for source, target in placements:
+        if source != target:
+            _copy_new(source, target)
+    doc_ids = list(dict.fromkeys(doc_id_of(target, corpus_dir) for _, target in placements))
+    stats = {d: stat_of(corpus_dir / d) for d in doc_ids}
+    todo = [d for d in doc_ids if not (store.has_document(d) and store.recorded(d) == stats[d])]
+    metadata = read_metadata(corpus_dir)
+    documents = []
+    progress(Progress("reading", 0, len(todo)))
+    for done, doc_id in enumerate(todo, 1):
+        documents.append(load_document(corpus_dir / doc_id, corpus_dir, metadata.get(doc_id)))
+        progress(Progress("reading", done, len(todo)))
+    contents = segment_contents(
+        documents, [stats[d] for d in todo], embedder=embedder, settings=_chunking(store), progress=progress
+    )
+    progress(Progress("saving", 0, 1))
+    new = store.write(add=contents) if todo else store  # a file indexed as it is: nothing to do
+    progress(Progress("saving", 1, 1))
+    return new, doc_ids
 
 
 def remove_documents(store: LocalStore, doc_ids: Iterable[str], *, lock_timeout: float = LOCK_TIMEOUT) -> LocalStore:
@@ -119,7 +174,7 @@ def remove_documents(store: LocalStore, doc_ids: Iterable[str], *, lock_timeout:
         return new.merged()
 
 
-def _chunking(store: LocalStore) -> ChunkingSettings:
+def _chunking(store: WritableStore) -> ChunkingSettings:
     return ChunkingSettings(**store.info.chunking)
 
 

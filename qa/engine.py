@@ -22,7 +22,7 @@ import numpy as np
 from qa.actors import named_actors
 from qa.answer import Answer, Passage
 from qa.catalog import find_documents
-from qa.collection import add_files, remove_documents
+from qa.collection import add_files, add_files_to, remove_documents, remove_documents_from
 from qa.confidence import Calibrator, confidence_features, shipped_calibrator
 from qa.disagreement import (
     Disagreement,
@@ -44,7 +44,7 @@ from qa.progress import Callback, silent
 from qa.ranker import Featurizer, Ranker, load_ranker
 from qa.reader import PassageReader, fingerprint, reader_shipped, shipped_reader, shipped_weights
 from qa.retrieval import RetrievalSettings, by_reading, diversify, fuse, single_list
-from qa.stores import Store
+from qa.stores import Store, WritableStore
 from qa.stores.local import LocalStore
 
 log = logging.getLogger("qa")
@@ -226,7 +226,10 @@ class Engine:
         """
         store = self._saved("add")
         with self._writing:
-            new, doc_ids = add_files(store, paths, embedder=self.embedder, progress=progress)
+            if isinstance(store, LocalStore):
+                new, doc_ids = add_files(store, paths, embedder=self.embedder, progress=progress)
+            else:
+                new, doc_ids = add_files_to(store, paths, embedder=self.embedder, progress=progress)
             self._snapshot = Snapshot.of(new, self.embedder)
         return doc_ids
 
@@ -238,8 +241,14 @@ class Engine:
         store = self._saved("remove")
         with self._writing:
             ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
-            new = remove_documents(store, ids)
+            new = remove_documents(store, ids) if isinstance(store, LocalStore) else remove_documents_from(store, ids)
             self._snapshot = Snapshot.of(new, self.embedder)
+
+    def close(self) -> None:
+        """Release the store (a Milvus connection, and its Lite file for the next process); a local store holds
+        nothing to release."""
+        if callable(close := getattr(self._snapshot.store, "close", None)):
+            close()
 
     def refresh(self, store: LocalStore) -> None:
         """Answer from ``store`` from the next question on: a newer committed state of this engine's own store
@@ -265,10 +274,11 @@ class Engine:
             layered, self.settings, self.ranker, self._calibrator, reader=self._reader, embedder=self.embedder
         )
 
-    def _saved(self, verb: str) -> LocalStore:
-        """The store answering now, if it is one saved in a folder; else `TypeError` (an overlay is never saved)."""
+    def _saved(self, verb: str) -> WritableStore:
+        """The store answering now, if it is saved (in a folder, or in Milvus); else `TypeError` (an overlay is
+        never saved)."""
         store = self._snapshot.store
-        if not isinstance(store, LocalStore) or store.folder is None:
+        if not isinstance(store, WritableStore) or getattr(store, "folder", True) is None:
             raise TypeError(
                 f"cannot {verb} documents: this engine has no saved index (open one with qa.load or qa.build; "
                 "an overlay is never saved)"

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from qa import folders
 from qa.chunking import ChunkingSettings
@@ -28,8 +28,11 @@ from qa.index import sync
 from qa.models import DEFAULT_MODEL, DEFAULT_RUNTIME, Embedder, installed_version, load_embedder
 from qa.progress import Callback, silent
 from qa.scan import Changes, Listing, changes_since, listing_soon
-from qa.stores import IndexFormatError, IndexVersionError, StaleIndexError, StoreInfo
+from qa.stores import IndexFormatError, IndexVersionError, StaleIndexError, Store, StoreInfo, WritableStore
 from qa.stores.local import MANIFEST, LocalStore, Manifest, corpus_path
+
+if TYPE_CHECKING:
+    from qa.stores.milvus import MilvusStore
 
 log = logging.getLogger("qa")
 
@@ -81,8 +84,10 @@ def build(
     progress: Callback = silent,
     strict: bool = False,
     incremental: bool = True,
+    store: MilvusStore | None = None,
 ) -> Engine:
-    """Index every usable document of ``corpus_dir`` into ``index_dir`` and return its engine.
+    """Index every usable document of ``corpus_dir`` into ``index_dir`` (or into ``store``, a `qa.MilvusStore`)
+    and return its engine.
 
     ``strict``: a corpus file that cannot be indexed raises `CorpusError`
     instead of being skipped (and listed in the manifest).  ``incremental``:
@@ -93,8 +98,12 @@ def build(
     nothing to index (`CorpusError`) leaves no index folder behind.
     """
     corpus_dir = Path(corpus_dir)
-    index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
     embedder = embedder or load_embedder(DEFAULT_MODEL)
+    if store is not None:
+        if index_dir is not None:
+            raise ValueError("build into an index folder or into a store, not both")
+        return _build_into(store, corpus_dir, embedder, settings, progress, strict, incremental)
+    index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
     with writing(index_dir):
         existed = index_dir.exists()
         if (index_dir / JOURNAL).exists() and (index_dir / MANIFEST).exists():
@@ -116,6 +125,59 @@ def build(
                 shutil.rmtree(index_dir, ignore_errors=True)
             raise
     return Engine(store, embedder=embedder)
+
+
+def _build_into(
+    store: MilvusStore,
+    corpus_dir: Path,
+    embedder: Embedder,
+    settings: ChunkingSettings,
+    progress: Callback,
+    strict: bool,
+    incremental: bool,
+) -> Engine:
+    """`build` into a store in another process: resumed or updated where it was made the same way from the same
+    folder, else made anew."""
+    info, where = info_of(embedder, settings), str(corpus_dir.resolve())
+    if not (incremental and store.manifest is not None and store.info == info and store.manifest.corpus_dir == where):
+        store = store.created(info, where)
+    store.tidy()
+    written = sync(store, corpus_dir, embedder=embedder, settings=settings, progress=progress, strict=strict)
+    return Engine(written, embedder=embedder)
+
+
+def _load_from(
+    store: MilvusStore,
+    strict: bool,
+    embedder: Embedder | None,
+    settings: ChunkingSettings | None,
+    progress: Callback,
+) -> Engine:
+    """`load` of a store in another process: checked against its corpus folder where this machine has it (a
+    server answering from Milvus alone uses the store as it is)."""
+    if store.manifest is None:
+        raise IndexFormatError(f"no qa store {store.collection!r} at {store.uri}: build one with `qa index --milvus`")
+    corpus_dir = store.corpus_path()
+    reasons = _stale(store, embedder, settings)
+    if not store.complete:
+        reasons.append("its build did not finish")
+    changes = _changes(store, corpus_dir)
+    if changes is not None:
+        reasons += changes.reasons()
+    if not reasons:
+        return Engine(store, embedder=embedder)
+    message = f"the Milvus store {store.collection!r} at {store.uri} is stale for {corpus_dir}: " + "; ".join(reasons)
+    if strict:
+        raise (IndexFormatError if not store.complete else StaleIndexError)(message)
+    if changes is None:
+        if not store.complete:
+            raise IndexFormatError(f"{message}; rebuild it with `qa index --milvus`")
+        log.warning("%s; using the store as it is", message)
+        return Engine(store, embedder=embedder)
+    log.warning("%s; bringing it up to date", message)
+    embedder = embedder or _embedder_of(store)
+    settings = settings or ChunkingSettings(**store.info.chunking)
+    return _build_into(store, corpus_dir, embedder, settings, progress, False, not _stale(store, embedder, settings))
 
 
 def _reusable(index_dir: Path, info: StoreInfo) -> LocalStore | None:
@@ -157,6 +219,7 @@ def load(
     settings: ChunkingSettings | None = None,
     progress: Callback = silent,
     check: Literal["now", "later"] = "now",
+    store: MilvusStore | None = None,
 ) -> Engine:
     """The engine of the store in ``index_dir`` (default: the repo's ``embeddings/``).
 
@@ -179,6 +242,10 @@ def load(
     `Engine.remove` left in the corpus folder is undone or finished first
     (`qa.collection.recover`).
     """
+    if store is not None:
+        if index_dir is not None:
+            raise ValueError("load an index folder or a store, not both")
+        return _load_from(store, strict, embedder, settings, progress)
     index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
     if check == "later":
         if strict:
@@ -283,18 +350,18 @@ def _recover_journal(index_dir: Path) -> None:
         log.info("%s: not recovering its journal now: %s", index_dir, exc)
 
 
-def _embedder_of(store: LocalStore) -> Embedder:
+def _embedder_of(store: Store) -> Embedder:
     return load_embedder(store.info.model, store.info.runtime)
 
 
 def _changes(
-    store: LocalStore, corpus_dir: Path, listing: tuple[Path, Future[Listing]] | None = None
+    store: WritableStore, corpus_dir: Path, listing: tuple[Path, Future[Listing]] | None = None
 ) -> Changes | None:
     """What changed in the corpus folder since the store recorded it (None: the folder is gone); ``listing``:
     the folder's listing begun before (`_listing_of`)."""
     store.document_count  # noqa: B018 - the doc id table, made while the listing's system calls run
     try:
-        return changes_since(corpus_dir, store, store.manifest.metadata_sha256, listing[1] if listing else None)
+        return changes_since(corpus_dir, store, store.metadata_sha256, listing[1] if listing else None)
     except CorpusError:
         return None
 
@@ -310,7 +377,7 @@ def _listing_of(index_dir: Path) -> tuple[Path, Future[Listing]] | None:
     return corpus_dir, listing_soon(corpus_dir)
 
 
-def _stale(store: LocalStore, embedder: Embedder | None, settings: ChunkingSettings | None) -> list[str]:
+def _stale(store: Store, embedder: Embedder | None, settings: ChunkingSettings | None) -> list[str]:
     """Why the store's model or chunking is not what is asked for, or installed."""
     info, reasons = store.info, []
     if settings is not None and settings.to_dict() != info.chunking:

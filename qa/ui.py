@@ -10,6 +10,7 @@ the corpus, and no other visitor sees them.
 
 from __future__ import annotations
 
+import argparse
 import html
 import inspect
 import itertools
@@ -32,6 +33,8 @@ from qa.models import ModelError
 from qa.overlay import upload_names
 from qa.progress import Progress
 from qa.render import SECTION_LABELS, answer_html, document_html, documents_html, escape, parse_ref
+from qa.stores.local import LocalStore
+from qa.stores.milvus import StoreUnavailableError
 
 skip_stub_writing()  # before Gradio is imported: halves the chat's start-up
 
@@ -284,7 +287,8 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
                         value=[],
                         label="Documents (all when empty; find more under Documents)",
                     )
-                with gr.Accordion("Your files", open=False):
+                # a session's files go over a local store (`Engine.overlay`); a Milvus store is shared as it is
+                with gr.Accordion("Your files", open=False, visible=isinstance(engine.store, LocalStore)):
                     files = gr.File(
                         file_count="multiple", file_types=list(DOCUMENT_SUFFIXES), label="Add files", height=120
                     )
@@ -394,6 +398,9 @@ def _answer(engine: Engine, question: object, k: object, history=None, documents
         )
     except (TypeError, ValueError) as exc:
         raise gr.Error(str(exc), print_exception=False) from None
+    except StoreUnavailableError as exc:
+        log.warning("%s", exc)
+        raise gr.Error("The document store is not answering just now; try again in a moment.") from None
 
 
 def _dates(engine: Engine, answer: Answer) -> dict[str, str | None]:
@@ -471,12 +478,22 @@ def _session_view(shared: Engine, uploads: Uploads, chosen: list[str] | None, fi
     )
 
 
-def main() -> None:
-    """Load the default index (rebuilding it if stale) and serve; host and port from GRADIO_* variables."""
+def main(argv: list[str] | None = None) -> None:
+    """Load the default index (rebuilding it if stale), or the Milvus store ``--milvus URI`` (or
+    ``$QA_MILVUS_URI``, for a Space) names, and serve; host and port from GRADIO_* variables."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from qa.store import load
 
-    serve(load(check="later"))  # answers at once; a changed corpus is caught up with in the background
+    ap = argparse.ArgumentParser(description="The chat over the index in embeddings/, or a Milvus store.")
+    ap.add_argument("--milvus", metavar="URI", default=os.environ.get("QA_MILVUS_URI"), help="./qa.db or http://…")
+    ap.add_argument("--collection", default=os.environ.get("QA_MILVUS_COLLECTION", "qa"))
+    args = ap.parse_args(argv)
+    if args.milvus:
+        from qa.stores.milvus import MilvusStore
+
+        serve(load(store=MilvusStore(args.milvus, args.collection)))
+    else:
+        serve(load(check="later"))  # answers at once; a changed corpus is caught up with in the background
 
 
 def serve(engine: Engine, **launch: object) -> gr.Blocks:

@@ -102,3 +102,25 @@ def test_index_takes_the_runtime_it_is_told(capsys, tmp_path, monkeypatch):
     with pytest.raises(SystemExit):
         main(["index", str(corpus), "--runtime", "gpu"])
     assert "invalid choice: 'gpu'" in capsys.readouterr().err
+
+
+def test_every_command_works_on_a_milvus_store(capsys, tiny_corpus, tmp_path, monkeypatch):
+    pytest.importorskip("milvus_lite")
+    monkeypatch.setattr("qa.store.load_embedder", lambda name=None, runtime=None: qa.HashEmbedder())
+    uri = str(tmp_path / "qa.db")
+    code, out, _ = run(capsys, "index", str(tiny_corpus), "--milvus", uri, "--collection", "tiny", "--quiet")
+    assert code == 0 and f"into Milvus {uri} (tiny)" in out
+    question = "How many quokkas did rangers count?"
+    code, out, _ = run(capsys, "ask", question, "--json", "--milvus", uri, "--collection", "tiny")
+    assert code == 0 and json.loads(out)["passages"][0]["doc_id"] == "alpha.txt"
+    notes = write_corpus(tmp_path / "new", {"kites.txt": "Kite festival\n\nThe festival drew kites from twelve lands."})
+    code, out, _ = run(capsys, "add", str(notes / "kites.txt"), "--milvus", uri, "--collection", "tiny", "--quiet")
+    assert code == 0 and "added 1 document(s): kites.txt; the index holds 4" in out
+    code, out, _ = run(capsys, "remove", "kites.txt", "--milvus", uri, "--collection", "tiny", "--quiet")
+    assert code == 0 and "the index holds 3" in out and not (tiny_corpus / "kites.txt").exists()
+
+
+def test_a_milvus_server_that_is_not_there_is_one_line(capsys):
+    pytest.importorskip("pymilvus")
+    code, _, err = run(capsys, "ask", "quokka", "--milvus", "http://127.0.0.1:1")
+    assert code == 2 and "cannot reach Milvus at http://127.0.0.1:1" in err and len(err.strip().splitlines()) == 1

@@ -28,6 +28,7 @@ from qa.stores import IndexFormatError, Store, StoreInfo
 from qa.stores.lexical import tokenize
 from qa.stores.local import MANIFEST, SEGMENTS, LocalStore
 from qa.stores.segment import SAMPLED, Contents, FileStat
+from tests.conftest import TINY_DOCS, write_corpus
 
 QUESTIONS = ["Do quokkas smile on Rottnest Island?", "volcano erupted lava airport", "sourdough starter flour", "zzz"]
 
@@ -102,8 +103,46 @@ STORES = [
 ]
 
 
-@pytest.fixture(params=STORES)
+MILVUS_STORES = ["milvus", "milvus after a removal and an add", "milvus reopened"]
+
+
+@pytest.fixture(scope="session")
+def milvus_states(tmp_path_factory, hash_embedder):
+    """Each Milvus state of the contract, made once per session in one Milvus Lite file (read, never written)."""
+    pytest.importorskip("pymilvus")
+    pytest.importorskip("milvus_lite")
+    from qa.stores.milvus import MilvusStore
+
+    root = tmp_path_factory.mktemp("milvus-contract")
+    corpus = write_corpus(root / "corpus", TINY_DOCS)
+    documents = qa.load_corpus(corpus)
+    uri = str(root / "contract.db")
+    info = StoreInfo(
+        hash_embedder.name, hash_embedder.version, hash_embedder.dim, hash_embedder.runtime,
+        qa.ChunkingSettings().to_dict(),
+    )  # fmt: skip
+    made: dict[str, Store] = {}
+
+    def state(name: str) -> Store:
+        if name not in made:
+            collection = "c" + str(MILVUS_STORES.index(name))
+            store = MilvusStore(uri, collection).created(info, str(corpus))
+            if name == "milvus after a removal and an add":
+                store = store.write(add=contents(corpus, documents, hash_embedder)).write(remove=["alpha.txt"])
+                store = store.write(add=contents(corpus, documents[:1], hash_embedder), complete=True)
+            else:
+                store = store.write(add=contents(corpus, documents, hash_embedder), complete=True)
+            store = store.merged()  # one flush after the writes: Milvus Lite keeps BM25 statistics per flushed segment
+            made[name] = MilvusStore(uri, collection) if name == "milvus reopened" else store
+        return made[name]
+
+    return state
+
+
+@pytest.fixture(params=STORES + MILVUS_STORES)
 def store(request, documents, tiny_corpus, tmp_path, hash_embedder) -> Store:
+    if request.param in MILVUS_STORES:
+        return request.getfixturevalue("milvus_states")(request.param)
     folder = tmp_path / "store"
     if request.param == "one segment":
         return local_store(folder, tiny_corpus, documents, hash_embedder, [[0, 1, 2]])

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
@@ -186,6 +187,10 @@ class WritableStore(Store, Protocol):
 
     def tidy(self) -> None:
         """Remove what no commit names (what a killed write left)."""
+        ...
+
+    def corpus_path(self) -> Path:
+        """The corpus folder the store indexes."""
         ...
 
 

@@ -1,0 +1,251 @@
+"""The Milvus store (`qa.MilvusStore`) through the product, in Milvus Lite files: builds, loads, answers like the
+local store, adds and removes, and what kills, a second writer, a missing server and forged rows leave.
+
+The contract every store follows is `tests/test_store_contract.py`; these are what only a store in another
+process has to answer for.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import qa
+from tests.conftest import REPO_ROOT
+
+pytest.importorskip("pymilvus")
+pytest.importorskip("milvus_lite")
+
+from qa.stores.milvus import MilvusStore  # noqa: E402
+
+QUESTIONS = [
+    "How many people were killed in the Tartus bombing?",
+    "Who was Zahran Alloush?",
+    "What did the State Department say about joint air strikes?",
+    "What do readers think about Russia and ISIS?",
+]
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(REPO_ROOT / "data", tmp_path / "corpus"))
+
+
+@pytest.fixture
+def uri(tmp_path: Path) -> str:
+    return str(tmp_path / "qa.db")
+
+
+def top(answer: qa.Answer) -> list[tuple[str, int, int]]:
+    return [(p.doc_id, p.start, p.end) for p in answer.passages]
+
+
+def all_chunks(store: qa.Store) -> list[tuple]:
+    """Every chunk's fields, in doc id and offset order (chunk ids differ between builds)."""
+    return sorted((c.doc_id, c.start, c.end, c.section, c.source or "") for c in map(store.chunk, store.chunk_ids()))
+
+
+def test_it_answers_as_the_local_store_and_again_when_loaded(corpus, uri, tmp_path, hash_embedder):
+    milvus = qa.build(corpus, store=MilvusStore(uri), embedder=hash_embedder)
+    local = qa.build(corpus, tmp_path / "index", embedder=hash_embedder)
+    again = qa.load(store=MilvusStore(uri), embedder=hash_embedder, strict=True)
+    assert milvus.documents == local.documents and len(milvus.store) == len(local.store)
+    for question in QUESTIONS:
+        want = local.ask(question)
+        for engine in (milvus, again):
+            got = engine.ask(question)
+            assert top(got) == top(want) and got.confidence == pytest.approx(want.confidence, abs=1e-6), question
+            for passage in got.passages:  # verbatim, from the text Milvus holds
+                assert engine.document(passage.doc_id).text[passage.start : passage.end] == passage.text
+
+
+def test_add_and_remove_change_the_corpus_folder_and_the_store_together(corpus, uri, tmp_path, hash_embedder):
+    engine = qa.build(corpus, store=MilvusStore(uri), embedder=hash_embedder)
+    notes = tmp_path / "wombat notes.txt"
+    notes.write_text("Wombat census\n\nRangers counted 4,312 wombats in Narawntapu park in 2024.\n", encoding="utf-8")
+    assert engine.add([notes]) == ["wombat_notes.txt"] and (corpus / "wombat_notes.txt").is_file()
+    assert "4,312" in engine.ask("How many wombats were counted in Narawntapu?").passages[0].text
+    other = qa.load(store=MilvusStore(uri), embedder=hash_embedder, strict=True)  # another reader sees it
+    assert other.store.has_document("wombat_notes.txt")
+    engine.remove("wombat_notes.txt")
+    assert not (corpus / "wombat_notes.txt").exists() and not engine.store.has_document("wombat_notes.txt")
+    reloaded = qa.load(store=MilvusStore(uri), embedder=hash_embedder, strict=True)
+    assert reloaded.documents == sorted(p.name for p in corpus.glob("*.txt"))
+    assert reloaded.store.document_frequencies(["wombat"]) == {}  # its terms counted out again
+
+
+def test_a_changed_file_is_indexed_again_and_its_old_chunks_are_gone(corpus, uri, tmp_path, hash_embedder):
+    qa.build(corpus, store=MilvusStore(uri), embedder=hash_embedder)
+    first = sorted(corpus.glob("*.txt"))[0]
+    first.write_text("Harbour notice\n\nThe harbour bridge at Zanzibar was closed on Monday.\n", encoding="utf-8")
+    with pytest.raises(qa.StaleIndexError, match="changed"):
+        qa.load(store=MilvusStore(uri), embedder=hash_embedder, strict=True)
+    engine = qa.load(store=MilvusStore(uri), embedder=hash_embedder)
+    local = qa.build(corpus, tmp_path / "index", embedder=hash_embedder)
+    assert all_chunks(engine.store) == all_chunks(local.store)
+    assert engine.store.document_frequencies(["harbour", "zanzibar"]) == local.store.document_frequencies(
+        ["harbour", "zanzibar"]
+    )
+    assert qa.load(store=MilvusStore(uri), embedder=hash_embedder, strict=True).documents == engine.documents
+
+
+KILLED = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+import qa, qa.index
+from qa.stores.milvus import MilvusStore
+qa.index.SEGMENT_CHUNKS = 25  # several commits in a small build
+commits = []
+real = MilvusStore._write_manifest
+
+def dying(self, manifest):
+    before = self.manifest
+    if {when}:
+        commits.append(manifest.generation)
+        if len(commits) == {at}:
+            os.kill(os.getpid(), signal.SIGKILL)  # killed before this manifest lands
+    real(self, manifest)
+
+MilvusStore._write_manifest = dying
+{action}
+"""
+
+
+COMMIT = "manifest.generation > (before.generation if before else -1)"  # a commit, not a reservation
+CLEARED = "before is not None and before.tombstones and not manifest.tombstones"  # after the rows were deleted
+
+
+def run_killed(action: str, at: int, when: str = COMMIT) -> None:
+    script = KILLED.format(root=str(REPO_ROOT), at=at, when=when, action=textwrap.dedent(action))
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == -9, done.stderr[-2000:]
+
+
+def test_a_build_killed_part_way_is_refused_then_resumed_to_what_an_uninterrupted_one_gives(
+    corpus, uri, tmp_path, hash_embedder
+):
+    run_killed(f"qa.build({str(corpus)!r}, store=MilvusStore({uri!r}), embedder=qa.HashEmbedder())", at=3)
+    with pytest.raises(qa.IndexFormatError, match="did not finish"):
+        qa.load(store=MilvusStore(uri), embedder=hash_embedder, strict=True)
+    resumed = qa.build(corpus, store=MilvusStore(uri), embedder=hash_embedder)
+    whole = qa.build(corpus, store=MilvusStore(str(tmp_path / "whole.db")), embedder=hash_embedder)
+    assert resumed.documents == whole.documents and len(resumed.store) == len(whole.store)
+    assert all_chunks(resumed.store) == all_chunks(whole.store)
+    for question in QUESTIONS:
+        assert top(resumed.ask(question)) == top(whole.ask(question))
+
+
+def test_an_add_killed_before_its_commit_is_never_seen_and_rolled_back_by_the_next_writer(
+    corpus, uri, tmp_path, hash_embedder
+):
+    qa.build(corpus, store=MilvusStore(uri), embedder=hash_embedder).close()  # the Lite file, for the next process
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Wombat census\n\nRangers counted 4,312 wombats in Narawntapu park.\n", encoding="utf-8")
+    action = f"""
+    engine = qa.load(store=MilvusStore({uri!r}), embedder=qa.HashEmbedder())
+    engine.add([{str(notes)!r}])
+    """
+    run_killed(action, at=1)
+    store = MilvusStore(uri)
+    assert not store.has_document("notes.txt") and store.document_frequencies(["wombat"]) == {}
+    written = store._query("chunks", 'doc_id == "notes.txt"', ["gen"])
+    assert written and all(r["gen"] > store.manifest.generation for r in written)  # there, and invisible
+    store.tidy()
+    assert store._query("chunks", 'doc_id == "notes.txt"', ["gen"]) == []
+    assert qa.load(store=MilvusStore(uri), embedder=hash_embedder).store.has_document("notes.txt")  # the scan
+
+
+@pytest.mark.parametrize("when", [COMMIT, CLEARED])
+def test_a_remove_killed_leaves_the_old_state_or_the_new_one(corpus, uri, hash_embedder, when):
+    qa.build(corpus, store=MilvusStore(uri), embedder=hash_embedder).close()
+    doc = sorted(p.name for p in corpus.glob("*.txt"))[0]
+    action = f"""
+    engine = qa.load(store=MilvusStore({uri!r}), embedder=qa.HashEmbedder())
+    engine.store.write(remove=[{doc!r}])
+    """
+    run_killed(action, at=1, when=when)
+    store = MilvusStore(uri)
+    removed = when == CLEARED  # killed before its commit: nothing changed; after it: removed, rows or not
+    assert store.has_document(doc) is not removed
+    assert any(c.doc_id == doc for c in map(store.chunk, store.chunk_ids())) is not removed
+    store.tidy()
+    tidied = MilvusStore(uri)
+    assert not tidied.manifest.tombstones and tidied.has_document(doc) is not removed
+    assert bool(tidied._query("chunks", f'doc_id == "{doc}"', ["id"])) is not removed
+
+
+def test_a_second_writer_is_refused_until_the_first_is_done_or_gone(corpus, uri, hash_embedder, monkeypatch):
+    store = qa.build(corpus, store=MilvusStore(uri), embedder=hash_embedder).store
+    monkeypatch.setattr(MilvusStore, "_lite", property(lambda self: False))  # as on a server, where many connect
+    held = replace(store.manifest, reserved=f"someone@{time.time():.3f}")
+    store._write_manifest(held)
+    doc = next(store.doc_ids())
+    with pytest.raises(qa.IndexLockedError, match="another writer"):
+        store.write(remove=[doc])
+    monkeypatch.setattr("qa.stores.milvus.RESERVATION_S", 0.0)  # a reservation that old: its writer died
+    assert not store.write(remove=[doc]).has_document(doc)
+
+
+def test_a_server_that_is_not_there_is_a_clear_error_at_once():
+    started = time.monotonic()
+    with pytest.raises(qa.StoreUnavailableError, match="127.0.0.1:1"):
+        MilvusStore("http://127.0.0.1:1", timeout=2)
+    assert time.monotonic() - started < 10
+
+
+def test_a_server_that_never_answers_is_a_clear_error_within_the_timeout():
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        started = time.monotonic()
+        with pytest.raises(qa.StoreUnavailableError, match="Milvus"):
+            MilvusStore(f"http://127.0.0.1:{listening.getsockname()[1]}", timeout=1)
+        assert time.monotonic() - started < 10
+
+
+def test_no_store_another_model_or_another_format_is_refused(corpus, uri, hash_embedder):
+    with pytest.raises(qa.IndexFormatError, match="no qa store"):
+        qa.load(store=MilvusStore(uri), embedder=hash_embedder)
+    qa.build(corpus, store=MilvusStore(uri), embedder=hash_embedder)
+    with pytest.raises(qa.StaleIndexError, match="chunking settings changed"):
+        qa.load(store=MilvusStore(uri), settings=qa.ChunkingSettings(target_words=100), strict=True)
+    store = MilvusStore(uri)
+    row = json.loads(store.manifest.to_json()) | {"format_version": 99}
+    store._call("upsert", collection_name="qa_manifest", data=[{"key": "manifest", "value": json.dumps(row),
+                                                                 "nothing": [0.0, 0.0]}])
+    with pytest.raises(qa.StaleIndexError, match="format 99"):
+        MilvusStore(uri)
+
+
+def test_forged_text_is_never_shown(corpus, uri, hash_embedder):
+    store = qa.build(corpus, store=MilvusStore(uri), embedder=hash_embedder).store
+    doc = next(store.doc_ids())
+    row = store._query("documents", f'doc_id == "{doc}" and part == 0', ["*"])[0]
+    row["body"] = row["body"].replace("Syria", "Sweden", 1)
+    store._call("upsert", collection_name="qa_documents", data=[row])
+    with pytest.raises(qa.IndexFormatError, match="not what was indexed"):
+        MilvusStore(uri).document(doc)
+
+
+def test_closing_releases_the_lite_file_for_the_next_process(corpus, uri, hash_embedder):
+    engine = qa.build(corpus, store=MilvusStore(uri), embedder=hash_embedder)
+    engine.close()
+    script = f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r}); import qa; print(len(qa.MilvusStore({uri!r})))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) == len(engine.store)
+
+
+def test_without_pymilvus_it_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pymilvus", None)
+    with pytest.raises(ImportError, match=r"pip install \"qa\[milvus\]\""):
+        MilvusStore("./nothing.db")
