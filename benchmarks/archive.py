@@ -35,6 +35,7 @@ from benchmarks.datasets import (  # noqa: E402
     CACHE,
     EVAL,
     cached_engine,
+    emit,
     read_jsonl,
     squad_corpus,
     squad_docs,
@@ -103,9 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             engine = cached_engine("squad", corpus, cache)
         rows[name] = measure(engine, questions, name)
     text = report(rows, len(questions))
-    print(text, flush=True)
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    emit(text, args.out)
     return 0
 
 

@@ -72,6 +72,13 @@ def cached_arrays(path: Path, compute: Callable[[], dict[str, np.ndarray]]) -> d
     return data
 
 
+def emit(text: str, out: str | None) -> None:
+    """A benchmark's tables printed, and written to ``out`` too when one is given."""
+    print(text, flush=True)
+    if out:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+
+
 def write_corpus(folder: Path, docs: dict[str, str], titles: dict[str, str]) -> Path:
     """One .txt per document plus metadata.json, rewriting only what changed and removing stray .txt files."""
     folder.mkdir(parents=True, exist_ok=True)

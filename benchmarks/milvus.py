@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import qa  # noqa: E402
-from benchmarks.datasets import SEED, read_jsonl  # noqa: E402
+from benchmarks.datasets import SEED, emit, read_jsonl  # noqa: E402
 from qa.evaluation import evaluate  # noqa: E402
 
 
@@ -74,9 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Same top passage: {same}/{len(pairs)} ({same / len(pairs):.1%}); mean |confidence difference|: {drift:.4f}.",
     ]
     text = "\n".join(lines)
-    print(text, flush=True)
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    emit(text, args.out)
     return 0
 
 

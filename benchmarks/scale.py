@@ -52,7 +52,7 @@ from qa.progress import Bars  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.datasets import CACHE, EVAL, read_jsonl, squad_questions, write_atomic  # noqa: E402
+from benchmarks.datasets import CACHE, EVAL, emit, read_jsonl, squad_questions, write_atomic  # noqa: E402
 
 PHASES = ("build", "load", "ask", "add", "remove", "recall", "resume")
 DIM = 384
@@ -514,9 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     got = measure(Paths(Path(args.cache), args.passages), args.phases, args.questions, args.full_s)
     text = report(args, got, time.perf_counter() - started)
-    print(text, flush=True)
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    emit(text, args.out)
     return 0
 
 
