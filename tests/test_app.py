@@ -171,3 +171,23 @@ def test_a_file_keeps_its_doc_id_while_others_come_and_go(tmp_path):
         listed, *_ = client.predict(["report.txt"], api_name="/remove")
         assert [c[1] for c in listed["choices"]] == ["report-2.txt"]  # still the numbats' name
         assert "report-2.txt" in chat(client, "How many numbats did rangers count?")  # cited under that name
+
+
+def test_the_chat_answers_from_a_milvus_store_and_says_when_it_stops_answering(tmp_path, hash_embedder):
+    pytest.importorskip("milvus_lite")
+    import shutil
+
+    corpus = shutil.copytree(qa.default_corpus_dir(), tmp_path / "corpus")
+    engine = qa.build(corpus, store=qa.MilvusStore(str(tmp_path / "qa.db")), embedder=hash_embedder)
+    question = "How many people were killed in the Tartus bombing?"
+    with served(engine) as url:
+        client = Client(url, verbose=False)
+        found = client.predict(question, 3, api_name="/search")
+        assert found["passages"] and found["passages"][0]["doc_id"] == engine.ask(question).passages[0].doc_id
+
+        def down(*args, **kwargs):
+            raise qa.StoreUnavailableError("Milvus at http://milvus:19530 did not answer search")
+
+        engine.store.dense_search = down  # the server goes away while the chat runs
+        with pytest.raises(AppError, match="not answering"):
+            client.predict(question, 3, api_name="/search")
