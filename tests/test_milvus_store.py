@@ -249,3 +249,10 @@ def test_without_pymilvus_it_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "pymilvus", None)
     with pytest.raises(ImportError, match=r"pip install \"qa\[milvus\]\""):
         MilvusStore("./nothing.db")
+
+
+def test_listings_read_every_page(corpus, uri, hash_embedder, monkeypatch):
+    store = qa.build(corpus, store=MilvusStore(uri), embedder=hash_embedder).store
+    monkeypatch.setattr("qa.stores.milvus.LIST_PAGE", 7)  # fewer rows a page than chunks or documents
+    again = MilvusStore(uri)
+    assert list(again.doc_ids()) == list(store.doc_ids()) and len(list(again.chunk_ids())) == len(store) > 7

@@ -54,6 +54,7 @@ SENTENCE_SLOTS = 1 << 12  # sentence row id = chunk id * SENTENCE_SLOTS + its pl
 BATCH = 2_000  # rows per insert call
 RESERVATION_S = 900.0  # a writer's reservation older than this was left by a writer that died
 LIST_BATCH = 1_000  # ids per `in [...]` filter
+LIST_PAGE = 10_000  # rows per page of a listing
 KINDS = ("chunks", "sentences", "documents", "terms", "manifest")
 INSTALL = 'the Milvus store needs pymilvus and milvus-lite: pip install "qa[milvus]"'
 
@@ -276,6 +277,19 @@ class MilvusStore:
             "query", collection_name=self._name(kind), filter=expr, output_fields=fields, **kwargs
         )
 
+    def _listed(self, kind: str, expr: str, fields: list[str]) -> list[dict]:
+        """Every row ``expr`` matches, read in pages (a server caps what one query returns)."""
+        pages = self._call(
+            "query_iterator", collection_name=self._name(kind), filter=expr, output_fields=fields, batch_size=LIST_PAGE
+        )
+        rows: list[dict] = []
+        try:
+            while page := pages.next():
+                rows.extend(page)
+        finally:
+            pages.close()
+        return rows
+
     def _visible(self) -> str:
         """The rows a reader of this state sees: committed, and not of a removed or replaced document."""
         expr = f"gen <= {self._m.generation}"
@@ -301,7 +315,7 @@ class MilvusStore:
 
     @cached_property
     def skipped_files(self) -> dict[str, SkippedFile]:
-        rows = self._query("documents", f"part == -1 and {self._visible()}", ["doc_id", "body", "file_size",
+        rows = self._listed("documents", f"part == -1 and {self._visible()}", ["doc_id", "body", "file_size",
                                                                              "file_mtime_ns", "file_sha256"])
         return {
             r["doc_id"]: SkippedFile(r["body"], int(r["file_size"]), int(r["file_mtime_ns"]), r["file_sha256"])
@@ -339,7 +353,7 @@ class MilvusStore:
         return Chunk(r["doc_id"], int(r["start"]), int(r["end"]), SECTIONS[int(r["section"])], r["source"] or None)
 
     def chunk_ids(self) -> Iterator[int]:
-        rows = self._query("chunks", self._visible(), ["id"])
+        rows = self._listed("chunks", self._visible(), ["id"])
         return iter(sorted(int(r["id"]) for r in rows))
 
     def document(self, doc_id: str) -> Document:
@@ -379,7 +393,7 @@ class MilvusStore:
     @cached_property
     def _recorded(self) -> dict[str, FileStat]:
         """doc id -> its file's stat, of every indexed document (one listing per store object)."""
-        rows = self._query("documents", f"part == 0 and {self._visible()}",
+        rows = self._listed("documents", f"part == 0 and {self._visible()}",
                            ["doc_id", "file_size", "file_mtime_ns", "file_sha256"])
         return {r["doc_id"]: FileStat(int(r["file_size"]), int(r["file_mtime_ns"]), r["file_sha256"]) for r in rows}
 
