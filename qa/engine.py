@@ -269,7 +269,7 @@ class Engine:
         none can.  ``names``: the doc id of each file (default: `upload_names`),
         so that a file keeps its id when the others change.
         """
-        layered = overlay_store(self._local_store(), self.embedder, paths, progress=progress, names=names)
+        layered = overlay_store(self._snapshot.store, self.embedder, paths, progress=progress, names=names)
         return Engine(
             layered, self.settings, self.ranker, self._calibrator, reader=self._reader, embedder=self.embedder
         )
@@ -283,12 +283,6 @@ class Engine:
                 f"cannot {verb} documents: this engine has no saved index (open one with qa.load or qa.build; "
                 "an overlay is never saved)"
             )
-        return store
-
-    def _local_store(self) -> LocalStore:
-        store = self._snapshot.store
-        if not isinstance(store, LocalStore):
-            raise TypeError("uploads go over a local store")
         return store
 
     # --- the evidence of one question ---------------------------------------------

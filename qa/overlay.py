@@ -20,18 +20,20 @@ from qa.index import segment_contents
 from qa.models import Embedder
 from qa.progress import Callback, silent
 from qa.scan import stat_of
-from qa.stores.local import LocalStore, SkippedFile
+from qa.stores import Store
+from qa.stores.layered import Layered
+from qa.stores.local import LocalStore, Manifest, SkippedFile
 from qa.stores.segment import FileStat
 
 
 def overlay_store(
-    base: LocalStore,
+    base: Store,
     embedder: Embedder,
     paths: Sequence[str | Path],
     *,
     progress: Callback = silent,
     names: Sequence[str] | None = None,
-) -> LocalStore:
+) -> Store:
     """``base`` with ``paths`` indexed in memory after it; `CorpusError` when none of them can be used.
 
     Each file's doc id is ``names``' (checked: as many, distinct, none of the
@@ -51,7 +53,11 @@ def overlay_store(
         settings=ChunkingSettings(**base.info.chunking),
         progress=progress,
     )
-    return base.with_segment(contents, {d: SkippedFile(why, 0, 0, "") for d, why in skipped.items()})
+    skipped_files = {d: SkippedFile(why, 0, 0, "") for d, why in skipped.items()}
+    if isinstance(base, LocalStore):
+        return base.with_segment(contents, skipped_files)
+    uploads = LocalStore(None, Manifest(base.info), []).with_segment(contents, skipped_files)
+    return Layered(base, uploads)  # a store in another process takes no segment: searched beside it
 
 
 def read_uploads(
@@ -87,7 +93,7 @@ def upload_names(paths: Sequence[str | Path], taken: Container[str]) -> list[str
 class DocIds(Container[str]):
     """A store's doc ids as a container: each asked for, never all listed."""
 
-    def __init__(self, store: LocalStore):
+    def __init__(self, store: Store):
         self.store = store
 
     def __contains__(self, doc_id: object) -> bool:

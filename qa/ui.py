@@ -33,7 +33,6 @@ from qa.models import ModelError
 from qa.overlay import upload_names
 from qa.progress import Progress
 from qa.render import SECTION_LABELS, answer_html, document_html, documents_html, escape, parse_ref
-from qa.stores.local import LocalStore
 from qa.stores.milvus import StoreUnavailableError
 
 skip_stub_writing()  # before Gradio is imported: halves the chat's start-up
@@ -287,8 +286,7 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
                         value=[],
                         label="Documents (all when empty; find more under Documents)",
                     )
-                # a session's files go over a local store (`Engine.overlay`); a Milvus store is shared as it is
-                with gr.Accordion("Your files", open=False, visible=isinstance(engine.store, LocalStore)):
+                with gr.Accordion("Your files", open=False):
                     files = gr.File(
                         file_count="multiple", file_types=list(DOCUMENT_SUFFIXES), label="Add files", height=120
                     )

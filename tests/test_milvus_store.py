@@ -256,3 +256,23 @@ def test_listings_read_every_page(corpus, uri, hash_embedder, monkeypatch):
     monkeypatch.setattr("qa.stores.milvus.LIST_PAGE", 7)  # fewer rows a page than chunks or documents
     again = MilvusStore(uri)
     assert list(again.doc_ids()) == list(store.doc_ids()) and len(list(again.chunk_ids())) == len(store) > 7
+
+
+def test_a_sessions_uploads_are_searched_over_a_milvus_store_which_is_never_written(
+    corpus, uri, tmp_path, hash_embedder
+):
+    shared = qa.build(corpus, store=MilvusStore(uri), embedder=hash_embedder)
+    notes = tmp_path / "wombat notes.txt"
+    notes.write_text("Wombat census\n\nRangers counted 4,312 wombats in Narawntapu park in 2024.\n", encoding="utf-8")
+    mine = shared.overlay([notes])
+    wombats = mine.ask("How many wombats were counted in Narawntapu?")
+    assert wombats.passages[0].doc_id == "wombat_notes.txt" and "4,312" in wombats.passages[0].text
+    tartus = "How many people were killed in the Tartus bombing?"
+    assert top(mine.ask(tartus))[0] == top(shared.ask(tartus))[0]  # the shared documents answer as before
+    assert mine.documents == sorted([*shared.documents, "wombat_notes.txt"])
+    store = mine.store
+    upload = next(i for i in store.chunk_ids() if store.chunk(i).doc_id == "wombat_notes.txt")
+    assert upload < 0 and store.dense_search(store.vector(upload), 1).ids.tolist() == [upload]
+    assert store.lexical_scores("wombats Narawntapu", [upload])[0] > 0
+    assert store.document_frequencies(["wombat"]) == store.top.document_frequencies(["wombat"]) != {}  # summed
+    assert not shared.store.has_document("wombat_notes.txt") and MilvusStore(uri).manifest == shared.store.manifest
