@@ -1,38 +1,41 @@
-"""A bounded cache of what is computed from one row (a chunk, a document), safe to share between threads."""
+"""A bounded cache of what is computed from one key (a chunk, a document, a question's terms), safe to share
+between threads."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 CHUNKS_CACHED = 4096  # rows whose values a cache keeps by default (a few KB each)
+FREQUENCIES_KEPT = 256  # questions whose terms' document frequencies a store remembers
 T = TypeVar("T")
 
 
 class ChunkCache(Generic[T]):
-    """``compute(chunk_id)``, remembered for the most recently used chunks, safe to share between threads.
+    """``compute(key)`` (a chunk id, a doc id, a tuple of terms), remembered for the most recently used keys, safe
+    to share between threads.
 
     Bounded, so a long-running app over a large corpus does not end up
     holding the terms and words of every chunk it ever ranked.  What it holds
-    depends on the chunk alone, never on a question; a value is computed
+    depends on the key and the store alone, never on a question; a value is computed
     outside the lock (two threads may both compute one: the same value).
     """
 
-    def __init__(self, compute: Callable[[int], T], size: int = CHUNKS_CACHED):
+    def __init__(self, compute: Callable[[Hashable], T], size: int = CHUNKS_CACHED):
         self.compute, self.size = compute, size
-        self._kept: OrderedDict[int, T] = OrderedDict()
+        self._kept: OrderedDict[Hashable, T] = OrderedDict()
         self._lock = threading.Lock()
 
-    def __call__(self, chunk_id: int) -> T:
+    def __call__(self, key: Hashable) -> T:
         with self._lock:
-            if chunk_id in self._kept:
-                self._kept.move_to_end(chunk_id)
-                return self._kept[chunk_id]
-        value = self.compute(chunk_id)
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+        value = self.compute(key)
         with self._lock:
-            self._kept[chunk_id] = value
+            self._kept[key] = value
             while len(self._kept) > self.size:
                 self._kept.popitem(last=False)
         return value

@@ -32,9 +32,8 @@ import json
 import os
 import secrets
 import shutil
-import threading
 from bisect import bisect_right
-from collections import ChainMap, OrderedDict
+from collections import ChainMap
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
@@ -44,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import folders
+from qa.cache import FREQUENCIES_KEPT, ChunkCache
 from qa.chunking import Chunk
 from qa.documents import Document
 from qa.filters import NO_FILTERS, Filters
@@ -169,8 +169,7 @@ class LocalStore:
         if deleted is None:
             deleted = [_deleted_rows(folder, e) for e in manifest.segments]
         self._deleted = tuple(deleted)
-        self._df_kept: OrderedDict[tuple[str, ...], dict[str, int]] = OrderedDict()  # terms -> their frequencies
-        self._df_lock = threading.Lock()
+        self._frequencies = ChunkCache(self._counted, FREQUENCIES_KEPT)  # a question's terms -> their frequencies
 
     # --- opening ----------------------------------------------------------------------
 
@@ -535,17 +534,10 @@ class LocalStore:
     def document_frequencies(self, terms: Collection[str]) -> dict[str, int]:
         """Live chunks holding each term, remembered for the last questions' terms (each question asks three times:
         its term weights, the BM25 list and the BM25 scores of the dense list)."""
-        key = tuple(sorted(set(terms)))
-        with self._df_lock:
-            if key in self._df_kept:
-                self._df_kept.move_to_end(key)
-                return dict(self._df_kept[key])
-        counted = bm25.document_frequencies(self._parts, list(key))
-        with self._df_lock:
-            self._df_kept[key] = counted
-            while len(self._df_kept) > 256:
-                self._df_kept.popitem(last=False)
-        return dict(counted)
+        return dict(self._frequencies(tuple(sorted(set(terms)))))
+
+    def _counted(self, terms: tuple[str, ...]) -> dict[str, int]:
+        return bm25.document_frequencies(self._parts, list(terms))
 
     def dense_search(self, vector: np.ndarray, n: int, filters: Filters = NO_FILTERS) -> Hits:
         ids, scores = [], []

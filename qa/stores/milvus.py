@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.cache import ChunkCache
+from qa.cache import FREQUENCIES_KEPT, ChunkCache
 from qa.chunking import Chunk
 from qa.documents import Document, Segment
 from qa.filters import NO_FILTERS, SECTIONS, Filters
@@ -143,6 +143,7 @@ class MilvusStore:
     def _caches(self) -> None:
         self._chunks = ChunkCache(self._read_chunk)
         self._documents = ChunkCache(self._read_document)
+        self._frequencies = ChunkCache(self._counted, FREQUENCIES_KEPT)
 
     def _at(self, manifest: MilvusManifest) -> MilvusStore:
         """This connection at another committed state (a new object: a reader keeps the state it started with)."""
@@ -415,7 +416,11 @@ class MilvusStore:
         return np.asarray(rows[0]["dense"], dtype=np.float32)
 
     def document_frequencies(self, terms: Collection[str]) -> dict[str, int]:
-        wanted = sorted(set(terms))
+        """Summed over the terms collection's rows, remembered for the last questions' terms (as the local store
+        does: each question asks three times)."""
+        return dict(self._frequencies(tuple(sorted(set(terms)))))
+
+    def _counted(self, wanted: tuple[str, ...]) -> dict[str, int]:
         counts: dict[str, int] = {}
         for start in range(0, len(wanted), LIST_BATCH):
             expr = f"{_in('term', wanted[start:start + LIST_BATCH])} and gen <= {self._m.generation}"
