@@ -42,17 +42,19 @@ LOCK_TIMEOUT = 30.0  # seconds a change waits while another process writes the s
 
 
 def add_files(
-    store: LocalStore,
+    store: WritableStore,
     paths: Sequence[str | Path],
     *,
     embedder: Embedder,
     progress: Callback = silent,
     lock_timeout: float = LOCK_TIMEOUT,
-) -> tuple[LocalStore, list[str]]:
+) -> tuple[WritableStore, list[str]]:
     """Put ``paths`` into the store's corpus folder and index them; the new store and their doc ids.
 
     A file the store already indexes as it is (same size, modification time
-    and sha256) is neither copied nor embedded again.
+    and sha256) is neither copied nor embedded again.  A store in a folder keeps a journal (see the module's
+    docstring); one in another process (Milvus), with no folder to keep it in, gets the files copied first and
+    indexed in one commit after: killed between the two, the next scan of the corpus finds and indexes them.
 
     `CorpusError` (naming the file and why) before anything changes, for a
     file that is missing, a folder, of an unsupported format or unreadable.
@@ -60,6 +62,12 @@ def add_files(
     sources = [Path(p) for p in paths]
     if not sources:
         raise ValueError("no files to add")
+    if not isinstance(store, LocalStore):
+        corpus_dir = _local_corpus(store)
+        for path in sources:
+            _check_addable(path)
+        new, doc_ids = _copied_and_indexed(store, _placements(sources, corpus_dir), corpus_dir, embedder, progress)
+        return new.merged(), doc_ids
     with _editing(store, lock_timeout) as current:
         corpus_dir = current.corpus_path()
         for path in sources:
@@ -78,38 +86,43 @@ def add_files(
         return new.merged(), doc_ids
 
 
-def add_files_to(
-    store: WritableStore, paths: Sequence[str | Path], *, embedder: Embedder, progress: Callback = silent
-) -> tuple[WritableStore, list[str]]:
-    """`add_files` for a store that lives in another process (Milvus), with no folder to keep a journal in:
-    the files are copied into its corpus folder, then indexed in one commit.  Killed between the two, the next
-    scan of the corpus finds them and indexes them: the copy is the change that was asked for."""
-    sources = [Path(p) for p in paths]
-    if not sources:
-        raise ValueError("no files to add")
-    corpus_dir = _local_corpus(store)
-    for path in sources:
-        _check_addable(path)
-    new, doc_ids = _copied_and_indexed(store, _placements(sources, corpus_dir), corpus_dir, embedder, progress)
-    return new.merged(), doc_ids
+def remove_documents(
+    store: WritableStore, doc_ids: Iterable[str], *, lock_timeout: float = LOCK_TIMEOUT
+) -> WritableStore:
+    """Take documents out of the store and delete their files from its corpus folder; the new store.
 
-
-def remove_documents_from(store: WritableStore, doc_ids: Iterable[str]) -> WritableStore:
-    """`remove_documents` for a store in another process: the files deleted first, then the documents in one
-    commit.  Killed between the two, the next scan finds them gone and removes them."""
+    A store in a folder keeps a journal; one in another process gets the files deleted first and the documents
+    removed in one commit after: killed between the two, the next scan finds them gone and removes them.
+    `KeyError` for a doc id the store does not know (indexed or skipped);
+    `CorpusError` when nothing would be left to answer from.
+    """
     doc_ids = list(dict.fromkeys(doc_ids))
     if not doc_ids:
         raise ValueError("no documents to remove")
-    corpus_dir = _local_corpus(store)
+    if not isinstance(store, LocalStore):
+        for path in _removable(store, doc_ids, _local_corpus(store), "this index"):
+            path.unlink(missing_ok=True)
+        return store.write(remove=doc_ids).merged()
+    with _editing(store, lock_timeout) as current:
+        files = _removable(current, doc_ids, current.corpus_path(), f"the index {current.folder}")
+        _begin(current, deletes=files)
+        new = current.write(remove=doc_ids)
+        for path in files:
+            path.unlink(missing_ok=True)
+        _end(current)
+        return new.merged()
+
+
+def _removable(store: WritableStore, doc_ids: list[str], corpus_dir: Path, index: str) -> list[Path]:
+    """The files of ``doc_ids`` in the corpus folder, once each is known to ``index`` (named in the error) and
+    something is left to answer from."""
     for doc_id in doc_ids:
         if store.recorded(doc_id) is None:
-            raise KeyError(f"no document {doc_id!r} in this index")
+            raise KeyError(f"no document {doc_id!r} in {index}")
     files = [_inside(corpus_dir / doc_id, corpus_dir) for doc_id in doc_ids]
-    if store.document_count <= sum(store.has_document(d) for d in doc_ids):
+    if store.document_count <= sum(store.has_document(d) for d in doc_ids):  # counted, never listed
         raise CorpusError(f"{corpus_dir}: removing {', '.join(doc_ids)} would leave no usable documents")
-    for path in files:
-        path.unlink(missing_ok=True)
-    return store.write(remove=doc_ids).merged()
+    return files
 
 
 def _local_corpus(store: WritableStore) -> Path:
@@ -147,31 +160,6 @@ def _copied_and_indexed(
     new = store.write(add=contents) if todo else store  # a file indexed as it is: nothing to do
     progress(Progress("saving", 1, 1))
     return new, doc_ids
-
-
-def remove_documents(store: LocalStore, doc_ids: Iterable[str], *, lock_timeout: float = LOCK_TIMEOUT) -> LocalStore:
-    """Take documents out of the store and delete their files from its corpus folder; the new store.
-
-    `KeyError` for a doc id the store does not know (indexed or skipped);
-    `CorpusError` when nothing would be left to answer from.
-    """
-    doc_ids = list(dict.fromkeys(doc_ids))
-    if not doc_ids:
-        raise ValueError("no documents to remove")
-    with _editing(store, lock_timeout) as current:
-        corpus_dir = current.corpus_path()
-        for doc_id in doc_ids:
-            if current.recorded(doc_id) is None:
-                raise KeyError(f"no document {doc_id!r} in the index {current.folder}")
-        files = [_inside(corpus_dir / doc_id, corpus_dir) for doc_id in doc_ids]
-        if current.document_count <= sum(current.has_document(d) for d in doc_ids):  # counted, never listed
-            raise CorpusError(f"{corpus_dir}: removing {', '.join(doc_ids)} would leave no usable documents")
-        _begin(current, deletes=files)
-        new = current.write(remove=doc_ids)
-        for path in files:
-            path.unlink(missing_ok=True)
-        _end(current)
-        return new.merged()
 
 
 def _chunking(store: WritableStore) -> ChunkingSettings:

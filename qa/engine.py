@@ -22,7 +22,7 @@ import numpy as np
 from qa.actors import named_actors
 from qa.answer import Answer, Passage
 from qa.catalog import find_documents
-from qa.collection import add_files, add_files_to, remove_documents, remove_documents_from
+from qa.collection import add_files, remove_documents
 from qa.confidence import Calibrator, confidence_features, shipped_calibrator
 from qa.disagreement import (
     Disagreement,
@@ -226,10 +226,7 @@ class Engine:
         """
         store = self._saved("add")
         with self._writing:
-            if isinstance(store, LocalStore):
-                new, doc_ids = add_files(store, paths, embedder=self.embedder, progress=progress)
-            else:
-                new, doc_ids = add_files_to(store, paths, embedder=self.embedder, progress=progress)
+            new, doc_ids = add_files(store, paths, embedder=self.embedder, progress=progress)
             self._snapshot = Snapshot.of(new, self.embedder)
         return doc_ids
 
@@ -241,7 +238,7 @@ class Engine:
         store = self._saved("remove")
         with self._writing:
             ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
-            new = remove_documents(store, ids) if isinstance(store, LocalStore) else remove_documents_from(store, ids)
+            new = remove_documents(store, ids)
             self._snapshot = Snapshot.of(new, self.embedder)
 
     def close(self) -> None:
