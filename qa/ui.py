@@ -246,9 +246,9 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
         return _session_view(engine, new, chosen, find, f"Removed {len(uploads.paths) - len(new.paths)} file(s).")
 
     def find_documents(find, chosen, uploads: Uploads):
-        current, names = uploads.over(engine), uploads.names
-        return _document_filter(current, names, find, chosen), _documents_table(current, names, find)
+        return _documents_view(uploads.over(engine), uploads.names, find, chosen)
 
+    first_listed = _listed(engine)  # the page's first listing: the filter's choices and the documents panel
     with gr.Blocks(title="Ask the corpus", fill_height=True) as demo:
         uploads = gr.State(Uploads())
         gr.Markdown(f"## Ask the corpus\n{DESCRIPTION}")
@@ -281,7 +281,7 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
                     )
                     sources = gr.Dropdown(engine.sources, multiselect=True, value=[], label="Outlets (all when empty)")
                     documents = gr.Dropdown(
-                        _document_choices(engine, (), "", []),
+                        _document_choices(engine, (), "", [], first_listed),
                         multiselect=True,
                         value=[],
                         label="Documents (all when empty; find more under Documents)",
@@ -303,7 +303,7 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
                         max_length=MAX_FIND_CHARS,
                         elem_id="qa-find",
                     )
-                    listing = gr.HTML(_documents_table(engine))
+                    listing = gr.HTML(_documents_table(engine, listed=first_listed))
         with gr.Sidebar(open=False, position="right", width="42%", label="Document") as panel:
             document_view = gr.HTML(elem_id="qa-document")
         bridge = gr.HTML("", html_template="", js_on_load=BRIDGE_JS, head=CSS, elem_id="qa-bridge")
@@ -434,12 +434,16 @@ def _listed(engine: Engine, uploaded: Iterable[str] = (), find: str = "") -> lis
     if find.strip():
         return engine.find_documents(find, MAX_LISTED)
     mine = [d for d in uploaded if engine.store.has_document(d)]
-    others = (d for d in engine.store.doc_ids() if d not in set(mine))
+    taken = set(mine)
+    others = (d for d in engine.store.doc_ids() if d not in taken)
     return [*mine, *itertools.islice(others, max(0, MAX_LISTED - len(mine)))]
 
 
-def _documents_table(engine: Engine, uploaded: Iterable[str] = (), find: str = "") -> str:
-    listed = _listed(engine, uploaded, find)
+def _documents_table(
+    engine: Engine, uploaded: Iterable[str] = (), find: str = "", listed: list[str] | None = None
+) -> str:
+    """The documents panel's table of ``listed`` (default: `_listed`), with what it leaves out."""
+    listed = _listed(engine, uploaded, find) if listed is None else listed
     if find.strip() and not listed:
         footnote = f"No document's name or title matches “{find.strip()}”."
     elif find.strip():
@@ -450,28 +454,37 @@ def _documents_table(engine: Engine, uploaded: Iterable[str] = (), find: str = "
     return documents_html((engine.document(d) for d in listed), uploaded=uploaded, footnote=footnote)
 
 
-def _document_choices(engine: Engine, uploaded: Iterable[str], find: str, kept: list[str]) -> list[tuple[str, str]]:
-    """The document filter's choices: those ``kept`` (chosen), then the documents listed."""
-    ids = [*kept, *(d for d in _listed(engine, uploaded, find) if d not in set(kept))]
-    return [(f"{engine.document(d).title} ({d})", d) for d in ids]
+def _document_choices(
+    engine: Engine, uploaded: Iterable[str], find: str, kept: list[str], listed: list[str] | None = None
+) -> list[tuple[str, str]]:
+    """The document filter's choices: those ``kept`` (chosen), then the documents listed (default: `_listed`)."""
+    listed = _listed(engine, uploaded, find) if listed is None else listed
+    chosen = set(kept)
+    return [(f"{engine.document(d).title} ({d})", d) for d in [*kept, *(d for d in listed if d not in chosen)]]
 
 
-def _document_filter(engine: Engine, uploaded: Iterable[str], find: str, chosen: list[str] | None) -> gr.Dropdown:
-    """The document filter after a change: its choices, and those chosen that are still there."""
+def _documents_view(
+    engine: Engine, uploaded: Iterable[str], find: str, chosen: list[str] | None
+) -> tuple[gr.Dropdown, str]:
+    """The document filter (its choices, and those chosen that are still there) and the documents table, from
+    one listing: a search of an archive runs once."""
+    listed = _listed(engine, uploaded, find)
     kept = [d for d in chosen or [] if engine.store.has_document(d)]
-    return gr.Dropdown(choices=_document_choices(engine, uploaded, find, kept), value=kept)
+    choices = _document_choices(engine, uploaded, find, kept, listed)
+    return gr.Dropdown(choices=choices, value=kept), _documents_table(engine, uploaded, find, listed)
 
 
 def _session_view(shared: Engine, uploads: Uploads, chosen: list[str] | None, find: str, note: str):
     """What the page shows of a session's files: its state, their list, the document filter (its choices kept
     where the documents still are), the documents table, and a note."""
     current = uploads.over(shared)
+    documents, table = _documents_view(current, uploads.names, find or "", chosen)
     return (
         uploads,
         gr.CheckboxGroup(choices=list(uploads.names), value=[]),
-        _document_filter(current, uploads.names, find or "", chosen),
+        documents,
         gr.Accordion(label=f"Documents ({len(current.documents):,})"),
-        _documents_table(current, uploads.names, find or ""),
+        table,
         note,
     )
 
