@@ -378,7 +378,7 @@ class MilvusStore:
         return document
 
     def has_document(self, doc_id: str) -> bool:
-        return doc_id in self._doc_set
+        return doc_id in self._recorded
 
     def doc_ids(self) -> Iterator[str]:
         return iter(self._sorted_ids)
@@ -386,10 +386,6 @@ class MilvusStore:
     @cached_property
     def _sorted_ids(self) -> list[str]:
         return sorted(self._recorded)
-
-    @cached_property
-    def _doc_set(self) -> frozenset[str]:
-        return frozenset(self._recorded)
 
     @cached_property
     def _recorded(self) -> dict[str, FileStat]:
