@@ -1,7 +1,7 @@
-"""Scale of the local index: build, disk, load, ask, add, remove, recall and resume at N passages, as one table.
+"""Scale of a store: build, disk, load, ask, add, remove, recall and resume at N passages, as one table.
 
     python benchmarks/scale.py [--passages 100000] [--questions 100] [--phases build,load,ask,add,remove,recall,resume]
-                               [--skip-build] [--full-s SECONDS] [--cache DIR] [--out FILE]
+                               [--stores local,milvus] [--skip-build] [--full-s SECONDS] [--cache DIR] [--out FILE]
 
 The corpus (the issue's): the SQuAD dev paragraphs of ``../shared/eval/squad/contexts.jsonl``
 (``squad/<id>.txt``) and the articles of ``../shared/eval/wikipedia/`` (``wikipedia/<doc_id>.txt``),
@@ -19,6 +19,9 @@ names), beside the same questions on a small index of the corpus's SQuAD paragra
 in the same run: the ratio says what the size itself costs.  Recall@10 of the dense store against
 exact search over every stored vector (`dense_recall`).  Resume:
 a fresh build killed (SIGKILL) halfway through the time a full build took, then built again.
+
+``--stores local,milvus`` measures the same phases of the same corpus in a Milvus Lite file too
+(``<cache>/milvus-<N>.db``; recall and resume are the local store's alone), a row per store, in one run.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.datasets import CACHE, EVAL, emit, read_jsonl, squad_questions, write_atomic  # noqa: E402
 
 PHASES = ("build", "load", "ask", "add", "remove", "recall", "resume")
+STORES = ("local", "milvus")
+MILVUS_PHASES = ("build", "load", "ask", "add", "remove")  # its index is exact (FLAT): no recall to measure
 DIM = 384
 WARM_UP = ["Who founded the university?", "How many people live in the city?", "When was the bridge built?"]
 RECALL_QUESTIONS = 200
@@ -117,24 +122,63 @@ def questions(n: int) -> list[str]:
 
 
 class Paths:
-    """Where one corpus size keeps its corpus and indexes under the cache."""
+    """Where one corpus size keeps its corpus and one store's indexes under the cache."""
 
-    def __init__(self, root: Path, passages: int):
-        self.passages = passages
+    def __init__(self, root: Path, passages: int, store: str = "local"):
+        self.passages, self.store = passages, store
         self.corpus = root / f"corpus-{passages}"
-        self.index = root / f"index-{passages}"
+        name = f"index-{passages}" if store == "local" else f"milvus-{passages}"
+        suffix = "" if store == "local" else ".db"  # a Milvus Lite file
+        self.index = root / f"{name}{suffix}"
         self.small_corpus = self.corpus / "squad"  # the SQuAD paragraphs alone (all 2,067 from ~2,100 passages on)
-        self.small_index = root / f"index-{passages}-squad"
+        self.small_index = root / f"{name}-squad{suffix}"
         self.resume_index = root / f"resume-{passages}" / "index"  # in a folder of its own, with its save's siblings
+
+
+def is_milvus(index: Path) -> bool:
+    return index.suffix == ".db"
+
+
+def opened(index: Path, **how) -> qa.Engine:
+    """`qa.load` of the local index folder or the Milvus Lite file ``index``."""
+    return qa.load(store=qa.MilvusStore(str(index)), **how) if is_milvus(index) else qa.load(index, **how)
+
+
+def removed(index: Path) -> None:
+    if index.is_dir():
+        shutil.rmtree(index)
+    else:
+        index.unlink(missing_ok=True)
 
 
 # --- what runs in each fresh process ------------------------------------------------
 
 
 def rss_gb() -> float:
-    """This process's resident memory now (VmRSS), in GB (10^9 bytes)."""
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) * 1024 / 1e9 for line in status if line.startswith("VmRSS:"))
+    """The resident memory now (VmRSS) of this process and the processes it started (a Milvus Lite server), in GB
+    (10^9 bytes)."""
+    return sum(_vm_rss_kib(pid) for pid in _family(os.getpid())) * 1024 / 1e9
+
+
+def _family(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux: each thread's ``children`` file)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:  # the thread ended
+            continue
+        for child in children:
+            found += _family(int(child))
+    return found
+
+
+def _vm_rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
+    except OSError:  # it ended
+        return 0
 
 
 def max_rss_gb() -> float:
@@ -164,7 +208,7 @@ class PeakRss:
 
 def timed_load(index: Path) -> tuple[qa.Engine, dict]:
     started = time.perf_counter()
-    engine = qa.load(index, strict=True)
+    engine = opened(index, strict=True)
     return engine, {"load_s": time.perf_counter() - started, "rss_gb": rss_gb()}
 
 
@@ -179,22 +223,25 @@ def chunk_count(engine: qa.Engine) -> int | None:
 def child_build(corpus: Path, index: Path) -> dict:
     print("building", flush=True)  # the resume phase starts its clock here
     started = time.perf_counter()
-    qa.build(corpus, index, embedder=qa.HashEmbedder(DIM), progress=Bars(file=sys.stderr))
-    return {"seconds": time.perf_counter() - started, "peak_gb": max_rss_gb()}
+    where = {"store": qa.MilvusStore(str(index))} if is_milvus(index) else {"index_dir": index}
+    with PeakRss() as peak:  # the Milvus Lite server's memory too
+        qa.build(corpus, embedder=qa.HashEmbedder(DIM), progress=Bars(file=sys.stderr), **where)
+    return {"seconds": time.perf_counter() - started, "peak_gb": max(max_rss_gb(), peak.gb)}
 
 
 def child_load(index: Path) -> dict:
     """A strict load (the corpus scanned before it returns), then the chat's: answering at once, the corpus
-    scanned in the background (how long that took too)."""
+    scanned in the background (how long that took too; a Milvus store has the strict load alone)."""
     engine, loaded = timed_load(index)
+    counts = {"documents": len(engine.documents), "chunks": chunk_count(engine)}
+    if is_milvus(index):
+        return loaded | counts
     started = time.perf_counter()
     later = qa.load(index, check="later")
     opened = time.perf_counter() - started
     later.catching_up.join()
     checked = time.perf_counter() - started
-    return loaded | {
-        "documents": len(engine.documents), "chunks": chunk_count(engine), "open_s": opened, "check_s": checked
-    }  # fmt: skip
+    return loaded | counts | {"open_s": opened, "check_s": checked}
 
 
 def child_ask(index: Path, n: int) -> dict:
@@ -316,8 +363,8 @@ def run_child(phase: str, index: Path, corpus: Path | None = None, n: int = 0) -
 
 
 def fresh_build(corpus: Path, index: Path) -> dict:
-    """A build from nothing (the index folder removed first)."""
-    shutil.rmtree(index, ignore_errors=True)
+    """A build from nothing (the index removed first)."""
+    removed(index)
     return run_child("build", index, corpus)
 
 
@@ -354,8 +401,9 @@ def resume(paths: Paths, full_s: float | None) -> dict:
     return {"seconds": again, "full_s": full_s, "ratio": again / full_s, "share": share, "killed": killed}
 
 
-def megabytes(folder: Path) -> float:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+def megabytes(index: Path) -> float:
+    files = index.rglob("*") if index.is_dir() else [index]
+    return sum(p.stat().st_size for p in files if p.is_file()) / 1e6
 
 
 def log(message: str) -> None:
@@ -392,8 +440,8 @@ def measure(paths: Paths, phases: list[str], n: int, full_s: float | None = None
 
 
 COLUMNS = [
-    "passages", "chunks", "documents", "build s", "build peak GB", "disk MB", "load s: strict / answering / scanned",
-    "RSS after load GB",
+    "store", "passages", "chunks", "documents", "build s", "build peak GB", "disk MB",
+    "load s: strict / answering / scanned", "RSS after load GB",
     "ask p50 / p95 ms", "small-corpus p50 ms", "p50 ratio", "add s / peak ratio", "remove s / peak ratio",
     "recall@10", "resume / full; resume / (killed + resume)",
 ]  # fmt: skip
@@ -417,13 +465,13 @@ def derive(got: dict[str, dict]) -> None:
         ask["ratio"], ask["tail"] = ask["p50"] / small["p50"], ask["p95"] / ask["p50"]
 
 
-def row(passages: int, got: dict[str, dict]) -> list[str]:
+def row(store: str, passages: int, got: dict[str, dict]) -> list[str]:
     counts = [cell(got, "load", key, fmt="d") for key in ("chunks", "documents")]
     resume = cell(got, "resume", "ratio", "share")
     if got.get("resume", {}).get("killed") is False:
         resume += " (build ended before the kill)"
     return [
-        f"{passages:,}", *counts,
+        STORE_NAMES[store], f"{passages:,}", *counts,
         cell(got, "build", "seconds", fmt=".1f"), cell(got, "build", "peak_gb"), cell(got, "disk", "mb", fmt=".1f"),
         cell(got, "load", "load_s", "open_s", "check_s"), cell(got, "load", "rss_gb"),
         cell(got, "ask", "p50", "p95", fmt=".1f"), cell(got, "small", "p50", fmt=".1f"), cell(got, "ask", "ratio"),
@@ -466,21 +514,41 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
-def report(args: argparse.Namespace, got: dict[str, dict], wall_s: float) -> str:
-    derive(got)
+STORE_NAMES = {"local": "local", "milvus": "Milvus Lite"}
+BESIDE = [  # (what, phase, key) compared between the stores
+    ("build s", "build", "seconds"), ("build peak GB", "build", "peak_gb"), ("load s (strict)", "load", "load_s"),
+    ("RSS after load GB", "load", "rss_gb"), ("ask p50 ms", "ask", "p50"), ("ask p95 ms", "ask", "p95"),
+    ("add s", "add", "seconds"), ("remove s", "remove", "seconds"),
+]  # fmt: skip
+
+
+def beside_rows(local: dict[str, dict], milvus: dict[str, dict]) -> list[list[str]]:
+    """Each measure of both stores and the Milvus / local ratio, where both measured it."""
+    rows = []
+    for what, phase, key in BESIDE:
+        a, b = local.get(phase, {}).get(key), milvus.get(phase, {}).get(key)
+        if a is not None and b is not None:
+            rows.append([what, f"{a:.2f}", f"{b:.2f}", f"{b / a:.2f}×" if a else "n/a"])
+    return rows
+
+
+def report(args: argparse.Namespace, got: dict[str, dict[str, dict]], wall_s: float) -> str:
+    for figures in got.values():
+        derive(figures)
     title = (
-        f"### Scale of the local index, about {args.passages:,} passages (`qa.HashEmbedder({DIM})`, "
-        f"{len(os.sched_getaffinity(0))} cores, {args.questions} questions)"
+        f"### Scale of the {' and the '.join(STORE_NAMES[s] for s in got)} store, about {args.passages:,} passages "
+        f"(`qa.HashEmbedder({DIM})`, {len(os.sched_getaffinity(0))} cores, {args.questions} questions)"
     )
-    return "\n\n".join(
-        [
-            title,
-            table(COLUMNS, [row(args.passages, got)]),
-            "### Limits of the issue",
-            table(["measure", "limit", "measured", "within"], limit_rows(got)),
-            f"Phases {','.join(args.phases)} in {wall_s:.0f} s.",
+    parts = [title, table(COLUMNS, [row(store, args.passages, figures) for store, figures in got.items()])]
+    if "local" in got:
+        limits = table(["measure", "limit", "measured", "within"], limit_rows(got["local"]))
+        parts += ["### Limits of the issue", limits]
+    if {"local", "milvus"} <= set(got):
+        parts += [
+            "### Milvus Lite beside the local store",
+            table(["measure", "local", "Milvus Lite", "Milvus / local"], beside_rows(got["local"], got["milvus"])),
         ]
-    )
+    return "\n\n".join([*parts, f"Phases {','.join(args.phases)} in {wall_s:.0f} s."])
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -488,6 +556,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--passages", type=int, default=100_000, help="about how many passages the corpus holds")
     ap.add_argument("--questions", type=int, default=100, help="SQuAD dev questions to time (fixed sample)")
     ap.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated, of {','.join(PHASES)}")
+    ap.add_argument("--stores", default="local", help=f"comma-separated, of {','.join(STORES)}")
     ap.add_argument("--skip-build", action="store_true", help="reuse the cached index (the build phase left out)")
     ap.add_argument("--cache", default=str(CACHE / "scale"), help="corpora and indexes (default .benchcache/scale)")
     ap.add_argument("--out", help="also write the tables to this Markdown file")
@@ -504,6 +573,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip() and not (args.skip_build and p == "build")]
     if unknown := set(args.phases) - set(PHASES):
         ap.error(f"unknown phase(s) {', '.join(sorted(unknown))}; choose from {','.join(PHASES)}")
+    args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    if (unknown := set(args.stores) - set(STORES)) or not args.stores:
+        ap.error(f"unknown store(s) {', '.join(sorted(unknown))}; choose from {','.join(STORES)}")
     return args
 
 
@@ -512,7 +584,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return child(args)
     started = time.perf_counter()
-    got = measure(Paths(Path(args.cache), args.passages), args.phases, args.questions, args.full_s)
+    got = {}
+    for store in args.stores:
+        phases = [p for p in args.phases if store == "local" or p in MILVUS_PHASES]
+        got[store] = measure(Paths(Path(args.cache), args.passages, store), phases, args.questions, args.full_s)
     text = report(args, got, time.perf_counter() - started)
     emit(text, args.out)
     return 0

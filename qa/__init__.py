@@ -15,7 +15,7 @@ from qa.evidence import Candidate, Evidence, Question
 from qa.models import DEFAULT_MODEL, DEFAULT_RUNTIME, RUNTIMES, HashEmbedder, ModelError, load_embedder
 from qa.progress import Progress
 from qa.retrieval import RetrievalSettings
-from qa.store import IndexLockedError, build, default_corpus_dir, default_index_dir, load
+from qa.store import IndexLockedError, build, copy, default_corpus_dir, default_index_dir, load
 from qa.stores import Hits, IndexFormatError, IndexVersionError, StaleIndexError, Store, StoreInfo, WritableStore
 from qa.stores.local import LocalStore
 from qa.stores.milvus import MilvusStore, StoreUnavailableError  # pymilvus is imported when one is made
@@ -52,6 +52,7 @@ __all__ = [
     "StoreUnavailableError",
     "WritableStore",
     "build",
+    "copy",
     "default_corpus_dir",
     "default_index_dir",
     "load",

@@ -34,11 +34,20 @@ class ChunkCache(Generic[T]):
                 self._kept.move_to_end(key)
                 return self._kept[key]
         value = self.compute(key)
+        self.put(key, value)
+        return value
+
+    def put(self, key: Hashable, value: T) -> None:
+        """Remember ``value`` for ``key``, read in passing (a search's rows carry what ``compute`` would read)."""
         with self._lock:
             self._kept[key] = value
+            self._kept.move_to_end(key)
             while len(self._kept) > self.size:
                 self._kept.popitem(last=False)
-        return value
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._kept
 
     def __len__(self) -> int:
         return len(self._kept)

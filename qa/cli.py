@@ -73,6 +73,23 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_copy(args: argparse.Namespace) -> int:
+    from qa.progress import Bars, silent
+    from qa.store import copy, default_index_dir
+
+    milvus = _milvus(args)
+    if milvus is None:
+        raise ValueError("qa copy copies an index folder into a Milvus store: name it with --milvus URI")
+    source = Path(args.index) if args.index else default_index_dir()
+    started = time.perf_counter()
+    engine = copy(source, milvus, progress=silent if args.quiet else Bars())
+    print(
+        f"copied {len(engine.documents)} documents as {len(engine.store)} chunks from {source} into Milvus "
+        f"{milvus.uri} ({milvus.collection}) in {time.perf_counter() - started:.1f}s; nothing was embedded again"
+    )
+    return 0
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     from qa.progress import Bars, silent
 
@@ -162,6 +179,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--index", help="index folder (default: embeddings/)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_remove)
+
+    s = sub.add_parser("copy", help="copy an index folder into a Milvus store (--milvus): nothing embedded again")
+    s.add_argument("--index", help="index folder (default: embeddings/)")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_copy)
 
     s = sub.add_parser("ask", help="answer a question with cited passages")
     s.add_argument("question")

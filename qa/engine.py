@@ -436,10 +436,9 @@ class Engine:
         asked = evidence.question
         reading = self._reader is not None and evidence.best_dense >= self.settings.min_dense
         depth = max(k, self.settings.reader_passages) if reading else k  # the reader may lift one from below k
-        chosen = [
-            snapshot.featurizer.with_signals(asked, c)
-            for c in diversify(list(evidence.candidates), snapshot.store, depth, self.settings)
-        ]
+        distinct = diversify(list(evidence.candidates), snapshot.store, depth, self.settings)
+        snapshot.store.prefetch([c.chunk_id for c in distinct if c.signals is None])
+        chosen = [snapshot.featurizer.with_signals(asked, c) for c in distinct]
         reader = self.reader if reading else None  # loaded only when it will read
         if reader is None or not chosen:
             return chosen, None

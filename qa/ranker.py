@@ -247,6 +247,7 @@ class Featurizer:
         The second stage at serving time and its training script both call
         this on the same fused top ``rerank_depth``, so they see the same rows.
         """
+        self.store.prefetch([c.chunk_id for c in candidates if c.signals is None])
         with_signals = [self.with_signals(question, c) for c in candidates]
         best_dense = max((c.dense for c in with_signals), default=0.0)
         best_lexical = max((c.lexical for c in with_signals), default=0.0) or 1.0

@@ -26,7 +26,7 @@ from qa.documents import CorpusError
 from qa.engine import Engine
 from qa.index import sync
 from qa.models import DEFAULT_MODEL, DEFAULT_RUNTIME, Embedder, installed_version, load_embedder
-from qa.progress import Callback, silent
+from qa.progress import Callback, Progress, silent
 from qa.scan import Changes, Listing, changes_since, listing_soon
 from qa.stores import IndexFormatError, IndexVersionError, StaleIndexError, Store, StoreInfo, WritableStore
 from qa.stores.local import MANIFEST, LocalStore, Manifest, corpus_path
@@ -144,6 +144,31 @@ def _build_into(
     store.tidy()
     written = sync(store, corpus_dir, embedder=embedder, settings=settings, progress=progress, strict=strict)
     return Engine(written, embedder=embedder)
+
+
+def copy(index_dir: str | Path, store: MilvusStore, *, progress: Callback = silent) -> Engine:
+    """The index in ``index_dir`` copied into ``store``, vectors and all: nothing is read from the corpus or
+    embedded again, so moving an archive into Milvus costs its writes alone.
+
+    The copy names the same corpus folder (resolved), model and chunking, so `load` and `Engine.add` keep the two
+    together afterwards.  Killed part-way, the copy is left unfinished (refused by `load`) and copying again
+    starts it over; the index folder is locked against writers meanwhile.
+
+    >>> engine = qa.copy("embeddings", qa.MilvusStore("./qa.db"))  # doctest: +SKIP
+    """
+    index_dir = Path(index_dir)
+    with writing(index_dir):
+        source = LocalStore.open(index_dir)
+        if not source.complete:
+            raise IndexFormatError(f"{index_dir}: its build did not finish; finish it with `qa index` first")
+        target = store.created(source.info, str(source.corpus_path().resolve()))
+        total = len(source.segments)
+        for done, contents in enumerate(source.contents()):
+            progress(Progress("saving", done, total))
+            target = target.write(add=contents, complete=False)
+        target = target.write(skip=source.skipped_files, complete=True, metadata_sha256=source.metadata_sha256)
+        progress(Progress("saving", total, total))
+    return Engine(target.merged())
 
 
 def _load_from(
@@ -427,4 +452,6 @@ def _recipe(index_dir: Path) -> tuple[Path | None, str, str | None, ChunkingSett
     return corpus_dir, model, runtime, chunking
 
 
-__all__ = ["LOCK_TIMEOUT", "IndexLockedError", "Manifest", "build", "default_corpus_dir", "default_index_dir", "load"]
+__all__ = [
+    "LOCK_TIMEOUT", "IndexLockedError", "Manifest", "build", "copy", "default_corpus_dir", "default_index_dir", "load"
+]  # fmt: skip

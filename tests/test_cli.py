@@ -120,6 +120,19 @@ def test_every_command_works_on_a_milvus_store(capsys, tiny_corpus, tmp_path, mo
     assert code == 0 and "the index holds 3" in out and not (tiny_corpus / "kites.txt").exists()
 
 
+def test_copy_moves_an_index_folder_into_milvus_and_needs_a_store(capsys, index_dir, tmp_path, monkeypatch):
+    pytest.importorskip("milvus_lite")
+    monkeypatch.setattr("qa.store.load_embedder", lambda name=None, runtime=None: qa.HashEmbedder())
+    uri = str(tmp_path / "qa.db")
+    code, out, _ = run(capsys, "copy", "--index", index_dir, "--milvus", uri, "--quiet")
+    assert code == 0 and "copied 3 documents" in out and "nothing was embedded again" in out
+    question = "How many quokkas did rangers count?"
+    code, out, _ = run(capsys, "ask", question, "--json", "--milvus", uri)
+    assert code == 0 and json.loads(out)["passages"][0]["doc_id"] == "alpha.txt"
+    code, _, err = run(capsys, "copy", "--index", index_dir)
+    assert code == 2 and "--milvus URI" in err
+
+
 def test_a_milvus_server_that_is_not_there_is_one_line(capsys):
     pytest.importorskip("pymilvus")
     code, _, err = run(capsys, "ask", "quokka", "--milvus", "http://127.0.0.1:1")

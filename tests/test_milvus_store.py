@@ -68,6 +68,44 @@ def test_it_answers_as_the_local_store_and_again_when_loaded(corpus, uri, tmp_pa
                 assert engine.document(passage.doc_id).text[passage.start : passage.end] == passage.text
 
 
+def test_an_ask_reads_by_key_in_a_few_calls_not_a_few_per_candidate(corpus, uri, hash_embedder, monkeypatch):
+    engine = qa.build(corpus, store=MilvusStore(uri), embedder=hash_embedder)
+    engine.ask(QUESTIONS[1])  # models loaded
+    calls = []
+    real = MilvusStore._call
+    counted = lambda self, method, **kw: calls.append(method) or real(self, method, **kw)  # noqa: E731
+    monkeypatch.setattr(MilvusStore, "_call", counted)
+    answer = engine.ask(QUESTIONS[0])
+    assert len(answer.passages) > 1 and engine.settings.rerank_depth >= 30
+    assert calls.count("search") == 3 and len(calls) <= 10 and "query" not in calls, calls  # gets by key
+
+
+def test_a_copied_index_answers_as_its_folder_and_keeps_the_corpus_in_step(corpus, uri, tmp_path, hash_embedder):
+    (corpus / "binary.txt").write_bytes(b"\x00\x01" * 50)  # skipped: the copy records it as skipped too
+    local = qa.build(corpus, tmp_path / "index", embedder=hash_embedder)
+    notes = tmp_path / "wombat notes.txt"
+    notes.write_text("Wombat census\n\nRangers counted 4,312 wombats in Narawntapu park in 2024.\n", encoding="utf-8")
+    local.add([notes])  # a second segment
+    local.remove(sorted(local.documents)[0])  # and a deletion mark: left out of the copy
+    copied = qa.copy(tmp_path / "index", MilvusStore(uri), progress=(seen := []).append)
+    assert [p.done for p in seen] == [0, 1, 2] and all(p.phase == "saving" for p in seen)
+    assert copied.documents == local.documents and all_chunks(copied.store) == all_chunks(local.store)
+    assert copied.store.skipped == local.store.skipped and "binary.txt" in copied.store.skipped
+    for question in [*QUESTIONS, "How many wombats were counted in Narawntapu?"]:
+        want, got = local.ask(question), copied.ask(question)
+        assert top(got) == top(want) and got.confidence == pytest.approx(want.confidence, abs=1e-5), question
+    again = qa.load(store=MilvusStore(uri), embedder=hash_embedder, strict=True)  # the same corpus folder: current
+    assert again.documents == local.documents
+
+
+def test_an_unfinished_index_is_not_copied(corpus, uri, tmp_path, hash_embedder):
+    info = qa.build(corpus, tmp_path / "whole", embedder=hash_embedder).store.info
+    store = qa.LocalStore.create(tmp_path / "index", info)
+    with pytest.raises(qa.IndexFormatError, match="did not finish"):
+        qa.copy(tmp_path / "index", MilvusStore(uri))
+    assert store.complete is False and MilvusStore(uri).manifest is None  # nothing made
+
+
 def test_add_and_remove_change_the_corpus_folder_and_the_store_together(corpus, uri, tmp_path, hash_embedder):
     engine = qa.build(corpus, store=MilvusStore(uri), embedder=hash_embedder)
     notes = tmp_path / "wombat notes.txt"
@@ -154,13 +192,21 @@ def test_an_add_killed_before_its_commit_is_never_seen_and_rolled_back_by_the_ne
     engine = qa.load(store=MilvusStore({uri!r}), embedder=qa.HashEmbedder())
     engine.add([{str(notes)!r}])
     """
+    terms = ["wombat", "census", "ranger", "count", "park"]  # the notes' terms; some are in the corpus too
+    before = MilvusStore(uri)
+    frequencies = before.document_frequencies(terms)
+    before.close()
+    assert frequencies and "wombat" not in frequencies
     run_killed(action, at=1)
     store = MilvusStore(uri)
-    assert not store.has_document("notes.txt") and store.document_frequencies(["wombat"]) == {}
+    assert not store.has_document("notes.txt") and store.document_frequencies(terms) == frequencies
     written = store._query("chunks", 'doc_id == "notes.txt"', ["gen"])
     assert written and all(r["gen"] > store.manifest.generation for r in written)  # there, and invisible
     store.tidy()
     assert store._query("chunks", 'doc_id == "notes.txt"', ["gen"]) == []
+    rows = store._query("terms", f"term in {json.dumps(terms)}", ["term", "count", "gen"])  # given their count back
+    assert {r["term"]: r["count"] for r in rows if r["count"]} == frequencies
+    assert all(r["gen"] <= store.manifest.generation for r in rows)
     assert qa.load(store=MilvusStore(uri), embedder=hash_embedder).store.has_document("notes.txt")  # the scan
 
 

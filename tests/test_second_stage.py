@@ -413,6 +413,15 @@ def test_chunk_cache_computes_once_and_forgets_the_least_recently_used():
     assert calls == [1, 2, 3, 2]
 
 
+def test_a_value_put_in_passing_is_not_computed_again_and_counts_against_the_size():
+    calls = []
+    cache = ChunkCache(lambda i: calls.append(i) or i * 10, size=2)
+    cache.put(1, 11)  # a search's row carried it
+    assert 1 in cache and 2 not in cache and cache(1) == 11 and calls == []
+    cache.put(2, 22), cache.put(3, 33)
+    assert 1 not in cache and len(cache) == 2
+
+
 def test_hash_word_vectors_match_only_the_same_word(hash_embedder):
     a, b, again = hash_embedder.word_vectors(["anger", "angry", "anger"])
     assert np.allclose(a, again) and abs(float(a @ b)) < 0.5

@@ -128,6 +128,11 @@ class Store(Protocol):
         """The BM25 score for ``text`` of each chunk of ``ids`` (0 where no term matches)."""
         ...
 
+    def prefetch(self, chunk_ids: Sequence[int]) -> None:
+        """A hint that these chunks, their sentences and their documents are read next: a store in another
+        process reads them in a few calls instead of a few per chunk; one in this process has nothing to do."""
+        ...
+
 
 @runtime_checkable
 class WritableStore(Store, Protocol):

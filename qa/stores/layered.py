@@ -10,7 +10,7 @@ rare in an upload.  The uploads' chunk ids are negative (``-1 - id``), so that t
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 
 import numpy as np
 
@@ -99,6 +99,9 @@ class Layered:
             }
             out[~mine] = [found.get(_top_id(int(i)), 0.0) for i in ids[~mine]]
         return out
+
+    def prefetch(self, chunk_ids: Sequence[int]) -> None:
+        self.base.prefetch([i for i in chunk_ids if i >= 0])
 
     def _top_bm25(self, text: str, **which) -> list[tuple[np.ndarray, np.ndarray]]:
         """The uploads' BM25 scores, with both stores' chunk counts and document frequencies."""

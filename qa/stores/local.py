@@ -325,6 +325,12 @@ class LocalStore:
             return self
         return self.write(add=Contents.join([s.live_contents(set(d.tolist())) for s, d in chosen]), drop=names)
 
+    def contents(self) -> Iterator[Contents]:
+        """What the store holds, a segment at a time, deleted documents left out and nothing embedded again: to
+        copy it into another store."""
+        for segment, deleted in zip(self.segments, self._deleted, strict=True):
+            yield segment.live_contents(set(deleted.tolist()))
+
     def tidy(self) -> None:
         """Remove segment folders, deletion files and manifest copies no commit refers to (what killed writes
         left).  Only a writer holding the lock may call it: a write in flight has such files too."""
@@ -580,6 +586,9 @@ class LocalStore:
         for i, key in enumerate(located):
             out[i] = found.get(key, 0.0)
         return out
+
+    def prefetch(self, chunk_ids: Sequence[int]) -> None:
+        """Nothing to do: a chunk's rows are a memory-mapped read away."""
 
 
 def corpus_path(folder: Path | None, manifest: Manifest) -> Path:

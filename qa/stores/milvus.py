@@ -8,7 +8,8 @@ Five collections named after ``collection`` (default ``qa``) hold what the local
 - ``<c>_sentences``: a row per sentence of a chunk (span and vector), for the second stage and highlights;
 - ``<c>_documents``: each document as JSON in parts of `PART_CHARS` characters (a VARCHAR holds 64 KB), with its
   text's sha256 and its file's stat; a skipped file is a row too (part -1), with why;
-- ``<c>_terms``: document frequencies, one row per term and commit (negative for a removal): summed per question;
+- ``<c>_terms``: document frequencies, a row per term keyed by its hash: its count as of the commit that last
+  changed it, and the count before (what a reader of the commit before sees);
 - ``<c>_manifest``: one row, the commit point: model and chunking, corpus, generation, chunk count, outlets.
 
 Commits.  Every row carries the generation that wrote it; readers ask for ``gen <= G``, G the manifest's, so an
@@ -17,6 +18,11 @@ writer deletes.  A removal (and the old rows of a changed document) is first wri
 ``tombstones`` that every search excludes, then deleted, then the tombstones cleared: killed in between, the
 next writer finishes it.  One writer at a time: a writer reserves the next generation in the manifest and checks
 that its reservation held before it writes a row; another writer meanwhile gets `IndexLockedError`.
+
+Reads.  Every read of a question is a search or a lookup by primary key (the fastest path of any Milvus): a
+search returns its chunks' rows; a chunk row names its generation and its sentence count, which give the keys of
+its sentences and of its document's parts; `prefetch` reads the candidates the second stage is about to score in
+three calls.
 
 Faults.  Every call has a timeout (``timeout``, 10 s by default); a server that is down or slow raises
 `StoreUnavailableError` naming the URI, never hangs.
@@ -31,9 +37,11 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +55,7 @@ from qa.stores import Hits, IndexFormatError, StaleIndexError, StoreInfo
 from qa.stores import lexical as bm25
 from qa.stores.segment import Contents, FileStat, SkippedFile, text_sha256
 
-FORMAT = 1
+FORMAT = 2
 PART_CHARS = 16_000  # of a document's JSON per row: at most 64 KB in UTF-8, a server's VARCHAR limit
 MAX_TEXT = 65_535
 SENTENCE_SLOTS = 1 << 12  # sentence row id = chunk id * SENTENCE_SLOTS + its place in the chunk
@@ -55,6 +63,8 @@ BATCH = 2_000  # rows per insert call
 RESERVATION_S = 900.0  # a writer's reservation older than this was left by a writer that died
 LIST_BATCH = 1_000  # ids per `in [...]` filter
 LIST_PAGE = 10_000  # rows per page of a listing
+PARTS_GUESSED = 4  # parts of a document asked for at once (more only where its first part says so)
+CHUNK_FIELDS = ["id", "gen", "doc_id", "start", "end", "section", "source", "sentences"]
 KINDS = ("chunks", "sentences", "documents", "terms", "manifest")
 INSTALL = 'the Milvus store needs pymilvus and milvus-lite: pip install "qa[milvus]"'
 
@@ -109,9 +119,33 @@ def _in(field_name: str, values: Sequence[str] | Sequence[int]) -> str:
     return f"{field_name} in [{', '.join(_quote(v) if isinstance(v, str) else str(int(v)) for v in values)}]"
 
 
-def _term_id(term: str, generation: int) -> int:
-    digest = hashlib.blake2b(f"{generation}\0{term}".encode(), digest_size=8).digest()
+def _term_id(term: str) -> int:
+    digest = hashlib.blake2b(term.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1  # a positive int64
+
+
+def _document_key(doc_id: str, generation: int, part: int | str) -> str:
+    return f"{doc_id}\0{generation}\0{part}"
+
+
+def _parts(body: str) -> list[str]:
+    """A document's JSON cut into rows of `PART_CHARS` characters."""
+    return [body[i : i + PART_CHARS] for i in range(0, len(body), PART_CHARS)]
+
+
+@dataclass(frozen=True)
+class _ChunkRow:
+    """A chunk as its row holds it: the chunk, and the generation and sentence count that give its other keys."""
+
+    chunk: Chunk
+    generation: int
+    sentences: int
+
+    @classmethod
+    def of(cls, row: Mapping) -> _ChunkRow:
+        chunk = Chunk(row["doc_id"], int(row["start"]), int(row["end"]), SECTIONS[int(row["section"])],
+                      row["source"] or None)  # fmt: skip
+        return cls(chunk, int(row["gen"]), int(row["sentences"]))
 
 
 class MilvusStore:
@@ -142,7 +176,9 @@ class MilvusStore:
 
     def _caches(self) -> None:
         self._chunks = ChunkCache(self._read_chunk)
+        self._sentences = ChunkCache(self._read_sentences)
         self._documents = ChunkCache(self._read_document)
+        self._generations = ChunkCache(self._generation_of)  # doc id -> the generation of its rows
         self._frequencies = ChunkCache(self._counted, FREQUENCIES_KEPT)
 
     def _at(self, manifest: MilvusManifest) -> MilvusStore:
@@ -205,6 +241,7 @@ class MilvusStore:
             schema.add_field("end", DataType.INT64)
             schema.add_field("section", DataType.INT8)
             schema.add_field("source", DataType.VARCHAR, max_length=MAX_TEXT)
+            schema.add_field("sentences", DataType.INT64)  # its sentences' keys: id * SENTENCE_SLOTS + 0, 1, …
             schema.add_field("lexical", DataType.VARCHAR, max_length=MAX_TEXT, enable_analyzer=True)
             schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
             schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
@@ -247,10 +284,11 @@ class MilvusStore:
             schema.add_field("nothing", DataType.FLOAT_VECTOR, dim=2)  # a collection needs a vector field
             index.add_index("nothing", index_type="FLAT", metric_type="L2")
         elif kind == "terms":
-            schema.add_field("id", DataType.INT64, is_primary=True)
-            schema.add_field("gen", DataType.INT64)
+            schema.add_field("id", DataType.INT64, is_primary=True)  # `_term_id(term)`
+            schema.add_field("gen", DataType.INT64)  # the commit that set count
             schema.add_field("term", DataType.VARCHAR, max_length=MAX_TEXT)
             schema.add_field("count", DataType.INT64)
+            schema.add_field("before", DataType.INT64)  # the count before that commit
             schema.add_field("nothing", DataType.FLOAT_VECTOR, dim=2)
             index.add_index("nothing", index_type="FLAT", metric_type="L2")
         else:
@@ -343,15 +381,47 @@ class MilvusStore:
         return self._m.metadata_sha256
 
     def chunk(self, chunk_id: int) -> Chunk:
-        return self._chunks(int(chunk_id))
+        return self._chunks(int(chunk_id)).chunk
 
-    def _read_chunk(self, chunk_id: int) -> Chunk:
-        rows = self._query("chunks", f"id == {chunk_id} and {self._visible()}", ["doc_id", "start", "end", "section",
-                                                                                 "source"])
-        if not rows:
+    def _read_chunk(self, chunk_id: int) -> _ChunkRow:
+        if chunk_id not in (found := self._read_chunks([chunk_id])):
             raise KeyError(f"no chunk {chunk_id} in this index")
-        r = rows[0]
-        return Chunk(r["doc_id"], int(r["start"]), int(r["end"]), SECTIONS[int(r["section"])], r["source"] or None)
+        return found[chunk_id]
+
+    def _read_chunks(self, chunk_ids: Sequence[int]) -> dict[int, _ChunkRow]:
+        """The visible rows of ``chunk_ids`` by primary key, remembered (with their documents' generations)."""
+        rows = []
+        for batch in _batches(list(chunk_ids), LIST_BATCH):
+            rows += self._call("get", collection_name=self._name("chunks"), ids=list(batch), output_fields=CHUNK_FIELDS)
+        return self._remembered(rows)
+
+    def _remembered(self, rows: Sequence[Mapping]) -> dict[int, _ChunkRow]:
+        """The visible ones of chunk ``rows`` (a lookup's or a search's), put in the caches."""
+        found = {}
+        for r in rows:
+            if self._alive(r["doc_id"], int(r["gen"])):
+                found[int(r["id"])] = row = _ChunkRow.of(r)
+                self._chunks.put(int(r["id"]), row)
+                self._generations.put(row.chunk.doc_id, row.generation)
+        return found
+
+    def _alive(self, doc_id: str, generation: int) -> bool:
+        """Whether a row of ``doc_id`` written by ``generation`` is in this state (`_visible` as a test)."""
+        return generation <= self._m.generation and generation > self._m.tombstones.get(doc_id, -1)
+
+    def prefetch(self, chunk_ids: Sequence[int]) -> None:
+        """The chunks' rows, their sentences and their documents read in three lookups by key."""
+        ids = [int(i) for i in chunk_ids]
+        self._read_chunks([i for i in ids if i not in self._chunks])
+        rows = {i: self._chunks(i) for i in ids if i in self._chunks}
+        unread = {i: r for i, r in rows.items() if i not in self._sentences}
+        keys = [i * SENTENCE_SLOTS + j for i, r in unread.items() for j in range(r.sentences)]
+        found = self._sentence_rows(keys)
+        for i, r in unread.items():
+            self._sentences.put(i, _sentence_arrays(found, i, r.sentences, self.info.dim))
+        wanted = {r.chunk.doc_id: r.generation for r in rows.values() if r.chunk.doc_id not in self._documents}
+        for doc_id, document in self._read_documents(wanted).items():
+            self._documents.put(doc_id, document)
 
     def chunk_ids(self) -> Iterator[int]:
         rows = self._listed("chunks", self._visible(), ["id"])
@@ -361,10 +431,36 @@ class MilvusStore:
         return self._documents(doc_id)
 
     def _read_document(self, doc_id: str) -> Document:
-        rows = self._query("documents", f"doc_id == {_quote(doc_id)} and part >= 0 and {self._visible()}",
-                           ["part", "parts", "body", "text_sha256"])
-        if not rows:
+        if doc_id not in (found := self._read_documents({doc_id: self._generations(doc_id)})):
             raise KeyError(f"no document {doc_id!r} in this index")
+        return found[doc_id]
+
+    def _generation_of(self, doc_id: str) -> int:
+        """The generation of ``doc_id``'s rows in this state (-1: none), where no chunk row read has told it."""
+        rows = self._query("documents", f"doc_id == {_quote(doc_id)} and part == 0 and {self._visible()}", ["gen"])
+        return int(rows[0]["gen"]) if rows else -1
+
+    def _read_documents(self, generations: Mapping[str, int]) -> dict[str, Document]:
+        """The documents of ``generations`` (doc id -> the generation of its rows), their parts read by key."""
+        keys = [_document_key(d, g, p) for d, g in generations.items() if g >= 0 for p in range(PARTS_GUESSED)]
+        rows: dict[str, list[dict]] = {}
+        for r in self._documents_by_key(keys):
+            rows.setdefault(r["doc_id"], []).append(r)
+        for doc_id, parts in rows.items():
+            if (count := int(parts[0]["parts"])) > PARTS_GUESSED:
+                more = [_document_key(doc_id, generations[doc_id], p) for p in range(PARTS_GUESSED, count)]
+                parts += self._documents_by_key(more)
+        return {doc_id: self._document_of(doc_id, parts) for doc_id, parts in rows.items()}
+
+    def _documents_by_key(self, keys: Sequence[str]) -> list[dict]:
+        rows = []
+        for batch in _batches(keys, LIST_BATCH):
+            rows += self._call("get", collection_name=self._name("documents"), ids=list(batch),
+                               output_fields=["doc_id", "part", "parts", "body", "text_sha256"])
+        return rows
+
+    def _document_of(self, doc_id: str, rows: list[dict]) -> Document:
+        """A document from its parts, its text checked against the hash written with it."""
         rows.sort(key=lambda r: r["part"])
         if [r["part"] for r in rows] != list(range(int(rows[0]["parts"]))):
             raise IndexFormatError(f"{self.uri} {self._name('documents')}: parts of {doc_id!r} are missing; rebuild")
@@ -398,31 +494,47 @@ class MilvusStore:
         return list(self._m.sources)
 
     def sentences_of(self, chunk_id: int) -> tuple[np.ndarray, np.ndarray]:
-        rows = self._query("sentences", f"chunk_id == {int(chunk_id)} and gen <= {self._m.generation}",
-                           ["id", "start", "end", "vector"])
-        rows.sort(key=lambda r: r["id"])
-        spans = np.asarray([[r["start"], r["end"]] for r in rows], dtype=np.int64).reshape(-1, 2)
-        vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32).reshape(-1, self.info.dim)
-        return spans, vectors.astype(np.float16)
+        return self._sentences(int(chunk_id))
+
+    def _read_sentences(self, chunk_id: int) -> tuple[np.ndarray, np.ndarray]:
+        count = self._chunks(chunk_id).sentences
+        found = self._sentence_rows([chunk_id * SENTENCE_SLOTS + j for j in range(count)])
+        return _sentence_arrays(found, chunk_id, count, self.info.dim)
+
+    def _sentence_rows(self, keys: Sequence[int]) -> dict[int, dict]:
+        rows = {}
+        for batch in _batches(list(keys), LIST_BATCH):
+            for r in self._call("get", collection_name=self._name("sentences"), ids=list(batch),
+                                output_fields=["start", "end", "vector"]):
+                rows[int(r["id"])] = r
+        return rows
 
     def vector(self, chunk_id: int) -> np.ndarray:
-        rows = self._query("chunks", f"id == {int(chunk_id)}", ["dense"])
+        rows = self._call("get", collection_name=self._name("chunks"), ids=[int(chunk_id)], output_fields=["dense"])
         if not rows:
             raise KeyError(f"no chunk {chunk_id} in this index")
         return np.asarray(rows[0]["dense"], dtype=np.float32)
 
     def document_frequencies(self, terms: Collection[str]) -> dict[str, int]:
-        """Summed over the terms collection's rows, remembered for the last questions' terms (as the local store
+        """Read by key from the terms collection, remembered for the last questions' terms (as the local store
         does: each question asks three times)."""
         return dict(self._frequencies(tuple(sorted(set(terms)))))
 
-    def _counted(self, wanted: tuple[str, ...]) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for start in range(0, len(wanted), LIST_BATCH):
-            expr = f"{_in('term', wanted[start:start + LIST_BATCH])} and gen <= {self._m.generation}"
-            for r in self._query("terms", expr, ["term", "count"]):
-                counts[r["term"]] = counts.get(r["term"], 0) + int(r["count"])
+    def _counted(self, wanted: Sequence[str]) -> dict[str, int]:
+        counts = {t: n for t, (n, _) in self._term_rows(wanted).items()}
         return {t: n for t, n in counts.items() if n > 0}
+
+    def _term_rows(self, terms: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """term -> (its count in this state, the generation that set it), of the terms a row has."""
+        wanted = {_term_id(t): t for t in terms}
+        found = {}
+        for batch in _batches(list(wanted), LIST_BATCH):
+            for r in self._call("get", collection_name=self._name("terms"), ids=list(batch),
+                                output_fields=["term", "count", "before", "gen"]):
+                if wanted.get(int(r["id"])) == r["term"]:  # a hash collision reads as no row
+                    gen = int(r["gen"])
+                    found[r["term"]] = (int(r["count"] if gen <= self._m.generation else r["before"]), gen)
+        return found
 
     def dense_search(self, vector: np.ndarray, n: int, filters: Filters = NO_FILTERS) -> Hits:
         if n <= 0 or not self._m.chunks:
@@ -434,8 +546,10 @@ class MilvusStore:
             anns_field="dense",
             limit=int(n),
             filter=self._where(filters),
+            output_fields=CHUNK_FIELDS,
             search_params={"metric_type": "COSINE"},
         )[0]
+        self._remembered([h["entity"] | {"id": h["id"]} for h in found])
         return _hits([(int(h["id"]), float(h["distance"])) for h in found], n)
 
     def lexical_search(self, text: str, n: int, filters: Filters = NO_FILTERS) -> Hits:
@@ -452,8 +566,10 @@ class MilvusStore:
             anns_field="sparse",
             limit=n,
             filter=expr,
+            output_fields=CHUNK_FIELDS,
             search_params={"metric_type": "BM25"},
         )[0]
+        self._remembered([h["entity"] | {"id": h["id"]} for h in found])
         # Milvus Lite gives BM25 as a negative distance, a server as a positive score: the magnitude is the score,
         # Lucene's with the (k1 + 1) factor bm25s leaves out (it ranks the same)
         scale = 1.0 / (bm25.K1 + 1.0)
@@ -524,14 +640,18 @@ class MilvusStore:
         gone = remove | set(skip) | {d.doc_id for d in (add.documents if add is not None else [])}
         dead = {d for d in gone if self.recorded(d) is not None}
         chunks, documents, next_id, sources = m.chunks, m.documents, m.next_id, set(m.sources)
+        delta: dict[str, int] = {}
         if dead:
             counted = self._counts_of(dead)
-            self._insert_terms({t: -n for t, n in counted.terms.items()}, generation)
+            delta = {t: -n for t, n in counted.terms.items()}
             chunks, documents = chunks - counted.chunks, documents - counted.documents
         if add is not None and add.documents:
-            next_id = self._insert_contents(add, generation, next_id)
+            for t, n in self._insert_contents(add, generation, next_id).items():
+                delta[t] = delta.get(t, 0) + n
+            next_id += len(add.chunks)
             chunks, documents = chunks + len(add.chunks), documents + len(add.documents)
             sources |= {c.source for c in add.chunks if c.source}
+        self._update_terms(delta, generation)
         if skip:
             self._insert_skipped(skip, generation)
         return self._committed(
@@ -594,10 +714,16 @@ class MilvusStore:
         return not self.uri.startswith(("http://", "https://", "tcp://", "unix:", "grpc://"))
 
     def _rolled_back(self) -> None:
-        """Delete rows above the committed generation: what a killed write left."""
+        """Delete rows above the committed generation, and give the term rows it changed their count before:
+        what a killed write left."""
         expr = f"gen > {self._m.generation}"
-        for kind in KINDS[:-1]:
+        for kind in ("chunks", "sentences", "documents"):
             self._call("delete", collection_name=self._name(kind), filter=expr)
+        changed = self._listed("terms", expr, ["id", "term", "before"])
+        restored = [{"id": r["id"], "gen": self._m.generation, "term": r["term"], "count": r["before"],
+                     "before": r["before"], "nothing": [0.0, 0.0]} for r in changed]  # fmt: skip
+        for batch in _batches(restored, BATCH):
+            self._call("upsert", collection_name=self._name("terms"), data=list(batch))
 
     def _committed(self, manifest: MilvusManifest) -> MilvusStore:
         self._write_manifest(manifest)
@@ -634,58 +760,56 @@ class MilvusStore:
                     terms[t] = terms.get(t, 0) + 1
         return MilvusStore._Counts(chunks, len([d for d in doc_ids if d in self._recorded]), terms)
 
-    def _insert(self, kind: str, rows: list[dict]) -> None:
-        for batch in _batches(rows, BATCH):
+    def _insert(self, kind: str, rows: Iterable[dict]) -> None:
+        """``rows`` inserted `BATCH` at a time (made as they go: a segment's rows as lists of floats would take
+        ten times its arrays' memory)."""
+        rows = iter(rows)
+        while batch := list(islice(rows, BATCH)):
             self._call("insert", collection_name=self._name(kind), data=batch)
 
-    def _insert_terms(self, counts: Mapping[str, int], generation: int) -> None:
-        self._insert(
-            "terms",
-            [{"id": _term_id(t, generation) ^ (0 if n > 0 else 1), "gen": generation, "term": t, "count": n,
-              "nothing": [0.0, 0.0]} for t, n in counts.items() if n],
-        )
+    def _update_terms(self, delta: Mapping[str, int], generation: int) -> None:
+        """Each changed term's row rewritten with its count at ``generation`` and, as ``before``, its count now."""
+        changed = [t for t, n in delta.items() if n]
+        now = self._term_rows(changed)
+        rows = []
+        for t in changed:
+            count = now.get(t, (0, 0))[0]
+            rows.append({"id": _term_id(t), "gen": generation, "term": t, "count": count + delta[t], "before": count,
+                         "nothing": [0.0, 0.0]})  # fmt: skip
+        for batch in _batches(rows, BATCH):
+            self._call("upsert", collection_name=self._name("terms"), data=list(batch))
 
-    def _insert_contents(self, add: Contents, generation: int, first_id: int) -> int:
-        chunk_rows, sentence_rows, terms = [], [], {}
-        counts: dict[str, int] = {}
-        for i, (c, tokens) in enumerate(zip(add.chunks, add.tokens, strict=True)):
-            chunk_id = first_id + i
-            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
-            chunk_rows.append({
-                "id": chunk_id, "gen": generation, "doc_id": c.doc_id, "start": c.start, "end": c.end,
-                "section": SECTIONS.index(c.section), "source": c.source or "", "lexical": " ".join(tokens),
-                "dense": add.vectors[i].tolist(),
-            })  # fmt: skip
-            for t in set(tokens):
-                terms[t] = terms.get(t, 0) + 1
-            lo, hi = int(add.sentence_offsets[i]), int(add.sentence_offsets[i + 1])
-            for j in range(lo, hi):
-                sentence_rows.append({
-                    "id": chunk_id * SENTENCE_SLOTS + j - lo, "gen": generation, "chunk_id": chunk_id,
-                    "start": int(add.sentence_spans[j, 0]), "end": int(add.sentence_spans[j, 1]),
-                    "vector": add.sentence_vectors[j].astype(np.float32).tolist(),
-                })  # fmt: skip
-        document_rows = []
-        for document, stat in zip(add.documents, add.files, strict=True):
-            body = json.dumps(asdict(document), ensure_ascii=False)
-            parts = [body[i : i + PART_CHARS] for i in range(0, len(body), PART_CHARS)]
-            for p, piece in enumerate(parts):
-                document_rows.append({
-                    "key": f"{document.doc_id}\0{generation}\0{p}", "gen": generation, "doc_id": document.doc_id,
-                    "part": p, "parts": len(parts), "body": piece, "text_sha256": text_sha256(document.text).hex(),
-                    "file_size": stat.size, "file_mtime_ns": stat.mtime_ns, "file_sha256": stat.sha256,
-                    "chunks": counts.get(document.doc_id, 0), "nothing": [0.0, 0.0],
-                })  # fmt: skip
-        self._insert("documents", document_rows)
-        self._insert("sentences", sentence_rows)
-        self._insert("chunks", chunk_rows)
-        self._insert_terms(terms, generation)
-        return first_id + len(add.chunks)
+    def _insert_contents(self, add: Contents, generation: int, first_id: int) -> dict[str, int]:
+        """The rows of ``add`` inserted at ``generation``; returns how many of its chunks hold each term."""
+        offsets = add.sentence_offsets
+        counts = Counter(c.doc_id for c in add.chunks)
+        self._insert("documents", (
+            {"key": _document_key(document.doc_id, generation, p), "gen": generation, "doc_id": document.doc_id,
+             "part": p, "parts": len(parts), "body": piece, "text_sha256": text_sha256(document.text).hex(),
+             "file_size": stat.size, "file_mtime_ns": stat.mtime_ns, "file_sha256": stat.sha256,
+             "chunks": counts[document.doc_id], "nothing": [0.0, 0.0]}
+            for document, stat in zip(add.documents, add.files, strict=True)
+            for parts in [_parts(json.dumps(asdict(document), ensure_ascii=False))]
+            for p, piece in enumerate(parts)
+        ))  # fmt: skip
+        self._insert("sentences", (
+            {"id": (first_id + i) * SENTENCE_SLOTS + j - int(offsets[i]), "gen": generation, "chunk_id": first_id + i,
+             "start": int(add.sentence_spans[j, 0]), "end": int(add.sentence_spans[j, 1]),
+             "vector": add.sentence_vectors[j].astype(np.float32).tolist()}
+            for i in range(len(add.chunks)) for j in range(int(offsets[i]), int(offsets[i + 1]))
+        ))  # fmt: skip
+        self._insert("chunks", (
+            {"id": first_id + i, "gen": generation, "doc_id": c.doc_id, "start": c.start, "end": c.end,
+             "section": SECTIONS.index(c.section), "source": c.source or "", "lexical": " ".join(tokens),
+             "sentences": int(offsets[i + 1] - offsets[i]), "dense": add.vectors[i].tolist()}
+            for i, (c, tokens) in enumerate(zip(add.chunks, add.tokens, strict=True))
+        ))  # fmt: skip
+        return dict(Counter(t for tokens in add.tokens for t in set(tokens)))
 
     def _insert_skipped(self, skip: Mapping[str, SkippedFile], generation: int) -> None:
         self._insert(
             "documents",
-            [{"key": f"{d}\0{generation}\0skipped", "gen": generation, "doc_id": d, "part": -1, "parts": 0,
+            [{"key": _document_key(d, generation, "skipped"), "gen": generation, "doc_id": d, "part": -1, "parts": 0,
               "body": s.reason[:PART_CHARS], "text_sha256": "", "file_size": s.size, "file_mtime_ns": s.mtime_ns,
               "file_sha256": s.sha256, "chunks": 0, "nothing": [0.0, 0.0]} for d, s in skip.items()],
         )
@@ -732,6 +856,14 @@ def _hits(pairs: list[tuple[int, float]], n: int) -> Hits:
         return Hits.empty()
     ids, scores = zip(*pairs, strict=True)
     return Hits(np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float32))
+
+
+def _sentence_arrays(rows: Mapping[int, dict], chunk_id: int, count: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """A chunk's sentence spans and vectors (float16, as the local store keeps them) from its sentence rows."""
+    mine = [rows[chunk_id * SENTENCE_SLOTS + j] for j in range(count) if chunk_id * SENTENCE_SLOTS + j in rows]
+    spans = np.asarray([[r["start"], r["end"]] for r in mine], dtype=np.int64).reshape(-1, 2)
+    vectors = np.asarray([r["vector"] for r in mine], dtype=np.float32).reshape(-1, dim)
+    return spans, vectors.astype(np.float16)
 
 
 def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
