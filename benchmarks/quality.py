@@ -193,17 +193,26 @@ def ndcg_at_10(ranking: list[str], relevant: set[str]) -> float:
     return float(dcg / sum(1 / np.log2(rank + 1) for rank in range(1, min(len(relevant), 10) + 1)))
 
 
+SCIFACT_STAGES = ("lexical", "dense", "fused", "ranked")
+
+
+def scifact_scores(engine: qa.Engine, stage: str, bench: Bench) -> tuple[float, float, float]:
+    """nDCG@10, recall@100 and the documents ranked, each a mean over the train queries, of ``engine``'s store
+    ranked up to ``stage``."""
+    engine, ndcg, recall, ranked = at_stage(engine, stage), [], [], []
+    for qid in progress(list(bench.qrels), f"scifact {stage}"):
+        ranking, relevant = doc_ranking(engine, bench.queries[qid]), bench.qrels[qid]
+        ndcg.append(ndcg_at_10(ranking, relevant))
+        recall.append(len(relevant & set(ranking[:100])) / len(relevant))
+        ranked.append(len(ranking))
+    return float(np.mean(ndcg)), float(np.mean(recall)), float(np.mean(ranked))
+
+
 def part_scifact(bench: Bench) -> str:
     rows = []
-    for stage in ("lexical", "dense", "fused", "ranked"):
-        engine, ndcg, recall, ranked = at_stage(bench.scifact_engine, stage), [], [], []
-        for qid in progress(list(bench.qrels), f"scifact {stage}"):
-            ranking, relevant = doc_ranking(engine, bench.queries[qid]), bench.qrels[qid]
-            ndcg.append(ndcg_at_10(ranking, relevant))
-            recall.append(len(relevant & set(ranking[:100])) / len(relevant))
-            ranked.append(len(ranking))
-        split = f"train ({len(bench.qrels)} q)"
-        rows.append([f"qa, stage {stage}", split, np.mean(ndcg), np.mean(recall), f"{np.mean(ranked):.0f}"])
+    for stage in SCIFACT_STAGES:
+        ndcg, recall, ranked = scifact_scores(bench.scifact_engine, stage, bench)
+        rows.append([f"qa, stage {stage}", f"train ({len(bench.qrels)} q)", ndcg, recall, f"{ranked:.0f}"])
     rows += [[f"{name} (published, test split)", "test", score, "–", "–"] for name, score in PUBLISHED]
     header = ["system", "split", "nDCG@10", "recall@100", "docs ranked (mean)"]
     return "### SciFact retrieval (documents by best passage of `search(q, 300)`)\n\n" + table(header, rows)

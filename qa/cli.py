@@ -58,7 +58,13 @@ def cmd_index(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     embedder = load_embedder(DEFAULT_MODEL, args.runtime) if args.runtime else None
     progress = silent if args.quiet else Bars()
-    engine = build(args.corpus, out, store=milvus, embedder=embedder, progress=progress, strict=args.strict)
+    notes = logging.getLogger("qa.index")  # its notes of skipped files: listed below, once
+    level = notes.level
+    notes.setLevel(logging.ERROR)
+    try:
+        engine = build(args.corpus, out, store=milvus, embedder=embedder, progress=progress, strict=args.strict)
+    finally:
+        notes.setLevel(level)
     store = engine.store
     where = out if milvus is None else f"Milvus {milvus.uri} ({milvus.collection})"
     print(
@@ -105,9 +111,13 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
     progress = silent if args.quiet else Bars()
     engine = _engine(args, progress=progress)
+    skipped = {d: why for d, why in engine.store.skipped.items() if d in args.doc_ids}  # never indexed
     engine.remove(args.doc_ids, progress=progress)
-    removed = ", ".join(args.doc_ids)
-    print(f"removed {len(args.doc_ids)} document(s): {removed}; the index holds {len(engine.documents)}")
+    if indexed := [d for d in args.doc_ids if d not in skipped]:
+        print(f"removed {len(indexed)} document(s): {', '.join(indexed)}; the index holds {len(engine.documents)}")
+    if skipped:
+        listed = ", ".join(f"{d} ({why})" for d, why in skipped.items())
+        print(f"deleted {len(skipped)} file(s) that were skipped, never indexed: {listed}")
     return 0
 
 
@@ -217,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="qa: %(message)s")
     logging.getLogger("bm25s").setLevel(logging.WARNING)
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # a broken PDF is one line: the file skipped, and why
     try:
         return args.func(args)
     except (

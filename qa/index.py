@@ -38,7 +38,7 @@ from qa.stores import WritableStore
 from qa.stores.lexical import lexical_text, tokenize
 from qa.stores.segment import Contents, FileStat, SkippedFile
 
-log = logging.getLogger("qa")
+log = logging.getLogger(__name__)  # "qa.index": the CLI lists skipped files itself
 
 SEGMENT_CHUNKS = 100_000  # about this many chunks a build embeds and writes as one segment (its memory bound)
 WORDS_PER_CHUNK = 130  # to estimate a document's chunks before chunking it

@@ -36,6 +36,8 @@ from qa.render import SECTION_LABELS, answer_html, document_html, documents_html
 from qa.stores.milvus import StoreUnavailableError
 
 skip_stub_writing()  # before Gradio is imported: halves the chat's start-up
+# Nothing at run time reaches the network: Gradio would report usage and check for new versions
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import gradio as gr  # noqa: E402
 
@@ -249,7 +251,7 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
         return _documents_view(uploads.over(engine), uploads.names, find, chosen)
 
     first_listed = _listed(engine)  # the page's first listing: the filter's choices and the documents panel
-    with gr.Blocks(title="Ask the corpus", fill_height=True) as demo:
+    with gr.Blocks(title="Ask the corpus", fill_height=True, analytics_enabled=False) as demo:
         uploads = gr.State(Uploads())
         gr.Markdown(f"## Ask the corpus\n{DESCRIPTION}")
         with gr.Row(equal_height=False):
@@ -493,6 +495,7 @@ def main(argv: list[str] | None = None) -> None:
     """Load the default index (rebuilding it if stale), or the Milvus store ``--milvus URI`` (or
     ``$QA_MILVUS_URI``, for a Space) names, and serve; host and port from GRADIO_* variables."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # an unreadable upload is one line: refused, and why
     from qa.store import load
 
     ap = argparse.ArgumentParser(description="The chat over the index in embeddings/, or a Milvus store.")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,6 +86,29 @@ def test_index_skips_bad_files_and_lists_them(capsys, mixed_corpus, tmp_path, mo
     assert code == 0
     assert "indexed 1 documents" in out and "skipped 2 file(s):" in out
     assert "latin1.txt: not UTF-8" in out and "empty.md: empty" in out
+
+
+def test_each_skipped_file_is_one_line_of_what_qa_index_says(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", {"kites.txt": "Kite festival\n\nThe festival drew kites from afar."})
+    (corpus / "broken.pdf").write_bytes(b"not a pdf")
+    (corpus / "binary.txt").write_bytes(b"\x00\x01\x02")
+    line = [sys.executable, "-c", "import sys, qa.cli; sys.exit(qa.cli.main())"]
+    done = subprocess.run(
+        [*line, "index", str(corpus), "--out", str(tmp_path / "ix"), "--quiet"],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, HF_HUB_OFFLINE="1"),
+    )  # fmt: skip
+    said = done.stdout + done.stderr
+    assert done.returncode == 0 and "indexed 1 documents" in said, said
+    assert said.count("broken.pdf") == 1 and said.count("binary.txt") == 1, said  # listed once, not logged too
+    assert "EOF marker" not in said and "pdf header" not in said  # pypdf's own complaints stay quiet
+
+
+def test_removing_a_skipped_file_says_it_was_never_indexed(capsys, mixed_corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr("qa.store.load_embedder", lambda name=None, runtime=None: qa.HashEmbedder())
+    run(capsys, "index", str(mixed_corpus), "--out", str(tmp_path / "ix"), "--quiet")
+    code, out, _ = run(capsys, "remove", "empty.md", "--index", str(tmp_path / "ix"), "--quiet")
+    assert code == 0 and out.strip() == "deleted 1 file(s) that were skipped, never indexed: empty.md (empty)"
+    assert not (mixed_corpus / "empty.md").exists()
 
 
 def test_index_strict_fails_on_the_first_bad_file(capsys, mixed_corpus, tmp_path, monkeypatch):

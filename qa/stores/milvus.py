@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -78,7 +79,13 @@ def _client_module():
         import pymilvus
     except ImportError as exc:  # pragma: no cover - the extra is installed where the tests run
         raise ImportError(INSTALL) from exc
+    # Milvus Lite keeps no timestamps for iterators, and pymilvus warns of it at every page of a listing
+    logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_not_about_timestamps)
     return pymilvus
+
+
+def _not_about_timestamps(record: logging.LogRecord) -> bool:
+    return "mvccTs" not in record.getMessage()
 
 
 @dataclass(frozen=True)
@@ -181,13 +188,28 @@ class MilvusStore:
         self._generations = ChunkCache(self._generation_of)  # doc id -> the generation of its rows
         self._frequencies = ChunkCache(self._counted, FREQUENCIES_KEPT)
 
-    def _at(self, manifest: MilvusManifest) -> MilvusStore:
-        """This connection at another committed state (a new object: a reader keeps the state it started with)."""
+    def _at(
+        self,
+        manifest: MilvusManifest,
+        recorded: dict[str, FileStat] | None = None,
+        skipped: dict[str, SkippedFile] | None = None,
+    ) -> MilvusStore:
+        """This connection at another committed state (a new object: a reader keeps the state it started with),
+        with what its documents' files are where the writer knows it (else listed when first asked)."""
         other = MilvusStore.__new__(MilvusStore)
         other.uri, other.collection, other.timeout, other.client = self.uri, self.collection, self.timeout, self.client
         other.manifest = manifest
         other._caches()
+        if recorded is not None:
+            other.__dict__["_recorded"] = recorded
+        if skipped is not None:
+            other.__dict__["skipped_files"] = skipped
         return other
+
+    def _listings(self) -> dict:
+        """The listings of documents and skipped files this object has made, to hand to a state with the same
+        rows (`_at`)."""
+        return {"recorded": self.__dict__.get("_recorded"), "skipped": self.__dict__.get("skipped_files")}
 
     @property
     def _m(self) -> MilvusManifest:
@@ -654,6 +676,12 @@ class MilvusStore:
         self._update_terms(delta, generation)
         if skip:
             self._insert_skipped(skip, generation)
+        listings = self._listings()
+        if (recorded := listings["recorded"]) is not None:
+            recorded = {d: s for d, s in recorded.items() if d not in gone}
+            recorded |= {d.doc_id: f for d, f in zip(add.documents, add.files, strict=True)} if add else {}
+        if (skipped := listings["skipped"]) is not None:
+            skipped = dict(sorted(({d: s for d, s in skipped.items() if d not in gone} | skip).items()))
         return self._committed(
             replace(
                 m,
@@ -665,7 +693,9 @@ class MilvusStore:
                 tombstones={**m.tombstones, **dict.fromkeys(dead, generation - 1)},
                 complete=m.complete if complete is None else complete,
                 metadata_sha256=m.metadata_sha256 if metadata_sha256 is False else metadata_sha256,
-            )
+            ),
+            recorded=recorded,
+            skipped=skipped,
         )
 
     def merged(self) -> MilvusStore:
@@ -700,8 +730,10 @@ class MilvusStore:
         again = _read_manifest(self.client, self.collection, self.timeout)
         if again is None or again.reserved != token:
             raise FolderLockedError(f"another writer is changing the Milvus store {self.collection} at {self.uri}")
-        store = self._at(again)
-        store._rolled_back()
+        same = self.manifest is not None and again.generation == self.manifest.generation
+        store = self._at(again, **(self._listings() if same else {}))
+        if current.reserved:  # left by a writer that died: what it wrote is rolled back (else there is nothing)
+            store._rolled_back()
         return store
 
     def _released(self) -> None:
@@ -725,9 +757,9 @@ class MilvusStore:
         for batch in _batches(restored, BATCH):
             self._call("upsert", collection_name=self._name("terms"), data=list(batch))
 
-    def _committed(self, manifest: MilvusManifest) -> MilvusStore:
+    def _committed(self, manifest: MilvusManifest, **listings) -> MilvusStore:
         self._write_manifest(manifest)
-        return self._at(manifest)
+        return self._at(manifest, **listings)
 
     def _cleared(self) -> MilvusStore:
         """The tombstoned rows deleted, then the tombstones and the reservation cleared (committed)."""
@@ -735,13 +767,13 @@ class MilvusStore:
             for kind in ("chunks", "documents"):
                 for batch in _batches(sorted(self._m.tombstones), LIST_BATCH):
                     expr = f"{_in('doc_id', batch)} and gen <= {max(self._m.tombstones[d] for d in batch)}"
-                    if kind == "chunks":
-                        ids = [r["id"] for r in self._query("chunks", expr, ["id"])]
-                        for ids_batch in _batches(ids, LIST_BATCH):
-                            self._call("delete", collection_name=self._name("sentences"),
-                                       filter=_in("chunk_id", ids_batch))
+                    if kind == "chunks":  # their sentences by key (a filter on chunk_id would scan them all)
+                        rows = self._query("chunks", expr, ["id", "sentences"])
+                        keys = [r["id"] * SENTENCE_SLOTS + j for r in rows for j in range(r["sentences"])]
+                        for keys_batch in _batches(keys, LIST_BATCH):
+                            self._call("delete", collection_name=self._name("sentences"), ids=list(keys_batch))
                     self._call("delete", collection_name=self._name(kind), filter=expr)
-        return self._committed(replace(self.manifest, tombstones={}, reserved=""))
+        return self._committed(replace(self.manifest, tombstones={}, reserved=""), **self._listings())
 
     @dataclass
     class _Counts:
