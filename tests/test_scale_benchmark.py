@@ -33,10 +33,28 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
 
 def test_every_column_holds_numbers(run: tuple[str, Path, Path]):
     scale = next(rows for title, rows in tables(run[0]).items() if title.startswith("Scale"))
-    assert len(scale) == 1
+    assert len(scale) == 1 and scale[0].pop("store") == "local"
     for column, value in scale[0].items():
         assert re.fullmatch(rf"{NUMBER}( / {NUMBER})*", value), (column, value)
     assert int(scale[0]["chunks"]) >= int(scale[0]["documents"]) > 200
+
+
+def test_the_milvus_store_is_measured_beside_the_local_one(tmp_path_factory: pytest.TempPathFactory):
+    pytest.importorskip("milvus_lite")
+    if not (SCRIPT.parent.parent.parent / "shared" / "eval" / "wikipedia").is_dir():
+        pytest.skip("the shared evaluation data is not on this machine")
+    cache = tmp_path_factory.mktemp("scale-milvus")
+    args = ["--passages", "150", "--questions", "3", "--cache", str(cache), "--stores", "local,milvus",
+            "--phases", "build,load,ask,add,remove"]  # fmt: skip
+    buffer = StringIO()
+    with redirect_stdout(buffer):
+        assert load_script(SCRIPT).main(args) == 0
+    found = tables(buffer.getvalue())
+    rows = next(rows for title, rows in found.items() if title.startswith("Scale"))
+    assert [r["store"] for r in rows] == ["local", "Milvus Lite"] and rows[0]["chunks"] == rows[1]["chunks"]
+    assert re.fullmatch(rf"{NUMBER} / {NUMBER}", rows[1]["ask p50 / p95 ms"])
+    beside = found["Milvus Lite beside the local store"]
+    assert [r["measure"] for r in beside][:3] == ["build s", "build peak GB", "load s (strict)"] and len(beside) == 8
 
 
 def test_every_limit_is_judged(run: tuple[str, Path, Path]):

@@ -75,6 +75,9 @@ class StoreUnavailableError(RuntimeError):
 
 
 def _client_module():
+    # gRPC's C core logs keepalive notices ("too_many_pings") to stderr; a failed call reaches the user as an
+    # exception (`StoreUnavailableError`), so its log lines are only noise.  Set before gRPC starts.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     try:
         import pymilvus
     except ImportError as exc:  # pragma: no cover - the extra is installed where the tests run
