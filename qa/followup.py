@@ -5,8 +5,9 @@ wounded?", "How was he killed?", "What about Jableh?".  Retrieval then gets:
 
 - "what about X?", "how about X?", "and X?" (X a name): the previous
   question with its names replaced by X;
-- a question that refers back (a pronoun, a leading "and"/"also"/"so", or
-  at most one word of content) and names nothing itself: the question, then
+- a question that refers back (a pronoun, "the man" or "the city" and the
+  like, a leading "and"/"also"/"so", or at most one word of content) and
+  names nothing itself: the question, then
   the previous question's subject (its names, each with the word it
   modifies: "Tartus bombing");
 - any other question: itself, unchanged (it stands alone).
@@ -26,6 +27,11 @@ _ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$
 PRONOUNS = frozenset("he she they him her them his hers their theirs it its there".split())
 DEMONSTRATIVES = frozenset("that this these those".split())  # "that estimate": refers back when a noun follows
 LEADS = frozenset("and also so then but".split())
+# "the man", "the city": a definite noun of a kind that a name fills, in a question naming nothing itself
+KINDS = frozenset(
+    """man woman person people leader commander general official spokesman spokeswoman minister president group
+    militia army organisation organization movement party company city town village country region place port""".split()
+)
 FUNCTION_WORDS = frozenset(
     """a an the and or but so also then of in on at to for from by with about as into after before during since
     how what who whom whose when where which why whether if is are was were be been being do does did has have had
@@ -81,8 +87,9 @@ def _substituted(previous: str, name: str) -> Reading:
 
 def _refers_back(question: str, names: list[tuple[int, int]]) -> bool:
     """Whether ``question`` (its names at ``names``) leans on an earlier one: a pronoun or "that <noun>" before
-    any name of its own (after a name, "he" is that name), a leading "and"/"also"/"so", or at most one word of
-    content and no name."""
+    any name of its own (after a name, "he" is that name), "the man", "the city" and other nouns of a kind a name
+    fills (`KINDS`) in a question naming nothing, a leading "and"/"also"/"so", or at most one word of content and
+    no name."""
     matches = list(_WORD.finditer(question))
     words = [m.group().lower() for m in matches]
     if not words:
@@ -91,7 +98,10 @@ def _refers_back(question: str, names: list[tuple[int, int]]) -> bool:
     for i, (m, w) in enumerate(zip(matches, words, strict=True)):
         if m.start() >= first_name:
             break
-        if w in PRONOUNS or (w in DEMONSTRATIVES and i + 1 < len(words) and words[i + 1] not in FUNCTION_WORDS):
+        following = words[i + 1] if i + 1 < len(words) else ""
+        if w in PRONOUNS or (w in DEMONSTRATIVES and following and following not in FUNCTION_WORDS):
+            return True
+        if not names and w == "the" and following in KINDS:
             return True
     content = [w for w in words if w not in FUNCTION_WORDS]
     return not names and (words[0] in LEADS or len(content) <= 1)

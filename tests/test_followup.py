@@ -22,6 +22,9 @@ FOLLOW_UPS = [
     ("Which State Department spokesman ruled out joint operations with Russia?", "What did he say?", ["State"]),
     ("How many ISIS militants are holed up in the Yarmouk Basin?", "Who made that estimate?", ["Yarmouk Basin"]),
     ("How much money does Daesh take in each year?", "Where does it come from?", ["Daesh"]),
+    ("Who was Zahran Alloush?", "Which militia did the man lead?", ["Zahran Alloush"]),  # a noun, not a pronoun
+    (TARTUS, "How many people were wounded in the city?", ["Tartus"]),
+    ("What did the Army of Islam say about the talks?", "Who leads the group?", ["Army of Islam"]),
 ]
 
 STANDING_ALONE = [
@@ -30,6 +33,8 @@ STANDING_ALONE = [
     (TARTUS, "How did Daesh take credit for the wave of six attacks?"),
     (TARTUS, "Did Putin say he would help?"),  # "he" is Putin
     ("Who was Zahran Alloush?", "Where did Bashar al-Assad work as a surgeon before politics?"),
+    (TARTUS, "How many people live in the city of Aleppo?"),  # "the city" that it names itself
+    (TARTUS, "What is the tallest building in the world?"),  # "the" before a noun of no named kind
 ]
 
 
@@ -73,6 +78,13 @@ def test_the_engine_answers_a_follow_up_from_its_subject_and_says_how_it_read_it
     wounded = real_engine.ask("And how many were wounded?", history=[TARTUS])
     assert wounded.context == "And how many were wounded? Tartus bombing"
     assert any("Tartus" in p.text for p in wounded.passages[:3])
+
+
+def test_the_man_of_a_follow_up_is_the_earlier_questions_subject(real_engine):
+    alone = real_engine.ask("Which militia did the man lead?")
+    answer = real_engine.ask("Which militia did the man lead?", history=["Who was Zahran Alloush?"])
+    assert answer.context == "Which militia did the man lead? Zahran Alloush" and alone.context is None
+    assert "Alloush" in answer.passages[0].text and "Alloush" not in alone.passages[0].text
 
 
 def test_history_does_not_change_a_question_that_stands_alone(real_engine):
