@@ -8,5 +8,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models ship in packages; never r
 from qa.ui import main  # noqa: E402
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="qa: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="qa: %(message)s")  # libraries: their warnings only
+    logging.getLogger("qa").setLevel(logging.INFO)  # the chat's own notes (an export, a corpus caught up with)
     main()

@@ -86,3 +86,4 @@ def test_the_chat_reaches_for_nothing_beyond_this_machine(tmp_path: Path):
         said.close()
     lines = log.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "armed" and lines[1:] == []
+    assert "Traceback" not in (tmp_path / "chat.log").read_text()
