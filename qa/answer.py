@@ -74,6 +74,14 @@ class Answer:
             p["answer_text"] = passage.answer_text
         return data
 
+    def claim_origin(self, claim: Claim) -> str:
+        """Where a differing figure comes from: its outlet (else its document's title), whom it is attributed to,
+        and its passage."""
+        origin = claim.source or self.passages[claim.passage].title
+        if claim.attributed_to:
+            origin += f", attributed to {claim.attributed_to}"
+        return f"{origin} (passage {claim.passage + 1})"
+
     def to_markdown(self) -> str:
         """The chat reply: each passage as a quote with its highlight in bold and its citation."""
         lines: list[str] = []
@@ -88,7 +96,7 @@ class Answer:
             lines += [f"**Answer:** “{escape_markdown(collapse_space(self.passages[0].answer_text))}” (passage 1)"]
         for d in self.disagreements:
             lines += ["", "**Sources differ:**"]
-            lines += [f"- **{escape_markdown(c.figure)}** — {escape_markdown(_claim_origin(c))}" for c in d.claims]
+            lines += [f"- **{escape_markdown(c.figure)}** — {escape_markdown(self.claim_origin(c))}" for c in d.claims]
         for number, p in enumerate(self.passages, 1):
             lines.append("")
             lines.append(f"> **{number}.** " + _quote(p))
@@ -105,19 +113,13 @@ class Answer:
         if self.answered and self.passages and self.passages[0].answer_text:
             lines += [f"Answer: “{on}{collapse_space(self.passages[0].answer_text)}{off}” (passage 1)", ""]
         for d in self.disagreements:
-            lines += ["Sources differ:"] + [f"  - {c.figure}: {_claim_origin(c)}" for c in d.claims] + [""]
+            lines += ["Sources differ:"] + [f"  - {c.figure}: {self.claim_origin(c)}" for c in d.claims] + [""]
         for number, p in enumerate(self.passages, 1):
             quote = _render(p, lambda s: s, lambda s: f"{on}{s}{off}")
             lines += ["", f"{number}. {quote}", f"   — {p.citation()}"]
         return "\n".join(lines).strip()
 
 
-def _claim_origin(c: Claim) -> str:
-    """Where a figure comes from: its outlet, whom it is attributed to, and its passage."""
-    origin = c.source or "unnamed outlet"
-    if c.attributed_to:
-        origin += f", attributed to {c.attributed_to}"
-    return f"{origin} (passage {c.passage + 1})"
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")

@@ -88,6 +88,7 @@ class Statement:
     text: str
     similarity: float = 1.0
     attribution: str | None = None  # whom its sentence attributes it to (`attribution`), when known
+    doc_id: str = ""  # the document it is in: one document and outlet never disagrees with itself
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,8 @@ def find_disagreement(
     - Of the rest, only sentences within ``margin`` of the one closest in
       meaning to the question.
 
-    There is a disagreement when at least two different figures remain.
+    There is a disagreement when two different figures remain from different sources: another document or
+    another outlet (a roundup's pieces are outlets of their own), never a passage or a source against itself.
     """
     claims: list[tuple[Claim, Statement]] = []
     for st in statements:
@@ -193,10 +195,12 @@ def find_disagreement(
     if not whole:
         return None
     best = max(st.similarity for _, st in whole)
-    kept = [c for c, st in whole if st.similarity >= best - margin]
-    if len({c.value for c in kept}) < 2:
+    kept = [(c, st) for c, st in whole if st.similarity >= best - margin]
+    origins = {(st.doc_id, c.source) for c, st in kept}
+    if not any(a.value != b.value and (sa.doc_id, a.source) != (sb.doc_id, b.source) for a, sa in kept
+               for b, sb in kept) or len(origins) < 2:  # fmt: skip
         return None
-    return Disagreement(kept)
+    return Disagreement([c for c, _ in kept])
 
 
 def _figure_for(sentence: str, counted, measure: str | None) -> tuple[re.Match, int] | None:

@@ -477,7 +477,7 @@ class Engine:
             for s, sim in zip(c.signals.sentences, c.signals.sentence_similarity, strict=True):
                 sentence = text[s.start : s.end]
                 if sim >= self.settings.statement_similarity and first_figure(sentence):
-                    statements.append(Statement(number, p.source, s.start, s.end, sentence, float(sim)))
+                    statements.append(Statement(number, p.source, s.start, s.end, sentence, float(sim), None, p.doc_id))
         return find_disagreement(
             statements,
             counted=question.counted,

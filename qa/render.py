@@ -176,10 +176,7 @@ def _differ(answer: Answer) -> str:
     items = []
     for d in answer.disagreements:
         for c in d.claims:
-            origin = escape(c.source or "unnamed outlet")
-            if c.attributed_to:
-                origin += f", attributed to {escape(c.attributed_to)}"
-            items.append(f"<li><strong>{escape(c.figure)}</strong> — {origin} (passage {c.passage + 1})</li>")
+            items.append(f"<li><strong>{escape(c.figure)}</strong> — {escape(answer.claim_origin(c))}</li>")
     return f'<div class="qa-differ"><strong>Sources differ:</strong><ul>{"".join(items)}</ul></div>'
 
 

@@ -9,6 +9,8 @@ import qa
 from qa.answer_type import answer_type_present, question_kind
 from qa.confidence import CONFIDENCE_FILE, Calibrator
 from qa.disagreement import (
+    Claim,
+    Disagreement,
     Statement,
     asks_who,
     attribution,
@@ -231,6 +233,31 @@ def test_the_tartus_toll_compares_the_outlets_figures_for_the_same_attacks(real_
     )
     for d in wounded.disagreements:  # never a death toll beside a count of the wounded
         assert not {35, 120, 150} & set(d.values())
+
+
+def test_one_source_never_differs_from_itself_but_documents_without_outlets_do():
+    field_report = [  # one uploaded report, no outlet: a passage set against itself (17 is the night of 17 October)
+        Statement(0, None, 0, 40, "In 2023, 14,320 eels left Lake Varnö", 1.0, None, "report.pdf"),
+        Statement(0, None, 50, 90, "on the night of 17 October, eels left the lake", 1.0, None, "report.pdf"),
+    ]
+    assert find_disagreement(field_report) is None
+    second = Statement(1, None, 0, 40, "In 2023, 12,900 eels left Lake Varnö", 1.0, None, "survey.pdf")
+    found = find_disagreement([field_report[0], second])
+    assert found is not None and found.values() == [12900, 14320]  # two documents: two sources
+    roundup = [  # one page, two outlets' pieces: rivals
+        Statement(0, "Reuters", 0, 40, "the bombings killed 120 people", 1.0, None, "roundup.txt"),
+        Statement(1, "Business Insider", 50, 90, "the bombings killed about 150 people", 1.0, None, "roundup.txt"),
+    ]
+    assert find_disagreement(roundup, measure="killed").values() == [120, 150]
+
+
+def test_a_figure_without_an_outlet_is_named_by_its_documents_title():
+    passages = [qa.Passage("report.pdf", 0, 10, "a" * 10, 1.0, "Eel survey", None, "article"),
+                qa.Passage("survey.pdf", 0, 10, "b" * 10, 1.0, "survey", "Fisheries Weekly", "article")]  # fmt: skip
+    claims = [Claim(0, "14,320", 14320, None, None, 0, 10), Claim(1, "12,900", 12900, "Fisheries Weekly", None, 0, 10)]
+    answer = qa.Answer("How many eels?", True, passages, 0.9, [Disagreement(claims)])
+    assert "14,320: Eel survey (passage 1)" in answer.to_text() and "unnamed" not in answer.to_text()
+    assert r"Fisheries Weekly \(passage 2\)" in answer.to_markdown()  # Markdown-escaped
 
 
 def test_a_single_figure_is_no_disagreement(real_engine):
