@@ -36,6 +36,9 @@ _FIGURE = re.compile(
 )
 _SCALE = {"thousand": 1_000, "million": 1_000_000, "mn": 1_000_000, "billion": 1_000_000_000, "bn": 1_000_000_000}
 _DATE_BEFORE = re.compile(rf"(?:{MONTHS}|\bin|\bsince|\buntil|\bby)\s*$", re.I)
+# Not a count: a day before its month ("17 October"), an ordinal ("17th"), an age ("17-year-old", "aged 17"), a page
+_NOT_A_COUNT_AFTER = re.compile(rf"^(?:\s*(?:of\s+)?(?:{MONTHS})\b|(?:st|nd|rd|th)\b|-year)", re.I)
+_NOT_A_COUNT_BEFORE = re.compile(r"(?:\baged?|\bpages?|\bpp?\.)\s*$", re.I)
 _COUNTED = re.compile(
     r"\bhow (?:many|much)\s+(?P<what>(?:[\w'’-]+\s+){0,3}?[\w'’-]+)\s+"
     r"(?:did|do|does|were|was|are|is|have|has|had|will|would|could|can)\b",
@@ -125,10 +128,13 @@ def counts_something_else(sentence: str, end: int, counted: frozenset[str] | set
 
 
 def _figures(sentence: str) -> Iterator[tuple[re.Match, int]]:
-    """Where each count of a sentence stands, and its value, skipping dates and years."""
+    """Where each count of a sentence stands, and its value, skipping dates, years, ordinals, ages and pages."""
     for m in _FIGURE.finditer(sentence):
         value = round(float(m.group("number").replace(",", "")) * _SCALE.get((m.group("scale") or "").lower(), 1))
-        if _DATE_BEFORE.search(sentence[: m.start()]) or 1900 <= value <= 2100 and not m.group("qualifier"):
+        before, after = sentence[: m.start()], sentence[m.end() :]
+        if _DATE_BEFORE.search(before) or 1900 <= value <= 2100 and not m.group("qualifier"):
+            continue
+        if _NOT_A_COUNT_AFTER.match(after) or _NOT_A_COUNT_BEFORE.search(before):
             continue
         yield m, value
 

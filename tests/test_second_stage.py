@@ -235,6 +235,22 @@ def test_the_tartus_toll_compares_the_outlets_figures_for_the_same_attacks(real_
         assert not {35, 120, 150} & set(d.values())
 
 
+@pytest.mark.parametrize(
+    ("sentence", "count"),
+    [
+        ("on the night of 17 October, eels left the lake", None),  # a day before its month
+        ("the 17th attack killed 5", "5"),  # an ordinal
+        ("a 17-year-old and 40 others were killed", "40"),  # an age
+        ("aged 17, he led 300 fighters", "300"),
+        ("see page 12 for the 48 wounded", "48"),  # a page
+        ("In 2023, 14,320 eels left the lake", "14,320"),  # a year
+        ("over 200 died on 17 May", "over 200"),
+    ],
+)
+def test_a_count_is_not_part_of_a_date_an_ordinal_an_age_or_a_page(sentence, count):
+    assert (first_figure(sentence) or (None,))[0] == count
+
+
 def test_one_source_never_differs_from_itself_but_documents_without_outlets_do():
     field_report = [  # one uploaded report, no outlet: a passage set against itself (17 is the night of 17 October)
         Statement(0, None, 0, 40, "In 2023, 14,320 eels left Lake Varnö", 1.0, None, "report.pdf"),
