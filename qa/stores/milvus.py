@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from itertools import islice
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -132,6 +133,22 @@ def _in(field_name: str, values: Sequence[str] | Sequence[int]) -> str:
 def _term_id(term: str) -> int:
     digest = hashlib.blake2b(term.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1  # a positive int64
+
+
+def _sentence_key(chunk_id: int, place: int) -> int:
+    """The primary key of the chunk's sentence at ``place`` (0 for its first)."""
+    return chunk_id * SENTENCE_SLOTS + place
+
+
+def _sentence_keys(chunk_id: int, count: int) -> list[int]:
+    """The primary keys of a chunk's ``count`` sentences, in order."""
+    return [_sentence_key(chunk_id, j) for j in range(count)]
+
+
+def _term_row(term: str, generation: int, count: int, before: int) -> dict:
+    """A term's row: its count as ``generation`` committed it, and its count before."""
+    return {"id": _term_id(term), "gen": generation, "term": term, "count": count, "before": before,
+            "nothing": [0.0, 0.0]}  # fmt: skip
 
 
 def _document_key(doc_id: str, generation: int, part: int | str) -> str:
@@ -413,12 +430,16 @@ class MilvusStore:
             raise KeyError(f"no chunk {chunk_id} in this index")
         return found[chunk_id]
 
+    def _got(self, kind: str, keys: Sequence[int] | Sequence[str], fields: list[str]) -> list[dict]:
+        """The rows of ``kind`` whose primary keys are ``keys`` (those that exist), `LIST_BATCH` keys a call."""
+        rows: list[dict] = []
+        for batch in _batches(list(keys), LIST_BATCH):
+            rows += self._call("get", collection_name=self._name(kind), ids=list(batch), output_fields=fields)
+        return rows
+
     def _read_chunks(self, chunk_ids: Sequence[int]) -> dict[int, _ChunkRow]:
         """The visible rows of ``chunk_ids`` by primary key, remembered (with their documents' generations)."""
-        rows = []
-        for batch in _batches(list(chunk_ids), LIST_BATCH):
-            rows += self._call("get", collection_name=self._name("chunks"), ids=list(batch), output_fields=CHUNK_FIELDS)
-        return self._remembered(rows)
+        return self._remembered(self._got("chunks", chunk_ids, CHUNK_FIELDS))
 
     def _remembered(self, rows: Sequence[Mapping]) -> dict[int, _ChunkRow]:
         """The visible ones of chunk ``rows`` (a lookup's or a search's), put in the caches."""
@@ -440,8 +461,7 @@ class MilvusStore:
         self._read_chunks([i for i in ids if i not in self._chunks])
         rows = {i: self._chunks(i) for i in ids if i in self._chunks}
         unread = {i: r for i, r in rows.items() if i not in self._sentences}
-        keys = [i * SENTENCE_SLOTS + j for i, r in unread.items() for j in range(r.sentences)]
-        found = self._sentence_rows(keys)
+        found = self._sentence_rows([k for i, r in unread.items() for k in _sentence_keys(i, r.sentences)])
         for i, r in unread.items():
             self._sentences.put(i, _sentence_arrays(found, i, r.sentences, self.info.dim))
         wanted = {r.chunk.doc_id: r.generation for r in rows.values() if r.chunk.doc_id not in self._documents}
@@ -468,21 +488,15 @@ class MilvusStore:
     def _read_documents(self, generations: Mapping[str, int]) -> dict[str, Document]:
         """The documents of ``generations`` (doc id -> the generation of its rows), their parts read by key."""
         keys = [_document_key(d, g, p) for d, g in generations.items() if g >= 0 for p in range(PARTS_GUESSED)]
+        fields = ["doc_id", "part", "parts", "body", "text_sha256"]
         rows: dict[str, list[dict]] = {}
-        for r in self._documents_by_key(keys):
+        for r in self._got("documents", keys, fields):
             rows.setdefault(r["doc_id"], []).append(r)
         for doc_id, parts in rows.items():
             if (count := int(parts[0]["parts"])) > PARTS_GUESSED:
                 more = [_document_key(doc_id, generations[doc_id], p) for p in range(PARTS_GUESSED, count)]
-                parts += self._documents_by_key(more)
+                parts += self._got("documents", more, fields)
         return {doc_id: self._document_of(doc_id, parts) for doc_id, parts in rows.items()}
-
-    def _documents_by_key(self, keys: Sequence[str]) -> list[dict]:
-        rows = []
-        for batch in _batches(keys, LIST_BATCH):
-            rows += self._call("get", collection_name=self._name("documents"), ids=list(batch),
-                               output_fields=["doc_id", "part", "parts", "body", "text_sha256"])
-        return rows
 
     def _document_of(self, doc_id: str, rows: list[dict]) -> Document:
         """A document from its parts, its text checked against the hash written with it."""
@@ -523,20 +537,14 @@ class MilvusStore:
 
     def _read_sentences(self, chunk_id: int) -> tuple[np.ndarray, np.ndarray]:
         count = self._chunks(chunk_id).sentences
-        found = self._sentence_rows([chunk_id * SENTENCE_SLOTS + j for j in range(count)])
+        found = self._sentence_rows(_sentence_keys(chunk_id, count))
         return _sentence_arrays(found, chunk_id, count, self.info.dim)
 
     def _sentence_rows(self, keys: Sequence[int]) -> dict[int, dict]:
-        rows = {}
-        for batch in _batches(list(keys), LIST_BATCH):
-            for r in self._call("get", collection_name=self._name("sentences"), ids=list(batch),
-                                output_fields=["start", "end", "vector"]):
-                rows[int(r["id"])] = r
-        return rows
+        return {int(r["id"]): r for r in self._got("sentences", keys, ["start", "end", "vector"])}
 
     def vector(self, chunk_id: int) -> np.ndarray:
-        rows = self._call("get", collection_name=self._name("chunks"), ids=[int(chunk_id)], output_fields=["dense"])
-        if not rows:
+        if not (rows := self._got("chunks", [int(chunk_id)], ["dense"])):
             raise KeyError(f"no chunk {chunk_id} in this index")
         return np.asarray(rows[0]["dense"], dtype=np.float32)
 
@@ -546,35 +554,23 @@ class MilvusStore:
         return dict(self._frequencies(tuple(sorted(set(terms)))))
 
     def _counted(self, wanted: Sequence[str]) -> dict[str, int]:
-        counts = {t: n for t, (n, _) in self._term_rows(wanted).items()}
-        return {t: n for t, n in counts.items() if n > 0}
+        return {t: n for t, n in self._term_counts(wanted).items() if n > 0}
 
-    def _term_rows(self, terms: Sequence[str]) -> dict[str, tuple[int, int]]:
-        """term -> (its count in this state, the generation that set it), of the terms a row has."""
+    def _term_counts(self, terms: Sequence[str]) -> dict[str, int]:
+        """Each term's count in this state, of the terms a row has (a reader of the commit before a row's reads
+        its count before)."""
         wanted = {_term_id(t): t for t in terms}
-        found = {}
-        for batch in _batches(list(wanted), LIST_BATCH):
-            for r in self._call("get", collection_name=self._name("terms"), ids=list(batch),
-                                output_fields=["term", "count", "before", "gen"]):
-                if wanted.get(int(r["id"])) == r["term"]:  # a hash collision reads as no row
-                    gen = int(r["gen"])
-                    found[r["term"]] = (int(r["count"] if gen <= self._m.generation else r["before"]), gen)
-        return found
+        return {
+            r["term"]: int(r["count"] if int(r["gen"]) <= self._m.generation else r["before"])
+            for r in self._got("terms", list(wanted), ["term", "count", "before", "gen"])
+            if wanted.get(int(r["id"])) == r["term"]  # a hash collision reads as no row
+        }
 
     def dense_search(self, vector: np.ndarray, n: int, filters: Filters = NO_FILTERS) -> Hits:
         if n <= 0 or not self._m.chunks:
             return Hits.empty()
-        found = self._call(
-            "search",
-            collection_name=self._name("chunks"),
-            data=[np.asarray(vector, dtype=np.float32).tolist()],
-            anns_field="dense",
-            limit=int(n),
-            filter=self._where(filters),
-            output_fields=CHUNK_FIELDS,
-            search_params={"metric_type": "COSINE"},
-        )[0]
-        self._remembered([h["entity"] | {"id": h["id"]} for h in found])
+        query = [np.asarray(vector, dtype=np.float32).tolist()]
+        found = self._searched(query, "dense", "COSINE", n, self._where(filters))
         return _hits([(int(h["id"]), float(h["distance"])) for h in found], n)
 
     def lexical_search(self, text: str, n: int, filters: Filters = NO_FILTERS) -> Hits:
@@ -583,18 +579,24 @@ class MilvusStore:
             return Hits.empty()
         return self._bm25(" ".join(tokens), int(n), self._where(filters))
 
-    def _bm25(self, query: str, n: int, expr: str) -> Hits:
+    def _searched(self, data: list, field_name: str, metric: str, n: int, expr: str) -> list[dict]:
+        """The ``n`` best chunks of one search of ``field_name`` within ``expr``; their rows come with them and are
+        remembered, so that the candidates are not read again one by one."""
         found = self._call(
             "search",
             collection_name=self._name("chunks"),
-            data=[query],
-            anns_field="sparse",
-            limit=n,
+            data=data,
+            anns_field=field_name,
+            limit=int(n),
             filter=expr,
             output_fields=CHUNK_FIELDS,
-            search_params={"metric_type": "BM25"},
+            search_params={"metric_type": metric},
         )[0]
         self._remembered([h["entity"] | {"id": h["id"]} for h in found])
+        return found
+
+    def _bm25(self, query: str, n: int, expr: str) -> Hits:
+        found = self._searched([query], "sparse", "BM25", n, expr)
         # Milvus Lite gives BM25 as a negative distance, a server as a positive score: the magnitude is the score,
         # Lucene's with the (k1 + 1) factor bm25s leaves out (it ranks the same)
         scale = 1.0 / (bm25.K1 + 1.0)
@@ -754,11 +756,9 @@ class MilvusStore:
         expr = f"gen > {self._m.generation}"
         for kind in ("chunks", "sentences", "documents"):
             self._call("delete", collection_name=self._name(kind), filter=expr)
-        changed = self._listed("terms", expr, ["id", "term", "before"])
-        restored = [{"id": r["id"], "gen": self._m.generation, "term": r["term"], "count": r["before"],
-                     "before": r["before"], "nothing": [0.0, 0.0]} for r in changed]  # fmt: skip
-        for batch in _batches(restored, BATCH):
-            self._call("upsert", collection_name=self._name("terms"), data=list(batch))
+        changed = self._listed("terms", expr, ["term", "before"])
+        restored = (_term_row(r["term"], self._m.generation, r["before"], r["before"]) for r in changed)
+        self._insert("terms", restored, "upsert")
 
     def _committed(self, manifest: MilvusManifest, **listings) -> MilvusStore:
         self._write_manifest(manifest)
@@ -772,7 +772,7 @@ class MilvusStore:
                     expr = f"{_in('doc_id', batch)} and gen <= {max(self._m.tombstones[d] for d in batch)}"
                     if kind == "chunks":  # their sentences by key (a filter on chunk_id would scan them all)
                         rows = self._query("chunks", expr, ["id", "sentences"])
-                        keys = [r["id"] * SENTENCE_SLOTS + j for r in rows for j in range(r["sentences"])]
+                        keys = [k for r in rows for k in _sentence_keys(r["id"], r["sentences"])]
                         for keys_batch in _batches(keys, LIST_BATCH):
                             self._call("delete", collection_name=self._name("sentences"), ids=list(keys_batch))
                     self._call("delete", collection_name=self._name(kind), filter=expr)
@@ -795,24 +795,19 @@ class MilvusStore:
                     terms[t] = terms.get(t, 0) + 1
         return MilvusStore._Counts(chunks, len([d for d in doc_ids if d in self._recorded]), terms)
 
-    def _insert(self, kind: str, rows: Iterable[dict]) -> None:
-        """``rows`` inserted `BATCH` at a time (made as they go: a segment's rows as lists of floats would take
-        ten times its arrays' memory)."""
+    def _insert(self, kind: str, rows: Iterable[dict], method: Literal["insert", "upsert"] = "insert") -> None:
+        """``rows`` inserted (or upserted) `BATCH` at a time (made as they go: a segment's rows as lists of floats
+        would take ten times its arrays' memory)."""
         rows = iter(rows)
         while batch := list(islice(rows, BATCH)):
-            self._call("insert", collection_name=self._name(kind), data=batch)
+            self._call(method, collection_name=self._name(kind), data=batch)
 
     def _update_terms(self, delta: Mapping[str, int], generation: int) -> None:
         """Each changed term's row rewritten with its count at ``generation`` and, as ``before``, its count now."""
         changed = [t for t, n in delta.items() if n]
-        now = self._term_rows(changed)
-        rows = []
-        for t in changed:
-            count = now.get(t, (0, 0))[0]
-            rows.append({"id": _term_id(t), "gen": generation, "term": t, "count": count + delta[t], "before": count,
-                         "nothing": [0.0, 0.0]})  # fmt: skip
-        for batch in _batches(rows, BATCH):
-            self._call("upsert", collection_name=self._name("terms"), data=list(batch))
+        now = self._term_counts(changed)
+        rows = (_term_row(t, generation, now.get(t, 0) + delta[t], now.get(t, 0)) for t in changed)
+        self._insert("terms", rows, "upsert")
 
     def _insert_contents(self, add: Contents, generation: int, first_id: int) -> dict[str, int]:
         """The rows of ``add`` inserted at ``generation``; returns how many of its chunks hold each term."""
@@ -828,7 +823,7 @@ class MilvusStore:
             for p, piece in enumerate(parts)
         ))  # fmt: skip
         self._insert("sentences", (
-            {"id": (first_id + i) * SENTENCE_SLOTS + j - int(offsets[i]), "gen": generation, "chunk_id": first_id + i,
+            {"id": _sentence_key(first_id + i, j - int(offsets[i])), "gen": generation, "chunk_id": first_id + i,
              "start": int(add.sentence_spans[j, 0]), "end": int(add.sentence_spans[j, 1]),
              "vector": add.sentence_vectors[j].astype(np.float32).tolist()}
             for i in range(len(add.chunks)) for j in range(int(offsets[i]), int(offsets[i + 1]))
@@ -895,7 +890,7 @@ def _hits(pairs: list[tuple[int, float]], n: int) -> Hits:
 
 def _sentence_arrays(rows: Mapping[int, dict], chunk_id: int, count: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """A chunk's sentence spans and vectors (float16, as the local store keeps them) from its sentence rows."""
-    mine = [rows[chunk_id * SENTENCE_SLOTS + j] for j in range(count) if chunk_id * SENTENCE_SLOTS + j in rows]
+    mine = [rows[k] for k in _sentence_keys(chunk_id, count) if k in rows]
     spans = np.asarray([[r["start"], r["end"]] for r in mine], dtype=np.int64).reshape(-1, 2)
     vectors = np.asarray([r["vector"] for r in mine], dtype=np.float32).reshape(-1, dim)
     return spans, vectors.astype(np.float16)
