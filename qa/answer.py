@@ -120,8 +120,6 @@ class Answer:
         return "\n".join(lines).strip()
 
 
-
-
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 

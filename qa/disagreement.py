@@ -202,9 +202,8 @@ def find_disagreement(
         return None
     best = max(st.similarity for _, st in whole)
     kept = [(c, st) for c, st in whole if st.similarity >= best - margin]
-    origins = {(st.doc_id, c.source) for c, st in kept}
-    if not any(a.value != b.value and (sa.doc_id, a.source) != (sb.doc_id, b.source) for a, sa in kept
-               for b, sb in kept) or len(origins) < 2:  # fmt: skip
+    rivals = ((a, sa, b, sb) for n, (a, sa) in enumerate(kept) for b, sb in kept[n + 1 :])
+    if not any(a.value != b.value and (sa.doc_id, a.source) != (sb.doc_id, b.source) for a, sa, b, sb in rivals):
         return None
     return Disagreement([c for c, _ in kept])
 

@@ -477,7 +477,8 @@ class Engine:
             for s, sim in zip(c.signals.sentences, c.signals.sentence_similarity, strict=True):
                 sentence = text[s.start : s.end]
                 if sim >= self.settings.statement_similarity and first_figure(sentence):
-                    statements.append(Statement(number, p.source, s.start, s.end, sentence, float(sim), None, p.doc_id))
+                    found = Statement(number, p.source, s.start, s.end, sentence, float(sim), doc_id=p.doc_id)
+                    statements.append(found)
         return find_disagreement(
             statements,
             counted=question.counted,
