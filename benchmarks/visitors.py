@@ -15,7 +15,6 @@ import argparse
 import json
 import math
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,14 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.datasets import SEED, emit  # noqa: E402
+from benchmarks.latency import free_port  # noqa: E402
 
 REQUEST_TIMEOUT_S = 120.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def started_chat(port: int) -> subprocess.Popen:
