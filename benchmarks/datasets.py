@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -103,6 +104,20 @@ def squad_docs(contexts: list[dict] | None = None) -> tuple[dict[str, str], dict
 def squad_corpus(cache: Path = CACHE, contexts: list[dict] | None = None, name: str = "squad") -> Path:
     """SQuAD dev paragraphs (all 2,067 by default), the text alone: answer offsets stay valid."""
     return write_corpus(cache / "corpora" / name, *squad_docs(contexts))
+
+
+def squad_train(half: Literal["fit", "unseen"]) -> tuple[list[dict], list[dict]]:
+    """SQuAD *train* paragraphs and questions of half its articles: the even ones may be fitted on (off-topic
+    questions for the calibrators), the odd ones never are (`benchmarks/unseen.py`'s corpora)."""
+    keep = 0 if half == "fit" else 1
+    contexts = [r for r in read_jsonl(EVAL / "squad" / "train_contexts.jsonl.gz") if train_article(r["id"]) % 2 == keep]
+    questions = read_jsonl(EVAL / "squad" / "train_questions.jsonl.gz")
+    return contexts, [q for q in questions if train_article(q["context_id"]) % 2 == keep]
+
+
+def train_article(context_id: str) -> int:
+    """The article number of a SQuAD train paragraph id (``t<article>-<paragraph>``)."""
+    return int(context_id[1:].split("-", 1)[0])
 
 
 def wikipedia_docs(megabytes: float = 1.0) -> tuple[dict[str, str], dict[str, str]]:

@@ -28,19 +28,27 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.datasets import CACHE, EVAL, cached_arrays, cached_engine, index_key, read_jsonl, squad_corpus  # noqa: E402
+import qa  # noqa: E402
+from benchmarks.datasets import CACHE, EVAL, SEED, cached_arrays, cached_engine, index_key, read_jsonl, squad_corpus  # noqa: E402
 from benchmarks.fit_reader_ranking import halves  # noqa: E402
 from benchmarks.quality import progress, subsample, table  # noqa: E402
+from qa.answer_checks import CHECKS, failed_checks  # noqa: E402
 from qa.evaluation import answer_f1  # noqa: E402
+from qa.highlight import holding  # noqa: E402
 from qa.reader import fingerprint, shipped_reader  # noqa: E402
+from qa.retrieval import RetrievalSettings  # noqa: E402
 
-MARGINS = [-np.inf, *np.round(np.arange(-6.0, 6.01, 0.5), 2)]
+PRECISION_GOAL = 0.8  # the share of bold answers that must be right, on the articles a margin is chosen on
+READINGS = 2  # what `readings` keeps (a new value reads anew)
+MARGINS = [-np.inf, *np.round(np.arange(-4.0, 8.01, 0.5), 2)]
 
 
 def readings(questions: list[dict]) -> dict[str, np.ndarray]:
-    """Per question: answered by `ask`, the top passage's margin (-inf: no span), its span's F1, unanswerable."""
+    """Per question: answered by `ask`, the top passage's margin (-inf: no span), its span's F1, unanswerable, and
+    the sentences the span lies in with the span's place in them (what `qa.answer_checks` reads)."""
     engine = cached_engine("squad", squad_corpus()).reading("shipped")
-    out = {name: np.zeros(len(questions)) for name in ("answered", "margin", "f1", "impossible")}
+    out = {name: np.zeros(len(questions)) for name in ("answered", "margin", "f1", "impossible", "at", "to")}
+    sentences = [""] * len(questions)
     for i, q in enumerate(progress(questions, "reading")):
         evidence = engine.evidence(q["question"])
         chosen = engine.choose(evidence, 1)
@@ -52,56 +60,120 @@ def readings(questions: list[dict]) -> dict[str, np.ndarray]:
             out["margin"][i] = -np.inf
             continue
         out["margin"][i] = reading.margin
+        chunk = engine.store.chunk(top.chunk_id)
+        text = engine.document(chunk.doc_id).text
+        answer = (chunk.start + reading.span[0], chunk.start + reading.span[1])
+        held = holding(answer, top.signals.sentences) or [answer]
+        sentences[i] = text[held[0][0] : held[-1][1]]
+        out["at"][i], out["to"][i] = answer[0] - held[0][0], answer[1] - held[0][0]
         if not q["is_impossible"]:
-            chunk = engine.store.chunk(top.chunk_id)
-            text = engine.document(chunk.doc_id).text[chunk.start : chunk.end]
-            out["f1"][i] = max(answer_f1(text[reading.span[0] : reading.span[1]], a) for a in q["answers"])
+            out["f1"][i] = max(answer_f1(text[answer[0] : answer[1]], a) for a in q["answers"])
+    return out | {"sentence": np.array(sentences, dtype=str)}
+
+
+def cached_readings(name: str, questions: list[dict]) -> dict[str, np.ndarray]:
+    """`readings` of ``questions`` (set ``name``), cached under what they depend on."""
+    squad = cached_engine("squad", squad_corpus())
+    parts = [name, fingerprint(shipped_reader()), len(questions), index_key(), squad.ranker.fingerprint()]
+    parts += [squad.settings.reader_passages, squad.settings.reader_weight, READINGS]
+    key = CACHE / "reader" / f"answer-margin-{hashlib.sha256(repr(parts).encode()).hexdigest()[:12]}.npz"
+    return cached_arrays(key, lambda: readings([{"is_impossible": False} | q for q in questions]))
+
+
+def failures(questions: list[dict], data: dict[str, np.ndarray]) -> np.ndarray:
+    """Per question and check of `CHECKS`: whether the top passage's span fails it (False where there is no span)."""
+    out = np.zeros((len(questions), len(CHECKS)), dtype=bool)
+    for i, q in enumerate(questions):
+        if np.isfinite(data["margin"][i]):
+            failed = failed_checks(q["question"], str(data["sentence"][i]), int(data["at"][i]), int(data["to"][i]))
+            out[i] = [c in failed for c in CHECKS]
     return out
 
 
-def scores(data: dict[str, np.ndarray], rows: np.ndarray, margin: float) -> tuple[float, float, float, float]:
-    """SQuAD 2.0 F1, v1.1 exact F1 of the answerable, marked spans that are right, and the share of questions
-    marked, over ``rows`` when spans are marked above ``margin``."""
-    marked = (data["answered"][rows] > 0) & (data["margin"][rows] > margin)
+def scores(data: dict[str, np.ndarray], rows: np.ndarray, margin: float, passes: np.ndarray) -> tuple[float, ...]:
+    """Over ``rows``, when spans are marked above ``margin`` where ``passes``: SQuAD 2.0 F1, v1.1 exact F1 of the
+    answerable, the marked spans that are right (F1 >= 0.5: precision), the answerable questions given a right one
+    (coverage), and the share of questions marked."""
+    marked = (data["answered"][rows] > 0) & (data["margin"][rows] > margin) & passes[rows]
     impossible = data["impossible"][rows] > 0
     per_question = np.where(impossible, ~marked, np.where(marked, data["f1"][rows], 0.0))
     right = marked & ~impossible & (data["f1"][rows] >= 0.5)
     precision = right.sum() / max(marked.sum(), 1)
-    return float(per_question.mean()), float(per_question[~impossible].mean()), float(precision), float(marked.mean())
+    coverage = right.sum() / max((~impossible).sum(), 1)
+    exact = float(per_question[~impossible].mean()) if (~impossible).any() else 0.0
+    return float(per_question.mean()), exact, float(precision), float(coverage), float(marked.mean())
 
 
-def choose(data: dict[str, np.ndarray], rows: np.ndarray) -> float:
-    """The margin with the best SQuAD 2.0 F1 on ``rows`` (the higher margin on a tie: fewer spans marked)."""
-    return max(MARGINS, key=lambda m: (round(scores(data, rows, m)[0], 4), m))
+def choose(data: dict[str, np.ndarray], rows: np.ndarray, passes: np.ndarray, goal: float = PRECISION_GOAL) -> float:
+    """The lowest margin whose marked spans on ``rows`` are right at least ``goal`` of the time (most coverage at
+    that precision); the highest margin when none is."""
+    good = [m for m in MARGINS if scores(data, rows, m, passes)[2] >= goal]
+    return min(good) if good else MARGINS[-1]
+
+
+def report(name: str, questions: list[dict], data: dict[str, np.ndarray], shipped: float) -> None:
+    """The trade-off tables of one question set: per margin, per check, and margins chosen on held-out articles."""
+    failed = failures(questions, data)
+    every, none = np.ones(len(questions), dtype=bool), ~failed.any(axis=1)
+    impossible = int(data["impossible"].sum())
+    print(f"\n### {name}: {len(questions)} questions ({impossible} unanswerable), reader {data['reader']}\n")
+    header = ["marked above margin", "SQuAD 2.0 F1", "exact F1 (answerable)", "precision", "coverage", "marked"]
+    rows = [[f"{m:g}", *scores(data, np.arange(len(questions)), m, none)] for m in MARGINS if m == m]
+    print("With every check:\n\n" + table(header, rows))
+    everything = np.arange(len(questions))
+    print(f"\nEach check alone at the shipped margin ({shipped:g}): spans it refuses, how many of them were right, "
+          "and the precision and coverage with it alone\n")
+    lines = [["none", 0, 0, *scores(data, everything, shipped, every)[2:4]]]
+    marked = (data["answered"] > 0) & (data["margin"] > shipped)
+    right = marked & (data["impossible"] == 0) & (data["f1"] >= 0.5)
+    for j, check in enumerate(CHECKS):
+        refused = marked & failed[:, j]
+        lines.append([check, int(refused.sum()), int((refused & right).sum()), *scores(data, everything, shipped,
+                                                                                        ~failed[:, j])[2:4]])
+    lines.append(["all", int((marked & ~none).sum()), int((marked & ~none & right).sum()),
+                  *scores(data, everything, shipped, none)[2:4]])
+    print(table(["check", "spans refused", "of them right", "precision", "coverage"], lines))
+    articles = np.array([int(q["context_id"].split("-")[0]) for q in questions])
+    print(f"\nMargin chosen on half the articles (lowest with precision >= {PRECISION_GOAL}, every check), "
+          "scored on the other half:\n")
+    lines = []
+    for half, (fit, test) in enumerate(halves(articles)):
+        m = choose(data, fit, none)
+        lines.append([f"{'even' if half == 0 else 'odd'}", f"{m:g}", *scores(data, fit, m, none)[2:4],
+                      *scores(data, test, m, none)])
+    header = ["fit on articles", "margin", "precision (fit)", "coverage (fit)", "held out: SQuAD 2.0 F1",
+              "exact F1", "precision", "coverage", "marked"]
+    print(table(header, lines))
+
+
+def seed_report() -> None:
+    """Bold answers `ask` gives on the seed dev set (default corpus, shipped engine): how many, how many right."""
+    engine = qa.load().reading("shipped")
+    rows = {"answerable": [0, 0, 0], "unanswerable or off-topic": [0, 0, 0]}  # questions, bold, right
+    for q in read_jsonl(SEED):
+        answer = engine.ask(q["question"])
+        exact = answer.passages[0].answer_text if answer.answered and answer.passages else None
+        row = rows["unanswerable or off-topic" if q["type"] in ("unanswerable", "off-topic") else "answerable"]
+        row[0] += 1
+        row[1] += exact is not None
+        row[2] += exact is not None and bool(q.get("answer")) and answer_f1(exact, q["answer"]) >= 0.5
+    print("\n### Seed dev set (default corpus): bold answers `ask` gives\n")
+    print(table(["questions", "asked", "given a bold answer", "right (F1 >= 0.5)"], [[k, *v] for k, v in rows.items()]))
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=None, help="SQuAD 2.0 dev questions (fixed-seed sample; default all)")
+    ap.add_argument("--n", type=int, default=None, help="questions of each set (fixed-seed sample; default all)")
     args = ap.parse_args(argv)
-    questions = subsample(read_jsonl(EVAL / "squad" / "questions_v2_dev.jsonl"), args.n)
-    squad = cached_engine("squad", squad_corpus())
-    reader = fingerprint(shipped_reader())
-    parts = [reader, len(questions), index_key(), squad.ranker.fingerprint(), squad.settings.reader_passages]
-    parts += [squad.settings.reader_weight]
-    key = CACHE / "reader" / f"answer-margin-{hashlib.sha256(repr(parts).encode()).hexdigest()[:12]}.npz"
-    data = cached_arrays(key, lambda: readings(questions))
-    impossible = int(data["impossible"].sum())
-    print(
-        f"### Marking the exact answer, SQuAD 2.0 dev, {len(questions)} questions ({impossible} unanswerable), "
-        f"reader {reader}\n"
-    )
-    everything = np.arange(len(questions))
-    header = ["marked above margin", "SQuAD 2.0 F1", "exact F1 (answerable)", "marked spans right", "marked"]
-    print(table(header, [[f"{m:g}", *scores(data, everything, m)] for m in MARGINS]))
-    articles = np.array([int(q["context_id"].split("-")[0]) for q in questions])
-    print("\n| chosen on articles | margin | on the other half: SQuAD 2.0 F1 | exact F1 | marked right | marked |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for half, (fit, test) in enumerate(halves(articles)):
-        m = choose(data, fit)
-        held = " | ".join(f"{x:.3f}" for x in scores(data, test, m))
-        print(f"| {'even' if half == 0 else 'odd'} | {m:g} | {held} |")
-    print(f"\nSQuAD 2.0 F1's choice on all: answer_margin={choose(data, everything):g}")
+    shipped = RetrievalSettings().answer_margin
+    for name, file, label in (
+        ("v2", "questions_v2_dev.jsonl", "SQuAD 2.0 dev"),
+        ("v1", "questions_dev.jsonl", "SQuAD v1.1 dev"),
+    ):
+        questions = subsample(read_jsonl(EVAL / "squad" / file), args.n)
+        data = cached_readings(name, questions) | {"reader": fingerprint(shipped_reader())}
+        report(label, questions, data, shipped)
+    seed_report()
 
 
 if __name__ == "__main__":

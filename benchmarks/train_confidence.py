@@ -11,9 +11,13 @@ the two kinds a user meets:
   the answer; skipped when a remaining top passage still holds the answer) or
   with every passage of their own article left out, and the seed set's
   `unanswerable` questions;
-- off topic: SQuAD questions and SciFact claims asked of the default (news)
-  corpus, and the seed set's `off-topic` questions (SciFact only as questions,
-  never as a corpus: evaluation data, not shipped).
+- off topic: SQuAD dev questions and SQuAD *train* questions (of the even
+  train articles: `squad_train("fit")`) asked of the default (news) corpus,
+  SQuAD train questions asked of the SQuAD dev corpus (other Wikipedia
+  articles: off-topic text of the same kind as the answerable questions',
+  skipped when the top passage holds an answer), and the seed set's
+  `off-topic` questions.  Never SciFact: its licence allows evaluation only,
+  and a calibrator is shipped.
 With ``--reader``, also SQuAD 2.0 dev (`questions_v2_dev.jsonl`, articles
 0-23) on the SQuAD corpus: its answerable questions and its unanswerable ones
 (about a paragraph of the corpus, not answered by it), the hard case the
@@ -25,7 +29,7 @@ them in the fit, a logistic model over these features gave up off-topic
 refusals (99.8% -> 95.5% at 2% false abstentions) for few of them (26%).
 The threshold is the highest that refuses at most ``--max-false`` of the
 answerable development questions, checked on held-out folds: four folds by
-SQuAD article (the seed set and the SciFact claims spread over them), so that
+SQuAD article (the seed set and the SQuAD train questions spread over them), so that
 every figure printed is of questions whose article the model was not fitted on.
 """
 
@@ -53,6 +57,7 @@ from benchmarks.datasets import (  # noqa: E402
     read_jsonl,
     squad_corpus,
     squad_questions,
+    squad_train,
     training_record,
     write_atomic,
 )
@@ -127,9 +132,12 @@ def collect(n: int, reader: bool, v2: int | None = None) -> Examples:
         out.add(features(squad, q.question, leave_out=q.doc_id, answers=q.answers), 0, "squad-near", fold)
         if i % 3 == 0:
             out.add(features(seed, q.question), 0, "off-topic", fold)
-    claims = [json.loads(line)["text"] for line in (EVAL / "scifact" / "queries.jsonl").read_text().splitlines()]
-    for i, claim in enumerate(claims[: n // 3]):
-        out.add(features(seed, claim), 0, "off-topic", i % FOLDS)
+    _, train = squad_train("fit")  # other articles' questions: off topic for the news pages and for SQuAD dev's
+    for i in rng.choice(len(train), size=min(n // 3, len(train)), replace=False):
+        out.add(features(seed, train[i]["question"]), 0, "off-topic", int(i) % FOLDS)
+    for i in rng.choice(len(train), size=min(n // 2, len(train)), replace=False):  # the same kind of text as the
+        q = train[i]  # answerable questions: a calibrator must not learn "Wikipedia-like" as "answered"
+        out.add(features(squad, q["question"], answers=q["answers"]), 0, "off-topic-wiki", int(i) % FOLDS)
     for i, g in enumerate(read_gold(SEED)):
         out.add(features(seed, g.question), int(g.answerable), f"seed-{g.type}", i % FOLDS)
     if reader:
@@ -145,7 +153,7 @@ def cached_examples(n: int, reader: bool, v2: int | None) -> Examples:
 
     squad = cached_engine("squad", squad_corpus())
     parts = [n, v2, index_key(), squad.ranker.fingerprint() if squad.ranker else None, squad.settings]
-    parts += [fingerprint(shipped_reader()) if reader else None, FEATURES]
+    parts += [fingerprint(shipped_reader()) if reader else None, FEATURES, "off-topic: squad train, news and wiki"]
     key = hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
     path = CACHE / "confidence" / f"examples-{n}-{v2}-{'reader' if reader else 'plain'}-{key}.json"
     if path.exists():  # plain JSON, so the cache reads the same whichever script wrote it
@@ -178,6 +186,7 @@ CAUGHT = {  # unanswerable kinds whose refusal the curve shows
     "squad-near": "paragraph absent",
     "squad-absent": "article absent",
     "off-topic": "off-topic",
+    "off-topic-wiki": "off-topic, same kind of text",
     "seed-unanswerable": "seed unanswerable",
 }
 
@@ -237,6 +246,9 @@ def main(argv: list[str] | None = None) -> None:
         }
         | {f"{k}_caught": float(np.mean(p[kinds == k] < threshold)) for k in CAUGHT if (kinds == k).any()},
     }
+    calibrator.training["data"]["squad/train_questions.jsonl.gz"] = file_sha256(
+        EVAL / "squad" / "train_questions.jsonl.gz"
+    )
     if args.reader:
         from qa.reader import shipped_reader
 

@@ -127,7 +127,7 @@ def counts_something_else(sentence: str, end: int, counted: frozenset[str] | set
     return bool(word) and not set(word) & counted
 
 
-def _figures(sentence: str) -> Iterator[tuple[re.Match, int]]:
+def figures(sentence: str) -> Iterator[tuple[re.Match, int]]:
     """Where each count of a sentence stands, and its value, skipping dates, years, ordinals, ages and pages."""
     for m in _FIGURE.finditer(sentence):
         value = round(float(m.group("number").replace(",", "")) * _SCALE.get((m.group("scale") or "").lower(), 1))
@@ -141,7 +141,7 @@ def _figures(sentence: str) -> Iterator[tuple[re.Match, int]]:
 
 def _figure_match(sentence: str) -> tuple[re.Match, int] | None:
     """Where the first count of a sentence stands, and its value."""
-    return next(_figures(sentence), None)
+    return next(figures(sentence), None)
 
 
 def first_figure(sentence: str) -> tuple[str, int] | None:
@@ -167,6 +167,7 @@ def find_disagreement(
     counted: frozenset[str] | set[str] = frozenset(),
     measure: str | None = None,
     margin: float = float("inf"),
+    places: frozenset[str] = frozenset(),
 ) -> Disagreement | None:
     """A `Disagreement` among the sentences of an answer's passages that state figures, or None.
 
@@ -179,7 +180,10 @@ def find_disagreement(
       (`counted_terms`: "fighters" are not "troops").
     - The same event: a figure for a part of what another figure counts as a
       whole ("35 … in the Tartus bombing" beside "in Jableh and Tartous,
-      killing about 150") is not a rival figure; it is left out.
+      killing about 150") is not a rival figure; it is left out.  When the
+      question is about one of ``places`` (`asked_places`) that some sentences
+      name, the figures for that place alone are compared, and the totals
+      over several places are left out instead.
     - Of the rest, only sentences within ``margin`` of the one closest in
       meaning to the question.
 
@@ -192,12 +196,7 @@ def find_disagreement(
             match, value = found
             claim = Claim(st.passage, match.group(0), value, st.source, attribution(st.text), st.start, st.end)
             claims.append((claim, st))
-    lists = [place_lists(st.text) for _, st in claims]
-    whole = [
-        pair
-        for n, pair in enumerate(claims)
-        if not any(a < b for a in lists[n] for m, other in enumerate(lists) if m != n for b in other)
-    ]
+    whole = _like_with_like(claims, places)
     if not whole:
         return None
     best = max(st.similarity for _, st in whole)
@@ -208,9 +207,31 @@ def find_disagreement(
     return Disagreement([c for c, _ in kept])
 
 
+def _like_with_like(claims: list[tuple[Claim, Statement]], places: frozenset[str]) -> list[tuple[Claim, Statement]]:
+    """The claims about the same thing: when the question names a place they name, those about the asked places
+    alone (and those naming no place, when it asks about several together: none when no figure is for the place
+    alone); else those that are not a part of another's."""
+    lists = [place_lists(st.text) for _, st in claims]
+    if any(names & places for found in lists for names in found):  # the question is about a place they name:
+        about = [n for n, found in enumerate(lists) if found and all(names <= places for names in found)]
+        together = any(len(names) > 1 for n in about for names in lists[n])  # several places, as asked
+        return [pair for n, pair in enumerate(claims) if n in about or together and not lists[n]]
+    return [
+        pair
+        for n, pair in enumerate(claims)
+        if not any(a < b for a in lists[n] for m, other in enumerate(lists) if m != n for b in other)
+    ]
+
+
+def asked_places(question: str) -> frozenset[str]:
+    """The outlines (`place_outline`) of the names a question says, any of which may be a place it asks about."""
+    rest = question.split(None, 1)[1:]  # the first word is capitalised as the question's start
+    return frozenset(place_outline(w) for w in _CAPITALISED.findall(rest[0] if rest else ""))
+
+
 def _figure_for(sentence: str, counted, measure: str | None) -> tuple[re.Match, int] | None:
     """The figure of ``sentence`` that counts what the question asks about (see `find_disagreement`)."""
-    for match, value in _figures(sentence):
+    for match, value in figures(sentence):
         if measure is not None:
             if figure_measure(sentence, match) == measure:
                 return match, value
@@ -254,17 +275,15 @@ def place_lists(sentence: str) -> list[frozenset[str]]:
     Tartous"), not merely when its sentence names fewer places in all.
     """
     return [
-        frozenset(_outline(name) for name in re.split(r",\s*|\s+and\s+", m.group("names")))
+        frozenset(place_outline(name) for name in re.split(r",\s*|\s+and\s+", m.group("names")))
         for m in _PLACES.finditer(sentence)
     ]
 
 
-def _outline(name: str) -> str:
+def place_outline(name: str) -> str:
+    """A name's consonant outline, so that spellings compare ("Tartus" and "Tartous": ``trts``)."""
     name = re.sub(r"['’]s$", "", name.lower())
     return name[:1] + re.sub(r"[aeiouy\W_]", "", name[1:])
-
-
-
 
 # --- names -------------------------------------------------------------------------------------
 

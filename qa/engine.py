@@ -21,12 +21,14 @@ import numpy as np
 
 from qa.actors import named_actors
 from qa.answer import Answer, Passage
+from qa.answer_checks import failed_checks
 from qa.catalog import find_documents
 from qa.collection import add_files, remove_documents
 from qa.confidence import Calibrator, confidence_features, shipped_calibrator
 from qa.disagreement import (
     Disagreement,
     Statement,
+    asked_places,
     asks_who,
     find_disagreement,
     find_name_disagreement,
@@ -406,8 +408,10 @@ class Engine:
         confidence, answered = self.confidence(evidence, considered)
         chosen = considered[:k]
         margin = self.settings.answer_margin
-        passages = [snapshot.passage(c, asked.weights, answered, margin) for c in chosen]
+        passages = [snapshot.passage(c, asked, answered, margin) for c in chosen]
         disagreement = self._disagreement(snapshot, asked, chosen, passages) if answered else None
+        if disagreement:  # where sources differ on what is asked, no one answer is picked out in bold
+            passages = [replace(p, answer=None) for p in passages]
         return Answer(
             text,
             answered,
@@ -469,6 +473,9 @@ class Engine:
         if question.kind != "count":
             names = self.settings.name_disagreements and asks_who(question.text)
             return self._name_disagreement(snapshot, question, chosen, passages) if names else None
+        measure = question_measure(question.text)
+        # a figure that counts the casualties asked says what it is about itself: a lower floor, and no margin
+        floor = self.settings.statement_similarity if measure is None else self.settings.measured_similarity
         statements = []
         for number, (c, p) in enumerate(zip(chosen, passages, strict=True)):
             if p.section == "boilerplate":  # captions and credits describe related material, not the story's claims
@@ -476,14 +483,15 @@ class Engine:
             text = snapshot.document(p.doc_id).text
             for s, sim in zip(c.signals.sentences, c.signals.sentence_similarity, strict=True):
                 sentence = text[s.start : s.end]
-                if sim >= self.settings.statement_similarity and first_figure(sentence):
+                if sim >= floor and first_figure(sentence):
                     found = Statement(number, p.source, s.start, s.end, sentence, float(sim), doc_id=p.doc_id)
                     statements.append(found)
         return find_disagreement(
             statements,
             counted=question.counted,
-            measure=question_measure(question.text),
-            margin=self.settings.statement_margin,
+            measure=measure,
+            margin=self.settings.statement_margin if measure is None else float("inf"),
+            places=asked_places(question.text),
         )
 
     def _name_disagreement(
@@ -544,13 +552,14 @@ class Snapshot:
         return self.store.document(chunk.doc_id).text[chunk.start : chunk.end]
 
     def passage(
-        self, candidate: Candidate, weights: dict[str, float], answered: bool = True, answer_margin: float = 0.0
+        self, candidate: Candidate, question: Question, answered: bool = True, answer_margin: float = 0.0
     ) -> Passage:
         """The cited passage of a candidate: its verbatim text, where it stands, and (``answered``) its exact answer,
-        marked when the reader's margin is above ``answer_margin``.
+        marked when the reader's margin is above ``answer_margin`` and the span passes every check of
+        `qa.answer_checks`.
 
-        The highlight is the sentence holding the exact answer (`holding`) when there is one; else the sentence
-        that best covers the question's terms of these ``weights`` (`highlight`).
+        The highlight is the sentence holding the reader's span (`holding`) when there is one, marked or not; else
+        the sentence that best covers the question's terms (`highlight`).
         """
         chunk = self.store.chunk(candidate.chunk_id)
         doc = self.store.document(chunk.doc_id)
@@ -560,9 +569,13 @@ class Snapshot:
         sentences = list(candidate.signals.sentences)
         answer = highlights = None
         if answered and reading is not None and reading.span is not None and reading.margin > answer_margin:
-            answer = (chunk.start + reading.span[0], chunk.start + reading.span[1])
-            highlights = holding(answer, sentences)
-        highlights = highlights or highlight(weights, sentences, candidate.signals.related)
+            span = (chunk.start + reading.span[0], chunk.start + reading.span[1])
+            highlights = holding(span, sentences)
+            first, last = (highlights or [span])[0][0], (highlights or [span])[-1][1]
+            origin = f"{chunk.source or ''} {segment.headline if segment and segment.headline else doc.title}"
+            if not failed_checks(question.text, doc.text[first:last], span[0] - first, span[1] - first, origin):
+                answer = span
+        highlights = highlights or highlight(question.weights, sentences, candidate.signals.related)
         return Passage(
             doc_id=chunk.doc_id,
             start=chunk.start,

@@ -30,6 +30,7 @@ class RetrievalSettings:
     near_duplicate: float = 0.95  # cosine above which two passages say the same thing
     statement_similarity: float = 0.45  # a figure's sentence must be this close to a quantity question…
     statement_margin: float = 0.12  # …and within this of the closest one, to be compared for disagreement
+    measured_similarity: float = 0.25  # the floor instead, for a figure of the casualties asked ("48 wounded")
     reader_passages: int = 3  # passages an engine with a reader reads (benchmarks/fit_reader_ranking.py)
     reader_weight: float = 0.5  # of the reader's margin, added to the ranker's score of a passage it read (ditto)
     answer_margin: float = 0.0  # the reader's margin above which a passage's exact answer is marked (fit_answer_margin)

@@ -1,0 +1,103 @@
+"""Confidence on corpora its calibrators never saw: answerable questions refused, off-topic questions caught.
+
+    python benchmarks/unseen.py [--articles 12] [--questions 400] [--out FILE]
+
+Two kinds of corpus, each indexed as a user would index it and asked through
+`Engine.ask` with the shipped reader and calibrator:
+
+- **SQuAD train articles**: the paragraphs of the first ``--articles`` odd
+  train articles (`squad_train("unseen")`: the calibrators' off-topic
+  questions come from the even ones; the reader was trained on SQuAD train,
+  every article, so its evidence here is in-sample for it).  Questions of
+  those articles are answerable; questions of other odd articles are off-topic.
+- **Documents of other kinds** written for this benchmark
+  (`benchmarks/unseen/docs/`: a field report, a pump manual, council minutes)
+  with their own questions: answerable ones with their answers, questions
+  about the same things that they do not answer, and off-topic ones.
+
+Per corpus: answerable questions refused (target ≤ 3%), unanswerable and
+off-topic questions caught (target ≥ 95% off-topic), bold answers given to
+answerable questions and right (F1 ≥ 0.5), and bold answers given where the
+corpus does not answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.datasets import CACHE, cached_engine, emit, squad_train, train_article, write_corpus  # noqa: E402
+from benchmarks.quality import progress, table  # noqa: E402
+from qa.evaluation import answer_f1  # noqa: E402
+
+HERE = Path(__file__).resolve().parent / "unseen"
+
+
+def squad_set(articles: int, questions: int) -> tuple[Path, list[dict]]:
+    """The corpus of the first ``articles`` unseen train articles, and a fixed sample of questions: answerable
+    ones of those articles, off-topic ones of the other unseen articles (as many of each)."""
+    contexts, asked = squad_train("unseen")
+    chosen = sorted({train_article(r["id"]) for r in contexts})[:articles]
+    kept = [r for r in contexts if train_article(r["id"]) in chosen]
+    docs = {f"{r['id']}.txt": r["text"] for r in kept}
+    titles = {f"{r['id']}.txt": r["title"].replace("_", " ") for r in kept}
+    corpus = write_corpus(CACHE / "corpora" / f"squad-train-{articles}", docs, titles)
+    rng = np.random.default_rng(0)
+    inside = [q for q in asked if train_article(q["context_id"]) in chosen]
+    outside = [q for q in asked if train_article(q["context_id"]) not in chosen]
+    sample = [{"question": inside[i]["question"], "kind": "answerable", "answers": inside[i]["answers"]}
+              for i in rng.choice(len(inside), size=min(questions, len(inside)), replace=False)]  # fmt: skip
+    sample += [{"question": outside[i]["question"], "kind": "off-topic", "answers": []}
+               for i in rng.choice(len(outside), size=min(questions, len(outside)), replace=False)]  # fmt: skip
+    return corpus, sample
+
+
+def written_set() -> tuple[Path, list[dict]]:
+    """The documents of `benchmarks/unseen/` and their questions."""
+    questions = [json.loads(line) for line in (HERE / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
+    return HERE / "docs", questions
+
+
+def measure(name: str, corpus: Path, questions: list[dict]) -> list:
+    """One row of the table: how the engine over ``corpus`` decides on ``questions``."""
+    engine = cached_engine(name, corpus).reading("shipped")
+    refused, bold, right, wrong_bold = {}, 0, 0, 0
+    for q in progress(questions, name):
+        answer = engine.ask(q["question"])
+        refused.setdefault(q["kind"], []).append(not answer.answered)
+        exact = answer.passages[0].answer_text if answer.answered and answer.passages else None
+        if exact and q["kind"] == "answerable":
+            bold += 1
+            right += max(answer_f1(exact, a) for a in q["answers"]) >= 0.5
+        elif exact:
+            wrong_bold += 1
+    answerable = len(refused.get("answerable", []))
+
+    def share(kind: str) -> str:
+        return f"{np.mean(refused[kind]):.3f} ({len(refused[kind])})" if kind in refused else "–"
+
+    return [name, share("answerable"), share("unanswerable"), share("off-topic"), f"{bold} of {answerable}",
+            f"{right} of {bold}", wrong_bold]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--articles", type=int, default=12, help="unseen SQuAD train articles indexed")
+    ap.add_argument("--questions", type=int, default=400, help="answerable and off-topic questions asked of them")
+    ap.add_argument("--out", default=None, help="also write the table here")
+    args = ap.parse_args(argv)
+    rows = [measure("documents written for this", *written_set())]
+    rows.append(measure(f"SQuAD train, {args.articles} unseen articles", *squad_set(args.articles, args.questions)))
+    header = ["corpus", "answerable refused", "unanswerable caught", "off-topic caught", "bold answers",
+              "bold right", "bold where not answerable"]  # fmt: skip
+    emit("### Confidence on corpora it never saw\n\n" + table(header, rows), args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""Whether the reader's exact answer may be shown in bold: checks that need no bigger model.
+
+A bold answer is the product's strongest claim.  The reader's margin says how
+sure it is that *some* span answers; these checks catch the spans that are
+the wrong *kind* of thing, each for a reason a reader would accept:
+
+- ``own words``: the span says nothing the question does not already say
+  ("Tartous" for a question about Tartus);
+- ``kind``: it is not what the question asks for (a count, a percentage, a
+  sum of money, a date, a length of time, a name);
+- ``not a count``: the figure asked for is a date, a year, an age, an
+  ordinal or a page number ("17" of "17 October");
+- ``measure``: it counts other casualties than asked ("48 wounded" for "how
+  many were killed"), casualties when no casualties are asked, or another
+  noun than the question counts;
+- ``unit``: the question asks "per barrel" or "a day" and the figure has
+  no such unit;
+- ``several places``: the question is about one place and the figure is for
+  several together ("in Jableh and Tartous, killing about 150");
+- ``source``: the question asks what a source says ("according to Informed
+  Comment") and neither the passage's outlet nor its sentence names it;
+- ``length``: the span is longer than a phrase (`MAX_WORDS`).
+
+A span that fails one stays the answering sentence's highlight, not bold.
+`benchmarks/fit_answer_margin.py` measures each check on SQuAD.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from typing import Literal
+
+from qa.actors import parse
+from qa.answer_type import MONTHS
+from qa.disagreement import (
+    asked_places,
+    counted_terms,
+    counts_something_else,
+    figure_measure,
+    figures,
+    place_lists,
+    place_outline,
+    question_measure,
+)
+from qa.models import ModelError
+from qa.stores.lexical import tokenize
+
+Check = Literal["own words", "kind", "not a count", "measure", "unit", "several places", "source", "length"]
+CHECKS: tuple[Check, ...] = typing.get_args(Check)
+MAX_WORDS = 15  # a bold answer is a phrase: a longer span is a sentence, and its highlight says as much
+Asked = Literal["percent", "money", "count", "age", "duration", "date", "person", "place", "other"]
+
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred"
+    r"|thousand|million|billion|dozens?|hundreds|thousands|millions|billions|half|several|few|many|a couple"
+)
+_ASKED: tuple[tuple[Asked, re.Pattern], ...] = (
+    ("percent", re.compile(r"\bwhat (?:percent(?:age)?|per cent|proportion|fraction|share)\b|\bhow much of\b", re.I)),
+    (
+        "money",
+        re.compile(r"\bhow much (?:money|(?:\w+ )?(?:did|does|do|was|is|were|will) [\w\s]*?(?:cost|pay|paid|worth|"
+                   r"earn|spend|spent|sell|sold|raise|raised))\b|\bwhat (?:(?:was|is|were) )?(?:the )?(?:price|cost)\b",
+                   re.I),
+    ),
+    ("age", re.compile(r"\bhow old\b|\bat what age\b", re.I)),
+    ("duration", re.compile(r"\bhow long\b|\bfor how many (?:years|months|weeks|days|hours)\b", re.I)),
+    ("count", re.compile(r"\bhow many\b|\bwhat (?:is |was )?the (?:number|death toll|population)\b|\bnumber of\b",
+                         re.I)),
+    (
+        "date",
+        re.compile(r"^\s*when\b|\b(?:what|which|in what|in which) (?:date|year|day|month|decade|century|era)\b"
+                   r"|\bon what date\b", re.I),
+    ),
+    ("person", re.compile(r"^\s*(?:who|whom|whose)\b|\bby whom\b", re.I)),
+    ("place", re.compile(r"^\s*where\b|\bin what (?:city|country|town|state|region)\b", re.I)),
+)
+_IDENTITY = re.compile(r"^\s*(?i:who\s+(?:is|was|are|were))\s+(?:the\s+)?[A-Z]")  # "Who was Zahran Alloush?"
+_DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I)
+_PERCENT = re.compile(r"%|\bper ?cent\b|\bpercentage points?\b|\b(?:half|third|quarter|fifth|tenth)s?\b", re.I)
+_MONEY = re.compile(
+    r"[$£€¥]|\b(?:dollars?|pounds?|euros?|yen|yuan|rupees?|francs?|marks|cents?|pence|usd|gbp|eur)\b", re.I
+)
+_DATE = re.compile(
+    rf"\d|\b(?:{MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|spring|summer|autumn|fall|winter"
+    r"|centur(?:y|ies)|decades?|years?|yesterday|today|tomorrow|ago|BC|AD|BCE|CE|dynasty|era|age|period|reign"
+    r"|war|revolution)\b",
+    re.I,
+)
+_TIME = re.compile(
+    r"\d|\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(?:y|ies)|millenni(?:um|a)"
+    rf"|lifetime|overnight|{_NUMBER_WORDS})\b",
+    re.I,
+)
+_PER = re.compile(r"\b(?:per|a|each|every)\s+(?P<unit>barrel|day|week|month|year|hour|minute|person|head|capita"
+                  r"|tonne|ton|kilo(?:gram)?|litre|liter|gallon|mile|kilometre|kilometer|share)s?\b", re.I)
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
+_WORDS = re.compile(r"[\w'’-]+")
+_NOUNS = {  # what a "which …" or "the name of the …" question may ask for, and the entities that can be one
+    "person": (
+        "person man woman men women general president spokesman spokeswoman leader commander minister king queen "
+        "emperor officer official politician author writer scientist composer artist player coach founder chief "
+        "director ruler pope architect poet singer actor actress engineer inventor philosopher journalist reporter "
+        "correspondent editor columnist",
+        {"PERSON"},
+    ),
+    "place": ("city town village country state province region capital county district island nation continent",
+              {"GPE", "LOC"}),
+    "facility": ("airbase base airport bridge port harbour harbor building stadium dam road street hospital prison "
+                 "mosque church cathedral camp plant factory station palace castle tower museum", {"FAC", "ORG"}),
+    "group": ("group organisation organization militia company party agency army faction movement team band "
+              "university college school newspaper network firm", {"ORG", "NORP"}),
+}
+_NOUN_KIND = {noun: kind for kind, (nouns, _) in _NOUNS.items() for noun in nouns.split()}
+_NAME_ASKED = re.compile(
+    r"\b(?:which|what)\s+(?:is\s+|was\s+)?(?:the\s+)?(?:name\s+of\s+(?:the\s+|a\s+|an\s+)?)?"
+    r"(?P<words>(?:[\w'’-]+\s+){0,2}[\w'’-]+)",
+    re.I,
+)
+_NAME_OF = re.compile(r"\bnames?\s+of\b|\bcalled\b|\bnamed\b", re.I)
+_ACCORDING = re.compile(r"\baccording to (?P<who>(?:the\s+)?[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*)")
+_COUNT_WORD = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?)\b", re.I
+)
+_NEXT_FIGURE = re.compile(r"[,;:()]|\d|[$£€¥]")
+_UNIT_REACH = 40  # characters after a figure in which its unit may stand ("$110 billion a year")
+
+
+def asked(question: str) -> Asked:
+    """What a question asks for, finer than `qa.answer_type.question_kind`: the first that applies.
+
+    >>> asked("How many were killed?"), asked("What percentage voted?"), asked("Who was Zahran Alloush?")
+    ('count', 'percent', 'other')
+    """
+    for kind, pattern in _ASKED:
+        if pattern.search(question):
+            return "other" if kind == "person" and _IDENTITY.search(question) else kind
+    return "other"
+
+
+def failed_checks(question: str, sentence: str, start: int, end: int, origin: str = "") -> tuple[Check, ...]:
+    """The checks the span ``sentence[start:end]`` fails as the answer to ``question`` (empty: it may be bold).
+
+    ``sentence``: the sentence(s) the span lies in, for what stands around it; ``origin``: its passage's outlet and
+    title, for a question that asks what a source says ("…, according to Informed Comment?").
+
+    >>> s = "Most of the dead were killed (35) in the Tartus bombing, with 48 wounded."
+    >>> failed_checks("How many were killed?", s, 62, 64), failed_checks("How many were killed?", s, 30, 32)
+    (('measure',), ())
+    """
+    span, after = sentence[start:end], sentence[end : end + _UNIT_REACH]
+    kind = asked(question)
+    failed: list[Check] = []
+    if _own_words(question, span):
+        failed.append("own words")
+    if (named := _ACCORDING.search(question)) and not _says(named.group("who"), origin + " " + sentence):
+        failed.append("source")
+    if len(span.split()) > MAX_WORDS:
+        failed.append("length")
+    if not _of_kind(kind, question, sentence, start, end):
+        failed.append("kind")
+    if kind in ("count", "percent", "money"):
+        found = [m for m, _ in figures(sentence) if start <= m.start("number") < end]
+        if kind == "count" and _DIGIT.search(span) and not found:
+            failed.append("not a count")
+        if found and _counts_other(question, sentence, found[0]):
+            failed.append("measure")
+        elif not found and (word := _COUNT_WORD.search(sentence, start, end)):  # "two brothers", not "children"
+            if counts_something_else(sentence, word.end(), counted_terms(question)):
+                failed.append("measure")
+        own = _NEXT_FIGURE.split(after, maxsplit=1)[0]  # what follows the figure, up to the next one or a comma
+        if (unit := _PER.search(question)) and not _has_unit(unit.group("unit"), span + " " + own):
+            failed.append("unit")
+        if _for_several_places(question, sentence):
+            failed.append("several places")
+    return tuple(failed)
+
+
+def _own_words(question: str, span: str) -> bool:
+    """Whether every word of the span is a word of the question (stemmed, or spelt otherwise: Tartus / Tartous)."""
+    words = [w for w in _WORDS.findall(span) if tokenize([w])[0] or _DIGIT.search(w)]
+    if not words:
+        return True  # nothing but stop words and punctuation
+    stems = set(tokenize([question])[0])
+    outlines = {place_outline(w) for w in _WORDS.findall(question)}
+    numbers = set(re.findall(r"\d[\d,.]*", question))
+    return all(
+        w in numbers or set(tokenize([w])[0]) <= stems and tokenize([w])[0] or place_outline(w) in outlines
+        for w in words
+    )
+
+
+def _of_kind(kind: Asked, question: str, sentence: str, start: int, end: int) -> bool:
+    """Whether the span (with what follows it, for a unit) is an answer of the kind asked."""
+    span, after = sentence[start:end], sentence[end : end + _UNIT_REACH]
+    if kind == "percent":
+        return bool(_NUMBER.search(span)) and bool(_PERCENT.search(span + after[:12]))
+    if kind == "money":
+        return bool(_NUMBER.search(span)) and bool(_MONEY.search(span + " " + after[:12]))
+    if kind in ("count", "age"):
+        return bool(_NUMBER.search(span))
+    if kind == "duration":
+        return bool(_TIME.search(span))
+    if kind == "date":
+        return bool(_DATE.search(span))
+    if kind in ("person", "place") or _NAME_OF.search(question) or asked_noun(question):
+        known = {place_outline(w) for w in _WORDS.findall(question)}
+        if not any(place_outline(w) not in known for w in _CAPITALISED.findall(span)):
+            return False  # a name the question does not already say
+    noun = asked_noun(question)
+    return noun is None or _entity_fits(noun, sentence, start, end) and not _other_role(question, sentence, start)
+
+
+def asked_noun(question: str) -> str | None:
+    """The kind of thing a "which …" / "what is the name of the …" question asks for ("person", "place",
+    "facility", "group"), from its noun ("Which general…": person); None when it names none of them."""
+    for m in _NAME_ASKED.finditer(question):
+        nouns = [w.lower() for w in m.group("words").split() if w.islower()]  # "Which State Department spokesman"
+        kinds = [kind for w in nouns if (kind := _NOUN_KIND.get(w) or _NOUN_KIND.get(w.rstrip("s")))]
+        if kinds:
+            return kinds[-1]  # the head noun comes last: "which city council"
+    return None
+
+
+def _entity_fits(noun: str, sentence: str, start: int, end: int) -> bool:
+    """Whether the first entity the parser finds in the span is of the kind asked (True when it finds none, or
+    cannot be loaded: the check then says nothing)."""
+    try:
+        doc = parse([sentence])[0]
+    except ModelError:
+        return True
+    labels = [e.label_ for e in doc.ents if e.start_char < end and start < e.end_char]
+    return not labels or labels[0] in _NOUNS[noun][1]  # the span's first name says what it names
+
+
+def _says(who: str, text: str) -> bool:
+    """Whether ``text`` names ``who`` (every capitalised word of it, in any spelling)."""
+    named = {place_outline(w) for w in _CAPITALISED.findall(who)}
+    return named <= {place_outline(w) for w in _WORDS.findall(text)}
+
+
+def _other_role(question: str, sentence: str, start: int) -> bool:
+    """Whether a person's name stands right after a role the question does not ask for ("spokesman Mark Toner"
+    for "Which journalists…")."""
+    before = [w.lower() for w in _WORDS.findall(sentence[:start])[-2:]]
+    asked_roles = {w.lower().rstrip("s") for w in _WORDS.findall(question)}
+    roles = [w for w in before if _NOUN_KIND.get(w) == "person" or _NOUN_KIND.get(w.rstrip("s")) == "person"]
+    return bool(roles) and not any(w.rstrip("s") in asked_roles for w in roles)
+
+
+def _counts_other(question: str, sentence: str, figure: re.Match) -> bool:
+    """Whether the figure counts other casualties than asked, casualties when none are asked, or another noun."""
+    wanted, counts = question_measure(question), figure_measure(sentence, figure)
+    if counts is not None and counts != wanted:
+        return True
+    return counts is None and counts_something_else(sentence, figure.end(), counted_terms(question))
+
+
+def _has_unit(unit: str, text: str) -> bool:
+    return any(m.group("unit").lower().rstrip("s") == unit.lower().rstrip("s") for m in _PER.finditer(text))
+
+
+def _for_several_places(question: str, sentence: str) -> bool:
+    """Whether the question names a place that the sentence names only together with others ("in Jableh and
+    Tartous"): its figure is theirs together, not that place's."""
+    named = asked_places(question)
+    lists = [places for places in place_lists(sentence) if places & named]
+    return bool(lists) and all(places - named for places in lists)
