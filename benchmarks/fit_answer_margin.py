@@ -33,13 +33,14 @@ from benchmarks.datasets import CACHE, EVAL, SEED, cached_arrays, cached_engine,
 from benchmarks.fit_reader_ranking import halves  # noqa: E402
 from benchmarks.quality import progress, subsample, table  # noqa: E402
 from qa.answer_checks import CHECKS, failed_checks  # noqa: E402
+from qa.confidence import FEATURES, confidence_features  # noqa: E402
 from qa.evaluation import answer_f1  # noqa: E402
 from qa.highlight import holding  # noqa: E402
 from qa.reader import fingerprint, shipped_reader  # noqa: E402
 from qa.retrieval import RetrievalSettings  # noqa: E402
 
 PRECISION_GOAL = 0.8  # the share of bold answers that must be right, on the articles a margin is chosen on
-READINGS = 2  # what `readings` keeps (a new value reads anew)
+READINGS = 3  # what `readings` keeps (a new value reads anew)
 MARGINS = [-np.inf, *np.round(np.arange(-4.0, 8.01, 0.5), 2)]
 
 
@@ -48,11 +49,14 @@ def readings(questions: list[dict]) -> dict[str, np.ndarray]:
     the sentences the span lies in with the span's place in them (what `qa.answer_checks` reads)."""
     engine = cached_engine("squad", squad_corpus()).reading("shipped")
     out = {name: np.zeros(len(questions)) for name in ("answered", "margin", "f1", "impossible", "at", "to")}
+    out["features"] = np.zeros((len(questions), len(FEATURES)), dtype=np.float32)
     sentences = [""] * len(questions)
     for i, q in enumerate(progress(questions, "reading")):
         evidence = engine.evidence(q["question"])
         chosen = engine.choose(evidence, 1)
         out["answered"][i] = engine.confidence(evidence, chosen)[1]
+        named = confidence_features(evidence, chosen)
+        out["features"][i] = [named[f] for f in FEATURES]
         out["impossible"][i] = q["is_impossible"]
         top = chosen[0] if chosen else None
         reading = top.reading if top else None

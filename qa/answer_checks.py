@@ -48,7 +48,7 @@ from qa.stores.lexical import tokenize
 
 Check = Literal["own words", "kind", "not a count", "measure", "unit", "several places", "source", "length"]
 CHECKS: tuple[Check, ...] = typing.get_args(Check)
-MAX_WORDS = 15  # a bold answer is a phrase: a longer span is a sentence, and its highlight says as much
+MAX_WORDS = 8  # a bold answer is a phrase: a longer span is a sentence, and its highlight says as much
 Asked = Literal["percent", "money", "count", "age", "duration", "date", "person", "place", "other"]
 
 _NUMBER_WORDS = (
@@ -97,28 +97,29 @@ _PER = re.compile(r"\b(?:per|a|each|every)\s+(?P<unit>barrel|day|week|month|year
                   r"|tonne|ton|kilo(?:gram)?|litre|liter|gallon|mile|kilometre|kilometer|share)s?\b", re.I)
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 _WORDS = re.compile(r"[\w'’-]+")
-_NOUNS = {  # what a "which …" or "the name of the …" question may ask for, and the entities that can be one
+_FIGURES = {"DATE", "TIME", "CARDINAL", "MONEY", "PERCENT", "QUANTITY", "ORDINAL"}
+_NOUNS = {  # what a "which …" or "the name of the …" question may ask for, and the entities that cannot be one
     "person": (
         "person man woman men women general president spokesman spokeswoman leader commander minister king queen "
         "emperor officer official politician author writer scientist composer artist player coach founder chief "
         "director ruler pope architect poet singer actor actress engineer inventor philosopher journalist reporter "
         "correspondent editor columnist",
-        {"PERSON"},
+        {"GPE", "LOC", "FAC"} | _FIGURES,
     ),
     "place": ("city town village country state province region capital county district island nation continent",
-              {"GPE", "LOC"}),
+              {"PERSON"} | _FIGURES),
     "facility": ("airbase base airport bridge port harbour harbor building stadium dam road street hospital prison "
-                 "mosque church cathedral camp plant factory station palace castle tower museum", {"FAC", "ORG"}),
+                 "mosque church cathedral camp plant factory station palace castle tower museum",
+                 {"GPE", "PERSON"} | _FIGURES),
     "group": ("group organisation organization militia company party agency army faction movement team band "
-              "university college school newspaper network firm", {"ORG", "NORP"}),
+              "university college school newspaper network firm", {"GPE", "LOC", "PERSON"} | _FIGURES),
 }
 _NOUN_KIND = {noun: kind for kind, (nouns, _) in _NOUNS.items() for noun in nouns.split()}
-_NAME_ASKED = re.compile(
-    r"\b(?:which|what)\s+(?:is\s+|was\s+)?(?:the\s+)?(?:name\s+of\s+(?:the\s+|a\s+|an\s+)?)?"
-    r"(?P<words>(?:[\w'’-]+\s+){0,2}[\w'’-]+)",
-    re.I,
+_NAME_ASKED = re.compile(  # the first lower-case word after "which", "what" or "the name of the" is its noun
+    r"\b(?i:which|what)\s+(?:(?:is|was)\s+the\s+names?\s+of\s+(?:the\s+|a\s+|an\s+)?)?"
+    r"(?:[A-Z][\w'’-]*\s+)*(?P<noun>[a-z][\w'’-]*)"
 )
-_NAME_OF = re.compile(r"\bnames?\s+of\b|\bcalled\b|\bnamed\b", re.I)
+_NAME_OF = re.compile(r"\bnames?\s+of\b", re.I)
 _ACCORDING = re.compile(r"\baccording to (?P<who>(?:the\s+)?[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*)")
 _COUNT_WORD = re.compile(
     r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?)\b", re.I
@@ -204,34 +205,40 @@ def _of_kind(kind: Asked, question: str, sentence: str, start: int, end: int) ->
         return bool(_TIME.search(span))
     if kind == "date":
         return bool(_DATE.search(span))
-    if kind in ("person", "place") or _NAME_OF.search(question) or asked_noun(question):
+    noun = asked_noun(question)
+    if noun and _NAME_OF.search(question):  # "What is the name of the bridge…": a name the question does not say
         known = {place_outline(w) for w in _WORDS.findall(question)}
         if not any(place_outline(w) not in known for w in _CAPITALISED.findall(span)):
-            return False  # a name the question does not already say
-    noun = asked_noun(question)
-    return noun is None or _entity_fits(noun, sentence, start, end) and not _other_role(question, sentence, start)
+            return False
+    if kind in ("person", "place") and not re.search(r"[^\W\d_]", span):
+        return False  # a bare figure for "who" or "where"
+    if noun is None:
+        return True
+    said = [k for w in _WORDS.findall(span) if w.islower() and (k := _NOUN_KIND.get(w) or _NOUN_KIND.get(w[:-1]))]
+    if said and said[0] != noun:
+        return False  # "Hmeymim airbase…" says it is a place of another kind than the general asked for
+    return _entity_fits(noun, sentence, start, end) and not _other_role(question, sentence, start)
 
 
 def asked_noun(question: str) -> str | None:
     """The kind of thing a "which …" / "what is the name of the …" question asks for ("person", "place",
-    "facility", "group"), from its noun ("Which general…": person); None when it names none of them."""
-    for m in _NAME_ASKED.finditer(question):
-        nouns = [w.lower() for w in m.group("words").split() if w.islower()]  # "Which State Department spokesman"
-        kinds = [kind for w in nouns if (kind := _NOUN_KIND.get(w) or _NOUN_KIND.get(w.rstrip("s")))]
-        if kinds:
-            return kinds[-1]  # the head noun comes last: "which city council"
-    return None
+    "facility", "group"), from its noun ("Which State Department spokesman…": person); None for other nouns."""
+    m = _NAME_ASKED.search(question)
+    if not m:
+        return None
+    noun = m.group("noun").lower()
+    return _NOUN_KIND.get(noun) or _NOUN_KIND.get(noun.rstrip("s"))
 
 
 def _entity_fits(noun: str, sentence: str, start: int, end: int) -> bool:
-    """Whether the first entity the parser finds in the span is of the kind asked (True when it finds none, or
-    cannot be loaded: the check then says nothing)."""
+    """Whether the first entity the parser finds in the span can be of the kind asked: not a city for a person,
+    nor a date for anything (True when it finds none, or cannot be loaded: the check then says nothing)."""
     try:
         doc = parse([sentence])[0]
     except ModelError:
         return True
     labels = [e.label_ for e in doc.ents if e.start_char < end and start < e.end_char]
-    return not labels or labels[0] in _NOUNS[noun][1]  # the span's first name says what it names
+    return not labels or labels[0] not in _NOUNS[noun][1]  # the span's first name says what it names
 
 
 def _says(who: str, text: str) -> bool:

@@ -242,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         ValueError,
         KeyError,
     ) as exc:
-        print(f"qa: error: {exc}", file=sys.stderr)
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc  # str(KeyError) adds quotes
+        print(f"qa: error: {message}", file=sys.stderr)
         return 2
     except OSError as exc:  # a missing or unreadable file named on the command line
         where = f"{exc.filename}: " if exc.filename else ""

@@ -60,6 +60,8 @@ def read_html(path: Path) -> Extracted:
     tree, result = _parse_html(path.read_bytes())
     title = _element_text(tree, "title") or _element_text(tree, "h1") or path.stem
     body = result.text.strip() if result is not None and result.text else ""
+    if _only_links(tree, body):  # a menu is no document: the page is skipped as empty
+        body = ""
     comments = result.comments.strip() if body and result.comments else ""
     if not comments:
         return Extracted(body, title)
@@ -79,6 +81,13 @@ def _parse_html(data: bytes) -> tuple[HtmlElement, TrafilaturaDocument | None]:
     if tree is None:
         raise FormatError("not an HTML page")
     return tree, result
+
+
+def _only_links(tree: HtmlElement, text: str) -> bool:
+    """Whether every line of ``text`` is the text of one of the page's links (what is left of a navigation-only
+    page when the extractor falls back on whatever text it finds)."""
+    links = {" ".join(a.text_content().split()) for a in tree.iter("a")}
+    return all(" ".join(line.split()) in links for line in text.splitlines() if line.strip())
 
 
 def _element_text(tree: HtmlElement, tag: str) -> str | None:

@@ -161,6 +161,37 @@ mark.qa-here { background: #fef3c7; outline: 2px solid #f59e0b; color: inherit; 
 """
 
 
+def _refusing(control: type) -> type:
+    """``control`` whose own check of a value sent through the API (a choice not offered, a number that is none)
+    refuses it to the caller as the API's other refusals do, without a traceback in the server's log."""
+
+    def preprocess(self, payload):
+        try:
+            return control.preprocess(self, payload)
+        except gr.Error as exc:
+            raise gr.Error(exc.message, print_exception=False) from None
+        except (TypeError, ValueError) as exc:
+            raise gr.Error(f"not a value this control takes: {payload!r} ({exc})", print_exception=False) from None
+
+    def get_block_name(self) -> str:  # drawn by the browser as the Gradio control it is
+        return control.__name__.lower()
+
+    methods = {"preprocess": preprocess, "get_block_name": get_block_name, "__module__": __name__}
+    if model := getattr(control, "data_model", None):  # checked before `preprocess`: a chat that is no list of turns
+
+        def model_validate(cls, obj, **options):
+            try:
+                return model.model_validate.__func__(cls, obj, **options)
+            except ValueError as exc:
+                raise gr.Error(f"not a value this control takes: {exc}", print_exception=False) from None
+
+        methods["data_model"] = type(model.__name__, (model,), {"model_validate": classmethod(model_validate)})
+    return type(control.__name__, (control,), methods)
+
+
+Chatbot, Slider, Dropdown, CheckboxGroup = map(_refusing, (gr.Chatbot, gr.Slider, gr.Dropdown, gr.CheckboxGroup))
+
+
 @dataclass(frozen=True)
 class Uploads:
     """One browser session's own files, and the engine over the shared index plus them (None: no files)."""
@@ -256,7 +287,7 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
         gr.Markdown(f"## Ask the corpus\n{DESCRIPTION}")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(
+                chatbot = Chatbot(
                     elem_id="qa-chat",
                     label="Answers",
                     height="68vh",
@@ -268,6 +299,7 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
                 )
                 question = gr.Textbox(
                     placeholder=PLACEHOLDER,
+                    label="Question",  # named in the API page; the box itself shows no label
                     show_label=False,
                     lines=1,
                     max_lines=4,
@@ -277,12 +309,12 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
                 gr.Examples(EXAMPLES, inputs=question, label="Try")
             with gr.Column(scale=1, min_width=280):
                 with gr.Accordion("Filters", open=True):
-                    count = gr.Slider(1, min(10, MAX_K), value=k, step=1, label="Passages per answer")
-                    sections = gr.CheckboxGroup(
+                    count = Slider(1, min(10, MAX_K), value=k, step=1, label="Passages per answer")
+                    sections = CheckboxGroup(
                         [(SECTION_LABELS[s], s) for s in SECTIONS], value=list(SECTIONS), label="Sections"
                     )
-                    sources = gr.Dropdown(engine.sources, multiselect=True, value=[], label="Outlets (all when empty)")
-                    documents = gr.Dropdown(
+                    sources = Dropdown(engine.sources, multiselect=True, value=[], label="Outlets (all when empty)")
+                    documents = Dropdown(
                         _document_choices(engine, (), "", [], first_listed),
                         multiselect=True,
                         value=[],
@@ -293,9 +325,9 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
                         file_count="multiple", file_types=list(DOCUMENT_SUFFIXES), label="Add files", height=120
                     )
                     gr.Markdown(UPLOAD_NOTE)
-                    mine = gr.CheckboxGroup([], label="Your files", elem_id="qa-mine")
+                    mine = CheckboxGroup([], label="Your files", elem_id="qa-mine")
                     remove = gr.Button("Remove selected", size="sm")
-                    files_note = gr.Markdown(elem_id="qa-files-note")
+                    files_note = gr.Markdown(label="What happened to the files", elem_id="qa-files-note")
                 with gr.Accordion(f"Documents ({len(engine.documents):,})", open=False) as listing_box:
                     find = gr.Textbox(
                         value="",
@@ -305,7 +337,7 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
                         max_length=MAX_FIND_CHARS,
                         elem_id="qa-find",
                     )
-                    listing = gr.HTML(_documents_table(engine, listed=first_listed))
+                    listing = gr.HTML(_documents_table(engine, listed=first_listed), label="Documents listed")
         with gr.Sidebar(open=False, position="right", width="42%", label="Document") as panel:
             document_view = gr.HTML(elem_id="qa-document")
         bridge = gr.HTML("", html_template="", js_on_load=BRIDGE_JS, head=CSS, elem_id="qa-bridge")

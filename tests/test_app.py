@@ -34,6 +34,8 @@ def test_every_public_endpoint_is_named_and_typed(client):
         "sections": "None | list[str]",
     }
     assert "``" not in str(api)  # the API page reads cleanly: no reST markup in descriptions
+    unnamed = [(name, r["label"]) for name, e in api.items() for r in e["returns"] if r["label"].startswith("value_")]
+    assert not unnamed, unnamed
 
 
 def test_ask_returns_cited_verbatim_passages(client):
@@ -191,3 +193,21 @@ def test_the_chat_answers_from_a_milvus_store_and_says_when_it_stops_answering(t
         engine.store.dense_search = down  # the server goes away while the chat runs
         with pytest.raises(AppError, match="not answering"):
             client.predict(question, 3, api_name="/search")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "args"),
+    [
+        ("/chat", ("Who was Zahran Alloush?", "not a chat", 5, [], [], ALL_SECTIONS)),
+        ("/chat", ("Who was Zahran Alloush?", [], "five", [], [], ALL_SECTIONS)),
+        ("/chat", ("Who was Zahran Alloush?", [], 5, ["nope.txt"], [], ALL_SECTIONS)),
+        ("/chat", ("Who was Zahran Alloush?", [], 5, [], [], 7)),
+        ("/remove", (["nope.txt"], [], "")),
+        ("/remove", (5, [], "")),
+    ],
+)
+def test_bad_arguments_to_the_chats_own_endpoints_are_refused_without_a_traceback(client, capfd, endpoint, args):
+    with pytest.raises(AppError):
+        client.predict(*args, api_name=endpoint)
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err

@@ -111,6 +111,13 @@ def test_removing_a_skipped_file_says_it_was_never_indexed(capsys, mixed_corpus,
     assert not (mixed_corpus / "empty.md").exists()
 
 
+def test_removing_a_document_that_is_not_there_is_one_plain_line(capsys, mixed_corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr("qa.store.load_embedder", lambda name=None, runtime=None: qa.HashEmbedder())
+    run(capsys, "index", str(mixed_corpus), "--out", str(tmp_path / "ix"), "--quiet")
+    code, _, err = run(capsys, "remove", "nope.txt", "--index", str(tmp_path / "ix"), "--quiet")
+    assert code == 2 and err.startswith("qa: error: no document 'nope.txt'") and '"' not in err, err
+
+
 def test_index_strict_fails_on_the_first_bad_file(capsys, mixed_corpus, tmp_path, monkeypatch):
     monkeypatch.setattr("qa.store.load_embedder", lambda name=None, runtime=None: qa.HashEmbedder())
     code, out, err = run(capsys, "index", str(mixed_corpus), "--out", str(tmp_path / "ix"), "--quiet", "--strict")

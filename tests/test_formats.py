@@ -193,6 +193,14 @@ def test_html_without_main_text_is_skipped(tmp_path: Path):
     assert skip_reason(write(tmp_path, "app.html", SCRIPT_PAGE)) == "no indexable text"
 
 
+def test_a_page_of_nothing_but_navigation_is_skipped(tmp_path: Path):
+    menu = '<ul><li><a href="/">Home</a></li><li><a href="/news">News</a></li></ul>'
+    page = f"<html><head><title>Site</title></head><body><nav>{menu}</nav></body></html>"
+    assert skip_reason(write(tmp_path, "menu.html", page)) == "no indexable text"
+    linked = f"<html><body><p>Rangers counted <a href='/q'>quokkas</a> on the island today.</p>{menu}</body></html>"
+    assert "Rangers counted" in load(write(tmp_path, "text.html", linked)).text  # a link inside text is text
+
+
 # --- PDF --------------------------------------------------------------------------
 
 
