@@ -284,6 +284,7 @@ def segment_page(text: str, meta: dict | None = None) -> tuple[str | None, str |
     title = meta.get("title", title)
     pieces = _roundup_pieces(text, spans, source_lines, meta.get("sources", {}))
     segments = _merge(spans, pieces, outlet)
+    title = title or next((headline for _, headline in pieces.values() if headline), None)  # a roundup's first piece
     return title, outlet, author, segments
 
 

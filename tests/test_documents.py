@@ -173,7 +173,8 @@ def test_each_reader_comment_is_its_own_segment(default_docs):
     ("doc_id", "title", "source", "author"),
     [
         (D000, "With Defeat Looming, ISIL haunts Syria with 6 Bombings, Killing 53", IC, "Juan Cole"),
-        (D001, "001_fb5d5de520412f3a", None, None),  # no title line: the file name stands in
+        (D001, "ISIS strikes in Assad territory are exposing Syria and Russia’s weaknesses", None, None),  # no title
+        # line: a roundup is known by its first piece's headline
         (
             D002,
             "MESOP Syria Daily: Regime & Russia Try to Regroup After Deadly ISIS Bombings",
@@ -283,6 +284,12 @@ def test_agency_dateline_names_the_piece_outlet():
     seg = next(s for s in segments if s.start <= offset < s.end)
     assert seg.source == "Reuters"
     assert segments[0].source == "Outlet A"
+
+
+def test_a_page_without_a_title_line_is_known_by_its_first_pieces_headline_else_its_file_name():
+    roundup = "Category: News\n\nMount Etna erupted again on Tuesday.\n\nSource: Etna erupts again – Volcano Daily\n"
+    assert segment_page(roundup)[0] == "Etna erupts again"
+    assert segment_page("Category: News\n\nMount Etna erupted again on Tuesday, its third time this year.\n")[0] is None
 
 
 def test_roundup_page_title_is_not_attributed_to_the_first_piece():
