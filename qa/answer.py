@@ -33,6 +33,7 @@ class Passage:
     highlights: list[tuple[int, int]] = field(default_factory=list)  # document offsets inside [start, end)
     paragraph: int = 0  # 1-based paragraph (line) of the document where the passage starts
     page: int | None = None  # 1-based page where the passage starts (PDF), None for formats without pages
+    page_end: int | None = None  # the page where it ends, when that is another (a sentence run on to the next page)
     answer: tuple[int, int] | None = None  # document offsets of the exact answer the reader marked inside it
 
     @property
@@ -40,14 +41,19 @@ class Passage:
         """The exact answer the reader marked, verbatim (None when it marked none)."""
         return self.text[self.answer[0] - self.start : self.answer[1] - self.start] if self.answer else None
 
+    def place(self) -> str:
+        """Where it stands: its page or pages ("p. 3", "pp. 1–2"), else its paragraph ("¶4")."""
+        if self.page is None:
+            return f"¶{self.paragraph}"
+        return f"pp. {self.page}–{self.page_end}" if self.page_end else f"p. {self.page}"
+
     def citation(self) -> str:
         """Plain-text citation: title, outlet, section and place in the document."""
         parts = [f"“{self.title}”"]
         if self.source:
             parts.append(self.source)
         parts.append({"comment": "reader comment"}.get(self.section, self.section))
-        place = f"p. {self.page}" if self.page is not None else f"¶{self.paragraph}"
-        parts.append(f"{self.doc_id}, {place}, chars {self.start}–{self.end}")
+        parts.append(f"{self.doc_id}, {self.place()}, chars {self.start}–{self.end}")
         return " · ".join(parts)
 
 

@@ -446,7 +446,8 @@ def segment_extracted(
     title, outlet, author, segments = segment_page(text if body_end is None else text[:body_end], meta)
     if body_end is not None:
         segments += _comment_segments(text, body_end, outlet)
-    return title, outlet, author, split_at(text, segments, list(extracted.page_starts))
+    breaks = [start for start in extracted.page_starts if text[:start].endswith("\n")]  # not where a sentence runs on
+    return title, outlet, author, split_at(text, segments, breaks)
 
 
 def load_document(path: Path, corpus_dir: Path, meta: dict | None = None) -> Document:

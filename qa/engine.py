@@ -588,5 +588,6 @@ class Snapshot:
             highlights=highlights,
             paragraph=sum(1 for line in head[:-1] if line.strip()) + 1,
             page=doc.page_at(chunk.start),
+            page_end=page_end if (page_end := doc.page_at(chunk.end - 1)) != doc.page_at(chunk.start) else None,
             answer=answer,
         )

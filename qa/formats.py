@@ -12,6 +12,7 @@ to ``import qa``, and most corpora hold plain text only.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
     from trafilatura.settings import Document as TrafilaturaDocument
 
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024  # a .docx declaring more than this unzipped is refused (a zip bomb)
-PAGE_SEPARATOR = "\n\n"  # between the texts of two PDF pages: a paragraph break, so no line spans two pages
+PAGE_SEPARATOR = "\n\n"  # between two PDF pages whose first ends a sentence: a paragraph break (else a space)
+_SENTENCE_END = re.compile(r"[.!?:;)\]\"”’]\s*$|^\s*$")
 SCANNED = "no extractable text (it may be a scanned image)"
 
 
@@ -101,7 +103,8 @@ def _element_text(tree: HtmlElement, tag: str) -> str | None:
 
 
 def read_pdf(path: Path) -> Extracted:
-    """The text of each page (pypdf), pages apart by a blank line, and where each page starts.
+    """The text of each page (pypdf), pages apart by a blank line (by a space where a sentence runs on), and where
+    each page starts.
 
     A PDF encrypted with an empty user password (one that only restricts
     printing or editing) opens like any other; one that needs a password is
@@ -112,11 +115,13 @@ def read_pdf(path: Path) -> Extracted:
         raise FormatError("a PDF without pages")
     if not any(page.strip() for page in pages):
         raise FormatError(SCANNED)
-    starts, offset = [], 0
+    text, starts = "", []
     for page in pages:
-        starts.append(offset)
-        offset += len(page) + len(PAGE_SEPARATOR)
-    return Extracted(PAGE_SEPARATOR.join(pages), title, tuple(starts))
+        if starts:  # a sentence that runs on to the next page goes on in the same line, so a passage can finish it
+            text += PAGE_SEPARATOR if _SENTENCE_END.search(text) or not page.strip() else " "
+        starts.append(len(text))
+        text += page
+    return Extracted(text, title, tuple(starts))
 
 
 def _pdf_pages(data: bytes) -> tuple[list[str], str | None]:

@@ -92,7 +92,7 @@ def answer_html(
 def card(p: Passage, number: int, *, marked: bool, date: str | None = None) -> str:
     """One passage: the quote (its answering words marked when ``marked``), then its citation and actions."""
     quote = _quote(p) if marked else escape(collapse_space(p.text))
-    place = f"p. {p.page}" if p.page is not None else f"¶{p.paragraph}"
+    place = p.place()
     meta = [f'<span class="qa-title">{escape(p.title)}</span>']
     if p.source:
         meta.append(f'<span class="qa-outlet">{escape(p.source)}</span>')
