@@ -143,10 +143,15 @@ strong.qa-exact { font-weight: 700; text-decoration: underline 2px #b45309; text
 .qa-title { font-weight: 600; color: var(--body-text-color); }
 .qa-badge { border-radius: 4px; padding: 0 6px; background: #e5e7eb; color: #1f2937; }
 .qa-badge-comment { background: #c2410c; color: #fff; font-weight: 700; text-transform: uppercase; font-size: 0.85em; }
-.qa-actions { display: flex; gap: 8px; align-items: center; margin-top: 6px; font-size: 0.85em; }
-.qa-docid { color: var(--body-text-color-subdued); margin-right: auto; }
+.qa-actions { display: flex; flex-wrap: wrap; gap: 6px 8px; align-items: center; margin-top: 6px; font-size: 0.85em; }
+.qa-docid { color: var(--body-text-color-subdued); margin-right: auto; overflow-wrap: anywhere; }
 .qa-actions button { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 2px 10px;
-  cursor: pointer; background: var(--button-secondary-background-fill); }
+  cursor: pointer; background: var(--button-secondary-background-fill); white-space: nowrap; }
+.qa-documents { display: block; overflow-x: auto; }
+@media (max-width: 640px) {  /* a phone: the question box on the first screen */
+  #qa-chat { height: 48vh !important; min-height: 0 !important; }
+  .qa-docid { flex-basis: 100%; }
+}
 .qa-refusal { font-size: 1.05em; margin: 0 0 6px; }
 .qa-note, .qa-footer, .qa-read-as { color: var(--body-text-color-subdued); font-size: 0.9em; margin: 0 0 8px; }
 .qa-more summary { cursor: pointer; color: var(--body-text-color-subdued); margin: 4px 0 8px; }
@@ -290,6 +295,8 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
                 chatbot = Chatbot(
                     elem_id="qa-chat",
                     label="Answers",
+                    show_label=False,  # a floating label would cover the first message
+                    buttons=[],  # no toolbar over the replies (nor "share", which would post to the Hub)
                     height="68vh",
                     autoscroll=False,  # a reply opens at its start (SHOW_REPLY_JS), not scrolled to its end
                     render_markdown=False,  # replies are HTML built from escaped text (`qa.render`)
@@ -307,7 +314,7 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
                     elem_id="qa-question",
                 )
                 gr.Examples(EXAMPLES, inputs=question, label="Try")
-            with gr.Column(scale=1, min_width=280):
+            with gr.Column(scale=1, min_width=220):  # narrow: with a document open the chat keeps its width
                 with gr.Accordion("Filters", open=True):
                     count = Slider(1, min(10, MAX_K), value=k, step=1, label="Passages per answer")
                     sections = CheckboxGroup(
@@ -338,7 +345,7 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
                         elem_id="qa-find",
                     )
                     listing = gr.HTML(_documents_table(engine, listed=first_listed), label="Documents listed")
-        with gr.Sidebar(open=False, position="right", width="42%", label="Document") as panel:
+        with gr.Sidebar(open=False, position="right", width="30%", label="Document") as panel:
             document_view = gr.HTML(elem_id="qa-document")
         bridge = gr.HTML("", html_template="", js_on_load=BRIDGE_JS, head=CSS, elem_id="qa-bridge")
 

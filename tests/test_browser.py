@@ -132,6 +132,52 @@ def test_on_a_phone_too_a_reply_opens_at_its_start(browser, url):
         phone.close()
 
 
+def overlap(a: dict, b: dict) -> bool:
+    """Whether two bounding boxes overlap."""
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and (
+        a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+    )
+
+
+def test_on_a_phone_the_question_box_is_on_the_first_screen_and_no_button_breaks_a_word(browser, url):
+    from playwright.sync_api import expect
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    try:
+        page.goto(url)
+        box = page.locator("#qa-question textarea")
+        expect(box).to_be_visible(timeout=WAIT)
+        page.wait_for_timeout(300)
+        top = box.bounding_box()
+        assert top["y"] + top["height"] <= 844, top  # typed into without scrolling
+        shot(page, "phone")
+        reply = ask(page, "How many people were killed in the Tartus bombing?")
+        lines = "e => e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)"
+        for button in reply.locator(".qa-actions button").all():
+            if button.is_visible():  # one line: "Open in document", never "docume nt"
+                assert button.evaluate(lines) < 1.9, button.inner_text()
+    finally:
+        phone.close()
+
+
+def test_on_a_laptop_the_chat_keeps_its_width_with_a_document_open_and_nothing_covers_a_reply(page, url):
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    reply = ask(page, "How many people were killed in the Tartus bombing?")
+    first = page.locator('#qa-chat [data-testid="user"]').first.bounding_box()
+    buttons = [b.bounding_box() for b in reply.locator(".qa-actions button").all() if b.is_visible()]
+    assert buttons
+    covers = page.locator("#qa-chat label, #qa-chat [data-testid='block-label'], #qa-chat .icon-button-wrapper").all()
+    for cover in (c.bounding_box() for c in covers if c.is_visible()):
+        assert not overlap(cover, first) and not any(overlap(cover, b) for b in buttons), cover
+    reply.locator("button.qa-open").first.click()
+    expect(page.locator("#qa-document #qa-here")).to_be_visible(timeout=WAIT)
+    page.wait_for_timeout(400)
+    assert page.locator("#qa-chat").bounding_box()["width"] >= 560
+
+
 def test_names_that_differ_between_outlets_show_side_by_side(page, url):
     page.goto(url)
     reply = ask(page, "Who is responsible for the bombings on Syria's coast?")
