@@ -37,8 +37,8 @@ from qa.disagreement import (
 )
 from qa.documents import Document, Section
 from qa.evidence import Candidate, Evidence, Question
-from qa.filters import NO_FILTERS, Filters, string_list
-from qa.followup import read_in_context
+from qa.filters import NO_FILTERS, Filters
+from qa.followup import Turn, read_in_context
 from qa.highlight import highlight, holding
 from qa.models import Deferred, Embedder, ModelError
 from qa.overlay import overlay_store
@@ -71,14 +71,29 @@ def checked_question(question: object) -> str:
 MAX_HISTORY = 10  # earlier questions read for a follow-up (only the last ones matter)
 
 
-def checked_history(history: object) -> list[str]:
-    """The last `MAX_HISTORY` non-empty earlier questions, stripped; `TypeError` unless a list of strings."""
+def checked_history(history: object) -> list[Turn]:
+    """The last `MAX_HISTORY` earlier turns, each a question (stripped, non-empty) with the exact answer it got (None
+    when it got none or the item is a bare question); `TypeError` unless a list of questions, `Answer`s or
+    (question, answer) pairs."""
     if history is None:
         return []
-    if not isinstance(history, Sequence):  # in order: a set or a generator is no conversation
+    if isinstance(history, str | bytes) or not isinstance(history, Sequence):  # a set or generator is no conversation
         raise TypeError(f"history must be a list of earlier questions, not {type(history).__name__}")
-    kept = [h.strip() for h in string_list("history", history) if h.strip()]
-    return [h[:MAX_QUESTION_CHARS] for h in kept[-MAX_HISTORY:]]
+    turns = []
+    for item in history:
+        if isinstance(item, Answer):
+            item = (item.question, item.passages[0].answer_text if item.answered and item.passages else None)
+        elif isinstance(item, str):
+            item = (item, None)
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) and _text_or_none(item[1])):
+            raise TypeError(f"history must be a list of earlier questions; got {type(item).__name__} {_short(item)}")
+        if item[0].strip():
+            turns.append((item[0].strip()[:MAX_QUESTION_CHARS], item[1]))
+    return turns[-MAX_HISTORY:]
+
+
+def _text_or_none(value: object) -> bool:
+    return value is None or isinstance(value, str)
 
 
 def checked_count(value: object, name: str, most: int) -> int:
@@ -379,13 +394,15 @@ class Engine:
         documents: Sequence[str] | None = None,
         sources: Sequence[str] | None = None,
         sections: Sequence[Section] | None = None,
-        history: Sequence[str] | None = None,
+        history: Sequence[str | Answer | Turn] | None = None,
     ) -> Answer:
         """The ``k`` best passages (1 to 50) for ``question``, whether they answer it, and where sources differ.
 
-        ``history``: the conversation's earlier questions, oldest first.  A
+        ``history``: the conversation's earlier questions, oldest first, or
+        the `Answer`s they got (or ``(question, exact answer)`` pairs).  A
         follow-up that leans on them ("And how many were wounded?") is
-        retrieved with what it refers to (`qa.followup`); `Answer.context`
+        retrieved with what it refers to (`qa.followup`: "the city" after
+        "Which port city…?" is the city the answer named); `Answer.context`
         then says how it was read.  A question that stands alone is not changed.
 
         ``documents``, ``sources``, ``sections``: lists of the doc ids, outlets

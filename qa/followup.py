@@ -7,9 +7,10 @@ wounded?", "How was he killed?", "What about Jableh?".  Retrieval then gets:
   question with its names replaced by X;
 - a question that refers back (a pronoun, "the man" or "the city" and the
   like, a leading "and"/"also"/"so", or at most one word of content) and
-  names nothing itself: the question, then
-  the previous question's subject (its names, each with the word it
-  modifies: "Tartus bombing");
+  names nothing itself: the question, then the previous answer when the
+  previous question asked for that kind of thing ("Which port city…?" →
+  "Tartus": "the city" is Tartus), else the previous question's subject
+  (its names, each with the word it modifies: "Tartus bombing");
 - any other question: itself, unchanged (it stands alone).
 
 The history is read oldest first, each question in the light of the one
@@ -48,15 +49,26 @@ class Reading:
     carried: str | None = None
 
 
-def read_in_context(question: str, history: Sequence[str] = ()) -> Reading:
-    """``question`` as retrieval should read it after the earlier questions ``history`` (oldest first)."""
+Turn = tuple[str, str | None]  # an earlier question and the exact answer it got (None: none in bold)
+
+
+def read_in_context(question: str, history: Sequence[str | Turn] = ()) -> Reading:
+    """``question`` as retrieval should read it after the earlier turns ``history`` (oldest first): each an earlier
+    question, or a question with the exact answer it got (then "the city" after "Which port city…?" is that city).
+
+    >>> read_in_context("How many were killed in the city?", [("Which port city hosts the navy?", "Tartus")]).text
+    'How many were killed in the city? Tartus'
+    """
     previous: Reading | None = None
+    answer: str | None = None
     for earlier in history:
-        previous = _read(earlier, previous)
-    return _read(question, previous)
+        asked, got = (earlier, None) if isinstance(earlier, str) else earlier
+        previous, answer = _read(asked, previous, answer), got
+    return _read(question, previous, answer)
 
 
-def _read(question: str, previous: Reading | None) -> Reading:
+def _read(question: str, previous: Reading | None, answer: str | None = None) -> Reading:
+    """``question`` read after ``previous`` (the earlier question as read), which got ``answer``."""
     if previous is None:
         return Reading(question)
     names = _name_spans(question)
@@ -67,10 +79,23 @@ def _read(question: str, previous: Reading | None) -> Reading:
             return _substituted(previous.text, subject)
     if not _refers_back(question, names):
         return Reading(question)
+    if answer and (noun := _kind_noun(question)) and _asks_for(previous.text, noun):
+        return Reading(f"{question.rstrip()} {answer}", answer)  # "the city": the city the answer named
     subject = _subject(previous.text)
     if not subject:
         return Reading(question)
     return Reading(f"{question.rstrip()} {subject}", subject)
+
+
+def _kind_noun(question: str) -> str | None:
+    """The noun of "the man", "the city" (`KINDS`) a question refers back with, if it does."""
+    words = [w.lower() for w in _WORD.findall(question)]
+    return next((b for a, b in zip(words, words[1:], strict=False) if a == "the" and b in KINDS), None)
+
+
+def _asks_for(question: str, noun: str) -> bool:
+    """Whether ``question`` asks which ``noun`` ("Which port city…" asks for a city): its answer is one."""
+    return bool(re.search(rf"\b(?:which|what)\s+(?:[\w'’-]+\s+){{0,2}}?{noun}s?\b", question, re.I))
 
 
 def _substituted(previous: str, name: str) -> Reading:

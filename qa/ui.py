@@ -16,6 +16,7 @@ import inspect
 import itertools
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -28,6 +29,7 @@ from qa.dates import stated_date
 from qa.documents import DOCUMENT_SUFFIXES, CorpusError
 from qa.engine import MAX_K, Engine
 from qa.filters import SECTIONS
+from qa.followup import Turn
 from qa.gradio_import import skip_stub_writing
 from qa.models import ModelError
 from qa.overlay import upload_names
@@ -237,7 +239,7 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
             current,
             message,
             k,
-            history=earlier_questions(chat),
+            history=earlier_turns(chat),
             documents=documents,
             sources=sources,
             sections=None if set(sections) >= set(SECTIONS) else sections,
@@ -383,23 +385,31 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
     return demo
 
 
-def earlier_questions(history: object) -> list[str]:
-    """The visitor's earlier questions in a chat history, oldest first (what `Engine.ask` reads follow-ups with).
+_SHOWN_ANSWER = re.compile(r'<p class="qa-exact-answer">Answer: <strong>(?P<answer>[^<]*)</strong>')
+
+
+def earlier_turns(history: object) -> list[Turn]:
+    """The visitor's earlier questions in a chat history, oldest first, each with the exact answer its reply showed
+    (None: none): what `Engine.ask` reads follow-ups with.
 
     Gradio passes messages (``{"role": "user", "content": "..."}``, the
     content maybe a list of parts with ``"text"``, escaped as the chat shows
     it); anything else is skipped.
     """
-    questions = []
+    turns: list[Turn] = []
     for message in history if isinstance(history, list) else []:
-        if not isinstance(message, dict) or message.get("role") != "user":
+        if not isinstance(message, dict):
             continue
         content = message.get("content")
         if isinstance(content, list):
             content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-        if isinstance(content, str) and content.strip():
-            questions.append(html.unescape(content))
-    return questions
+        if not isinstance(content, str) or not content.strip():
+            continue
+        if message.get("role") == "user":
+            turns.append((html.unescape(content), None))
+        elif message.get("role") == "assistant" and turns and (shown := _SHOWN_ANSWER.search(content)):
+            turns[-1] = (turns[-1][0], html.unescape(shown.group("answer")))
+    return turns
 
 
 def _endpoint(engine: Engine, k: int, render: Callable[[Answer], object], returns: type, doc: str) -> Callable:

@@ -98,15 +98,28 @@ def test_history_must_be_a_list_of_questions(real_engine, history):
         real_engine.ask("And how many were wounded?", history=history)
 
 
-def test_the_chat_passes_its_own_earlier_questions():
-    from qa.ui import earlier_questions
+def test_the_chat_passes_its_own_earlier_questions_with_the_answers_they_got():
+    from qa.ui import earlier_turns
 
     history = [
         {"role": "user", "content": TARTUS},
-        {"role": "assistant", "content": "> **1.** passage"},
+        {"role": "assistant", "content": '<p class="qa-exact-answer">Answer: <strong>35 &amp; more</strong> (passage'},
         {"role": "user", "content": [{"type": "text", "text": "What about Jableh?"}]},
+        {"role": "assistant", "content": "> **1.** passage"},
         {"role": "user", "content": "   "},
         "not a message",
     ]
-    assert earlier_questions(history) == [TARTUS, "What about Jableh?"]
-    assert earlier_questions(None) == []
+    assert earlier_turns(history) == [(TARTUS, "35 & more"), ("What about Jableh?", None)]
+    assert earlier_turns(None) == []
+
+
+def test_the_city_after_which_city_is_the_city_the_answer_named(real_engine):
+    port = "Which port city hosts Moscow's navy in Syria?"
+    first = real_engine.ask(port)
+    assert first.passages[0].answer_text == "Tartus"
+    for history in ([first], [(port, "Tartus")]):
+        answer = real_engine.ask("How many people were killed in the city?", history=history)
+        assert answer.context == "How many people were killed in the city? Tartus"
+    assert "Moscow" in real_engine.ask("How many people were killed in the city?", history=[port]).context  # no answer
+    man = real_engine.ask("Which militia did the man lead?", history=[real_engine.ask("Who was Zahran Alloush?")])
+    assert "Zahran Alloush" in man.context  # "who was" asks for no kind of thing: the subject carries
