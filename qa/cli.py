@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from qa.answer import Answer
 from qa.documents import CorpusError
 from qa.folders import FolderLockedError as IndexLockedError
 from qa.models import RUNTIMES, ModelError
@@ -130,6 +131,32 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Questions read one a line, each answered in the light of the ones before (as in the browser chat), until
+    an empty line, "quit" or the end of input."""
+    engine = _engine(args, not args.no_reader)
+    history: list[Answer] = []
+    interactive = sys.stdin.isatty()
+    print("Ask the corpus; follow-ups read the questions before them. An empty line ends.", file=sys.stderr)
+    while True:
+        try:
+            question = input("? " if interactive else "").strip()
+        except EOFError:
+            break
+        if not question or question.lower() in ("quit", "exit"):
+            break
+        try:
+            answer = engine.ask(question, k=args.k, history=history)
+        except (TypeError, ValueError) as exc:  # a question too long, say: the session goes on
+            print(f"qa: {exc}", file=sys.stderr)
+            continue
+        if answer.context:
+            print(f"(read as: {answer.context})")
+        print(answer.to_text(bold=sys.stdout.isatty()) + "\n", flush=True)
+        history.append(answer)
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from qa.evaluation import evaluate
 
@@ -202,6 +229,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--index", help="index folder (default: embeddings/)")
     s.add_argument("--no-reader", action="store_true", help="without the reader: no exact answers, about 3x faster")
     s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("chat", help="a conversation in the terminal: the engine loaded once, follow-ups understood")
+    s.add_argument("--k", type=int, default=5, help="passages to show (default 5)")
+    s.add_argument("--index", help="index folder (default: embeddings/)")
+    s.add_argument("--no-reader", action="store_true", help="without the reader")
+    s.set_defaults(func=cmd_chat)
 
     s = sub.add_parser("eval", help="score the engine on a gold question file (seed_dev.jsonl format)")
     s.add_argument("gold")
