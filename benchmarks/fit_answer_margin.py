@@ -41,7 +41,8 @@ from qa.retrieval import RetrievalSettings  # noqa: E402
 
 PRECISION_GOAL = 0.8  # the share of bold answers that must be right, on the articles a margin is chosen on
 READINGS = 3  # what `readings` keeps (a new value reads anew)
-MARGINS = [-np.inf, *np.round(np.arange(-4.0, 8.01, 0.5), 2)]
+MARGINS = [-np.inf, *np.round(np.arange(-4.0, 8.01, 1.0), 2)]
+CONFIDENCES = [0.0, *np.round(np.arange(0.3, 0.951, 0.05), 2)]
 
 
 def readings(questions: list[dict]) -> dict[str, np.ndarray]:
@@ -108,45 +109,55 @@ def scores(data: dict[str, np.ndarray], rows: np.ndarray, margin: float, passes:
     return float(per_question.mean()), exact, float(precision), float(coverage), float(marked.mean())
 
 
-def choose(data: dict[str, np.ndarray], rows: np.ndarray, passes: np.ndarray, goal: float = PRECISION_GOAL) -> float:
-    """The lowest margin whose marked spans on ``rows`` are right at least ``goal`` of the time (most coverage at
-    that precision); the highest margin when none is."""
-    good = [m for m in MARGINS if scores(data, rows, m, passes)[2] >= goal]
-    return min(good) if good else MARGINS[-1]
+def choose(data: dict[str, np.ndarray], rows: np.ndarray, passes: np.ndarray, goal: float = PRECISION_GOAL):
+    """The margin and bold confidence under which marked spans on ``rows`` are right at least ``goal`` of the time
+    with the most right ones (coverage); the strictest pair when none reaches it."""
+    pairs = [(m, t) for m in MARGINS for t in CONFIDENCES]
+    scored = {(m, t): scores(data, rows, m, passes & (data["p"] >= t)) for m, t in pairs}
+    good = [pair for pair in pairs if scored[pair][2] >= goal]
+    return max(good, key=lambda pair: (scored[pair][3], -pair[1], -pair[0])) if good else pairs[-1]
 
 
-def report(name: str, questions: list[dict], data: dict[str, np.ndarray], shipped: float) -> None:
-    """The trade-off tables of one question set: per margin, per check, and margins chosen on held-out articles."""
+def report(name: str, questions: list[dict], data: dict[str, np.ndarray], shipped: RetrievalSettings) -> None:
+    """The trade-off tables of one question set: per margin, per check, per bold confidence, and the margin and
+    confidence chosen on half the articles, scored on the other half."""
     failed = failures(questions, data)
     every, none = np.ones(len(questions), dtype=bool), ~failed.any(axis=1)
     impossible = int(data["impossible"].sum())
+    everything = np.arange(len(questions))
+    margin, bar = shipped.answer_margin, shipped.bold_confidence
     print(f"\n### {name}: {len(questions)} questions ({impossible} unanswerable), reader {data['reader']}\n")
     header = ["marked above margin", "SQuAD 2.0 F1", "exact F1 (answerable)", "precision", "coverage", "marked"]
-    rows = [[f"{m:g}", *scores(data, np.arange(len(questions)), m, none)] for m in MARGINS if m == m]
-    print("With every check:\n\n" + table(header, rows))
-    everything = np.arange(len(questions))
-    print(f"\nEach check alone at the shipped margin ({shipped:g}): spans it refuses, how many of them were right, "
-          "and the precision and coverage with it alone\n")
-    lines = [["none", 0, 0, *scores(data, everything, shipped, every)[2:4]]]
-    marked = (data["answered"] > 0) & (data["margin"] > shipped)
+    rows = [[f"{m:g}", *scores(data, everything, m, none)] for m in MARGINS]
+    print("With every check, whatever the confidence:\n\n" + table(header, rows))
+    print(f"\nEach check alone at the shipped margin ({margin:g}), whatever the confidence: spans it refuses, how "
+          "many of them were right, and the precision and coverage with it alone\n")
+    lines = [["none", 0, 0, *scores(data, everything, margin, every)[2:4]]]
+    marked = (data["answered"] > 0) & (data["margin"] > margin)
     right = marked & (data["impossible"] == 0) & (data["f1"] >= 0.5)
     for j, check in enumerate(CHECKS):
         refused = marked & failed[:, j]
-        lines.append([check, int(refused.sum()), int((refused & right).sum()), *scores(data, everything, shipped,
-                                                                                        ~failed[:, j])[2:4]])
-    lines.append(["all", int((marked & ~none).sum()), int((marked & ~none & right).sum()),
-                  *scores(data, everything, shipped, none)[2:4]])
+        alone = scores(data, everything, margin, ~failed[:, j])[2:4]
+        lines.append([check, int(refused.sum()), int((refused & right).sum()), *alone])
+    refused, together = marked & ~none, scores(data, everything, margin, none)[2:4]
+    lines.append(["all", int(refused.sum()), int((refused & right).sum()), *together])
     print(table(["check", "spans refused", "of them right", "precision", "coverage"], lines))
+    print(f"\nBold only at a confidence of at least ... (every check, margin {margin:g}; {data['p_source']}):\n")
+    rows = [[f"{t:g}", *scores(data, everything, margin, none & (data["p"] >= t))] for t in CONFIDENCES]
+    print(table(["bold confidence", *header[1:]], rows))
     articles = np.array([int(q["context_id"].split("-")[0]) for q in questions])
-    print(f"\nMargin chosen on half the articles (lowest with precision >= {PRECISION_GOAL}, every check), "
-          "scored on the other half:\n")
+    print(f"\nMargin and bold confidence chosen on half the articles (the most right answers at precision >= "
+          f"{PRECISION_GOAL}, every check), scored on the other half:\n")
     lines = []
     for half, (fit, test) in enumerate(halves(articles)):
-        m = choose(data, fit, none)
-        lines.append([f"{'even' if half == 0 else 'odd'}", f"{m:g}", *scores(data, fit, m, none)[2:4],
-                      *scores(data, test, m, none)])
-    header = ["fit on articles", "margin", "precision (fit)", "coverage (fit)", "held out: SQuAD 2.0 F1",
-              "exact F1", "precision", "coverage", "marked"]
+        m, t = choose(data, fit, none)
+        gate = none & (data["p"] >= t)
+        lines.append([f"{'even' if half == 0 else 'odd'}", f"{m:g}", f"{t:g}", *scores(data, fit, m, gate)[2:4],
+                      *scores(data, test, m, gate)])
+    lines.append(["shipped", f"{margin:g}", f"{bar:g}", "–", "–", *scores(data, everything, margin,
+                                                                        none & (data["p"] >= bar))])
+    header = ["fit on articles", "margin", "bold confidence", "precision (fit)", "coverage (fit)",
+              "scored on: SQuAD 2.0 F1", "exact F1", "precision", "coverage", "marked"]
     print(table(header, lines))
 
 
@@ -165,18 +176,37 @@ def seed_report() -> None:
     print(table(["questions", "asked", "given a bold answer", "right (F1 >= 0.5)"], [[k, *v] for k, v in rows.items()]))
 
 
+def confidences(name: str, questions: list[dict], data: dict[str, np.ndarray]) -> tuple[np.ndarray, str]:
+    """Each question's confidence that the corpus answers, and where it comes from: for all of SQuAD 2.0 dev, the
+    shipped calibrator's recipe refitted without the question's article fold (`train_confidence.fitted`); else the
+    shipped calibrator itself (fitted on some of these questions: in-sample for those)."""
+    from benchmarks import train_confidence as recipe
+    from qa.confidence import READER_CONFIDENCE_FILE, Calibrator
+
+    shipped = Calibrator.load(READER_CONFIDENCE_FILE)
+    if name == "v2" and len(questions) == len(read_jsonl(EVAL / "squad" / "questions_v2_dev.jsonl")):
+        sample = shipped.training["sample"]
+        examples = recipe.cached_examples(sample["n"], True, sample["v2"])
+        _, p, _, kinds = recipe.fitted(examples, list(shipped.features), **shipped.training["recipe"])
+        held = p[np.isin(kinds, ["squad2", "squad2-impossible"])]  # in the file's order
+        if len(held) == len(questions):
+            return held, "the calibrator held out by article fold"
+    named = [dict(zip(FEATURES, row, strict=True)) for row in data["features"].astype(float)]
+    return np.array([shipped.probability(x) for x in named]), "the shipped calibrator, in-sample for some questions"
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=None, help="questions of each set (fixed-seed sample; default all)")
     args = ap.parse_args(argv)
-    shipped = RetrievalSettings().answer_margin
     for name, file, label in (
         ("v2", "questions_v2_dev.jsonl", "SQuAD 2.0 dev"),
         ("v1", "questions_dev.jsonl", "SQuAD v1.1 dev"),
     ):
         questions = subsample(read_jsonl(EVAL / "squad" / file), args.n)
         data = cached_readings(name, questions) | {"reader": fingerprint(shipped_reader())}
-        report(label, questions, data, shipped)
+        data["p"], data["p_source"] = confidences(name, questions, data)
+        report(label, questions, data, RetrievalSettings())
     seed_report()
 
 

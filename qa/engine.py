@@ -424,8 +424,8 @@ class Engine:
         considered, reader = self._choose(snapshot, evidence, k)  # at least k when the reader read more
         confidence, answered = self.confidence(evidence, considered)
         chosen = considered[:k]
-        margin = self.settings.answer_margin
-        passages = [snapshot.passage(c, asked, answered, margin) for c in chosen]
+        margin, bold = self.settings.answer_margin, confidence >= self.settings.bold_confidence
+        passages = [snapshot.passage(c, asked, answered, margin, bold) for c in chosen]
         disagreement = self._disagreement(snapshot, asked, chosen, passages) if answered else None
         if disagreement:  # where sources differ on what is asked, no one answer is picked out in bold
             passages = [replace(p, answer=None) for p in passages]
@@ -569,11 +569,16 @@ class Snapshot:
         return self.store.document(chunk.doc_id).text[chunk.start : chunk.end]
 
     def passage(
-        self, candidate: Candidate, question: Question, answered: bool = True, answer_margin: float = 0.0
+        self,
+        candidate: Candidate,
+        question: Question,
+        answered: bool = True,
+        answer_margin: float = 0.0,
+        bold: bool = True,
     ) -> Passage:
         """The cited passage of a candidate: its verbatim text, where it stands, and (``answered``) its exact answer,
-        marked when the reader's margin is above ``answer_margin`` and the span passes every check of
-        `qa.answer_checks`.
+        marked when the reader's margin is above ``answer_margin``, ``bold`` (the answer is confident enough) and
+        the span passes every check of `qa.answer_checks`.
 
         The highlight is the sentence holding the reader's span (`holding`) when there is one, marked or not; else
         the sentence that best covers the question's terms (`highlight`).
@@ -589,8 +594,9 @@ class Snapshot:
             span = (chunk.start + reading.span[0], chunk.start + reading.span[1])
             highlights = holding(span, sentences)
             first, last = (highlights or [span])[0][0], (highlights or [span])[-1][1]
+            at, to = span[0] - first, span[1] - first
             origin = f"{chunk.source or ''} {segment.headline if segment and segment.headline else doc.title}"
-            if not failed_checks(question.text, doc.text[first:last], span[0] - first, span[1] - first, origin):
+            if bold and not failed_checks(question.text, doc.text[first:last], at, to, origin):
                 answer = span
         highlights = highlights or highlight(question.weights, sentences, candidate.signals.related)
         return Passage(

@@ -175,11 +175,11 @@ def test_a_milvus_server_that_is_not_there_is_one_line(capsys):
 def test_chat_keeps_the_engine_and_reads_follow_ups(capsys, monkeypatch):
     import io
 
-    questions = "Which port city hosts Moscow's navy in Syria?\nHow many people were killed in the city?\n\nnever read\n"
+    questions = "Which port city hosts Moscow's navy in Syria?\nHow many people were killed in the city?\n\nnot read\n"
     monkeypatch.setattr("sys.stdin", io.StringIO(questions))
     code, out, _ = run(capsys, "chat", "--k", "1")
     assert code == 0
     first, second = out.split("(read as: ")
     assert "Answer: “Tartus”" in first
     assert second.startswith("How many people were killed in the city? Tartus)")  # the city the answer named
-    assert "never read" not in out  # an empty line ends the session
+    assert "not read" not in out  # an empty line ends the session

@@ -232,3 +232,19 @@ def test_the_shipped_reader_is_the_one_its_record_describes(repo_root):
             assert file_sha256(train.parent / name) == digest, f"{name} is not the data the reader was trained on"
     # the calibrator that reads the reader's evidence was fitted on this reader's evidence
     assert Calibrator.load(READER_CONFIDENCE_FILE).training["reader"] == record["weights_sha256"]
+
+
+def test_below_the_bold_confidence_the_answering_sentence_is_highlighted_and_nothing_is_bold(tiny_engine):
+    import dataclasses
+
+    def asked(bold_confidence: float):
+        settings = dataclasses.replace(tiny_engine.settings, bold_confidence=bold_confidence)
+        engine = tiny_engine.staged(settings, tiny_engine.ranker).reading(FirstWordReader())
+        return engine.ask("What lives on the island?")
+
+    sure, unsure = asked(0.0), asked(1.01)  # no confidence reaches 1.01
+    assert sure.answered and unsure.answered and sure.confidence == unsure.confidence
+    assert any(p.answer for p in sure.passages) and not any(p.answer for p in unsure.passages)
+    for marked, plain in zip(sure.passages, unsure.passages, strict=True):
+        if marked.answer:  # the reader's sentence stays the highlight
+            assert plain.highlights == marked.highlights
