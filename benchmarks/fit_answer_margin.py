@@ -32,7 +32,7 @@ import qa  # noqa: E402
 from benchmarks.datasets import CACHE, EVAL, SEED, cached_arrays, cached_engine, index_key, read_jsonl, squad_corpus  # noqa: E402
 from benchmarks.fit_reader_ranking import halves  # noqa: E402
 from benchmarks.quality import progress, subsample, table  # noqa: E402
-from qa.answer_checks import CHECKS, failed_checks  # noqa: E402
+from qa.answer_checks import CHECKS, failed_checks, qualified  # noqa: E402
 from qa.confidence import FEATURES, confidence_features  # noqa: E402
 from qa.evaluation import answer_f1  # noqa: E402
 from qa.highlight import holding  # noqa: E402
@@ -86,12 +86,18 @@ def cached_readings(name: str, questions: list[dict]) -> dict[str, np.ndarray]:
 
 
 def failures(questions: list[dict], data: dict[str, np.ndarray]) -> np.ndarray:
-    """Per question and check of `CHECKS`: whether the top passage's span fails it (False where there is no span)."""
+    """Per question and check of `CHECKS`: whether the top passage's span fails it (False where there is no span).
+
+    Also rescores ``data["f1"]`` as `ask` shows the span: a figure with its qualifier ("at least 40")."""
     out = np.zeros((len(questions), len(CHECKS)), dtype=bool)
     for i, q in enumerate(questions):
         if np.isfinite(data["margin"][i]):
-            failed = failed_checks(q["question"], str(data["sentence"][i]), int(data["at"][i]), int(data["to"][i]))
+            sentence, at, to = str(data["sentence"][i]), int(data["at"][i]), int(data["to"][i])
+            failed = failed_checks(q["question"], sentence, at, to)
             out[i] = [c in failed for c in CHECKS]
+            if not q.get("is_impossible"):
+                shown = sentence[qualified(sentence, at, to) : to]
+                data["f1"][i] = max(answer_f1(shown, a) for a in q["answers"])
     return out
 
 

@@ -35,10 +35,7 @@ from qa.actors import parse
 from qa.answer_type import MONTHS
 from qa.disagreement import (
     asked_places,
-    counted_terms,
-    counts_something_else,
     figure_measure,
-    figures,
     place_lists,
     place_outline,
     question_measure,
@@ -93,8 +90,10 @@ _TIME = re.compile(
     rf"|lifetime|overnight|{_NUMBER_WORDS})\b",
     re.I,
 )
-_PER = re.compile(r"\b(?:per|a|each|every)\s+(?P<unit>barrel|day|week|month|year|hour|minute|person|head|capita"
-                  r"|tonne|ton|kilo(?:gram)?|litre|liter|gallon|mile|kilometre|kilometer|share)s?\b", re.I)
+_UNITS = (r"(?P<unit>barrel|day|week|month|year|hour|minute|person|head|capita|tonne|ton|kilo(?:gram)?|litre|liter"
+          r"|gallon|mile|kilometre|kilometer|share)s?\b")
+_PER = re.compile(r"\b(?:per|a|an|each|every)\s+" + _UNITS, re.I)  # a rate in the text: "$20 a barrel"
+_PER_ASKED = re.compile(r"\bper\s+" + _UNITS, re.I)  # a rate a question asks for: "the price per barrel"
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 _WORDS = re.compile(r"[\w'’-]+")
 _FIGURES = {"DATE", "TIME", "CARDINAL", "MONEY", "PERCENT", "QUANTITY", "ORDINAL"}
@@ -121,8 +120,22 @@ _NAME_ASKED = re.compile(  # the first lower-case word after "which", "what" or 
 )
 _NAME_OF = re.compile(r"\bnames?\s+of\b", re.I)
 _ACCORDING = re.compile(r"\baccording to (?P<who>(?:the\s+)?[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*)")
-_COUNT_WORD = re.compile(
-    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?)\b", re.I
+_NUMBER_IN = re.compile(  # a figure with its scale ("4 million"), or a count in words
+    r"(?:\d[\d,.]*\d|\d)(?:\s(?:thousand|million|billion|trillion|mn|bn)\b)?"
+    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?)\b",
+    re.I,
+)
+_MONTH_AFTER = re.compile(rf"^\s*(?:of\s+)?(?:{MONTHS})\b")
+_MONTH_BEFORE = re.compile(rf"\b(?:{MONTHS})\s*$")
+_ORDINAL = re.compile(r"^(?:st|nd|rd|th)\b")
+_AGE = re.compile(r"^-year-old\b|^\s*years?\s+old\b")
+_PAGE = re.compile(r"(?:\bpages?|\bpp?\.)\s*$", re.I)
+_YEAR = re.compile(r"(?:1[5-9]|20)\d\d")
+_YEAR_BEFORE = re.compile(r"\b(?:in|since|until|by|from|of|during|before|after)\s*$", re.I)
+_QUALIFIER = re.compile(
+    r"\b(?:about|around|nearly|almost|at least|at most|more than|over|some|up to|roughly|approximately|"
+    r"fewer than|less than|as many as|as few as|an estimated|estimated)\s+\$?$",
+    re.I,
 )
 _NEXT_FIGURE = re.compile(r"[,;:()]|\d|[$£€¥]")
 _UNIT_REACH = 40  # characters after a figure in which its unit may stand ("$110 billion a year")
@@ -162,20 +175,26 @@ def failed_checks(question: str, sentence: str, start: int, end: int, origin: st
     if not _of_kind(kind, question, sentence, start, end):
         failed.append("kind")
     if kind in ("count", "percent", "money"):
-        found = [m for m, _ in figures(sentence) if start <= m.start("number") < end]
-        if kind == "count" and _DIGIT.search(span) and not found:
+        number = _NUMBER_IN.search(sentence, start, end)
+        if kind == "count" and number and _not_a_count(sentence, number.start(), number.end()):
             failed.append("not a count")
-        if found and _counts_other(question, sentence, found[0]):
+        if kind == "count" and number and _counts_other(question, sentence, number.start(), number.end()):
             failed.append("measure")
-        elif not found and (word := _COUNT_WORD.search(sentence, start, end)):  # "two brothers", not "children"
-            if counts_something_else(sentence, word.end(), counted_terms(question)):
-                failed.append("measure")
         own = _NEXT_FIGURE.split(after, maxsplit=1)[0]  # what follows the figure, up to the next one or a comma
-        if (unit := _PER.search(question)) and not _has_unit(unit.group("unit"), span + " " + own):
+        if (unit := _PER_ASKED.search(question)) and not _has_unit(unit.group("unit"), span + " " + own):
             failed.append("unit")
         if _for_several_places(question, sentence):
             failed.append("several places")
     return tuple(failed)
+
+
+def qualified(text: str, start: int, end: int) -> int:
+    """Where a figure's span should start so that it keeps its qualifier ("at least 40", not "40": the bold answer
+    must not claim more than the text); ``start`` when it has none."""
+    if not _NUMBER_IN.match(text, start + (text[start : start + 1] in "$£€¥"), end):
+        return start
+    found = _QUALIFIER.search(text[max(0, start - 30) : start])
+    return start - len(found.group(0)) if found else start
 
 
 def _own_words(question: str, span: str) -> bool:
@@ -256,12 +275,29 @@ def _other_role(question: str, sentence: str, start: int) -> bool:
     return bool(roles) and not any(w.rstrip("s") in asked_roles for w in roles)
 
 
-def _counts_other(question: str, sentence: str, figure: re.Match) -> bool:
-    """Whether the figure counts other casualties than asked, casualties when none are asked, or another noun."""
-    wanted, counts = question_measure(question), figure_measure(sentence, figure)
-    if counts is not None and counts != wanted:
+def _not_a_count(sentence: str, start: int, end: int) -> bool:
+    """Whether the number at ``sentence[start:end]`` is a day of a date ("17 October", "October 17"), an ordinal
+    ("17th"), an age ("a 17-year-old"), a page ("p. 12") or a year ("in 1998")."""
+    before, after, number = sentence[:start], sentence[end:], sentence[start:end].split()[0]
+    if _MONTH_AFTER.match(after) or _MONTH_BEFORE.search(before) or _ORDINAL.match(after) or _AGE.match(after):
         return True
-    return counts is None and counts_something_else(sentence, figure.end(), counted_terms(question))
+    return bool(_PAGE.search(before)) or bool(_YEAR.fullmatch(number) and _YEAR_BEFORE.search(before))
+
+
+def _counts_other(question: str, sentence: str, start: int, end: int) -> bool:
+    """Whether the figure at ``sentence[start:end]`` counts other casualties than asked, casualties when none are
+    asked, or a noun the question does not name ("two brothers" for "how many children"; "five solo tackles" is
+    tackles: the next three words are read)."""
+    wanted = question_measure(question)
+    counts = figure_measure(sentence, start, end)
+    if counts is not None:
+        return counts != wanted
+    following = _WORDS.findall(_NEXT_FIGURE.split(sentence[end:], maxsplit=1)[0])[:3]  # up to a comma or figure
+    first = tokenize(following[:1])[0] if following else []
+    if not first or following[0].lower().endswith(("ed", "ing")) or following[0][0].isdigit():
+        return False  # a verb, a function word or nothing: the benefit of the doubt
+    asked_terms = set(tokenize([question])[0])
+    return not any(set(tokenize([word])[0]) & asked_terms for word in following)
 
 
 def _has_unit(unit: str, text: str) -> bool:

@@ -233,7 +233,7 @@ def _figure_for(sentence: str, counted, measure: str | None) -> tuple[re.Match, 
     """The figure of ``sentence`` that counts what the question asks about (see `find_disagreement`)."""
     for match, value in figures(sentence):
         if measure is not None:
-            if figure_measure(sentence, match) == measure:
+            if figure_measure(sentence, match.start(), match.end()) == measure:
                 return match, value
         elif not counts_something_else(sentence, match.end(), counted):
             return match, value
@@ -252,11 +252,11 @@ def question_measure(question: str) -> str | None:
     return None
 
 
-def figure_measure(sentence: str, match: re.Match) -> str | None:
-    """Whether the figure at ``match`` counts the killed or the wounded: the nearest such word within a few words
-    either side ("killing about 150", "48 wounded", "a death toll of 78"); None when neither is near."""
-    before = _WORD.findall(sentence[: match.start()])[-NEAR:][::-1]
-    after = _WORD.findall(sentence[match.end() :])[:NEAR]
+def figure_measure(sentence: str, start: int, end: int) -> str | None:
+    """Whether the figure at ``sentence[start:end]`` counts the killed or the wounded: the nearest such word within
+    a few words either side ("killing about 150", "48 wounded", "a death toll of 78"); None when neither is near."""
+    before = _WORD.findall(sentence[:start])[-NEAR:][::-1]
+    after = _WORD.findall(sentence[end:])[:NEAR]
     for distance in range(NEAR):
         for side in (after, before):
             if distance < len(side):

@@ -21,7 +21,7 @@ import numpy as np
 
 from qa.actors import named_actors
 from qa.answer import Answer, Passage
-from qa.answer_checks import failed_checks
+from qa.answer_checks import failed_checks, qualified
 from qa.catalog import find_documents
 from qa.collection import add_files, remove_documents
 from qa.confidence import Calibrator, confidence_features, shipped_calibrator
@@ -597,7 +597,7 @@ class Snapshot:
             at, to = span[0] - first, span[1] - first
             origin = f"{chunk.source or ''} {segment.headline if segment and segment.headline else doc.title}"
             if bold and not failed_checks(question.text, doc.text[first:last], at, to, origin):
-                answer = span
+                answer = (qualified(doc.text, *span), span[1])
         highlights = highlights or highlight(question.weights, sentences, candidate.signals.related)
         return Passage(
             doc_id=chunk.doc_id,

@@ -115,7 +115,7 @@ def test_disagreement_needs_two_different_figures():
 def test_each_figure_counts_the_killed_or_the_wounded_nearest_it(sentence, measures):
     from qa.disagreement import figures
 
-    assert [figure_measure(sentence, m) for m, _ in figures(sentence)] == measures
+    assert [figure_measure(sentence, m.start(), m.end()) for m, _ in figures(sentence)] == measures
 
 
 def test_a_question_counts_the_killed_or_the_wounded():
