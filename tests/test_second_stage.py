@@ -47,6 +47,17 @@ def test_shipped_ranker_matches_its_training_record():
     assert set(ranker.training["data"]) == {"squad/questions_dev.jsonl", "seed_dev.jsonl"}  # never SciFact
 
 
+@pytest.mark.parametrize("reader", [False, True])
+def test_shipped_calibrators_never_saw_scifact_and_record_every_data_set_they_did(reader):
+    from qa.confidence import CONFIDENCE_FILE, READER_CONFIDENCE_FILE, Calibrator
+
+    record = Calibrator.load(READER_CONFIDENCE_FILE if reader else CONFIDENCE_FILE).training
+    seen = {"squad/questions_dev.jsonl", "seed_dev.jsonl", "squad/train_questions.jsonl.gz"}
+    assert set(record["data"]) == seen | ({"squad/questions_v2_dev.jsonl"} if reader else set())
+    assert not any("scifact" in name.lower() for name in [*record["data"], *record["examples"]])
+    assert "off-topic-wiki" in record["examples"]  # off-topic text of the same kind as the answerable questions
+
+
 def test_shipped_calibrator_loads_with_a_threshold():
     calibrator = Calibrator.load(CONFIDENCE_FILE)
     assert 0.0 < calibrator.threshold < 1.0
