@@ -386,7 +386,8 @@ def killed_build(corpus: Path, index: Path, after_s: float) -> bool:
 
 
 def resume(paths: Paths, full_s: float | None) -> dict:
-    """Resume time over full time: a build killed halfway, then built again (the full time measured if not given).
+    """Resume time over full time: a build killed halfway (at a quarter or an eighth if it ends before), then built
+    again (the full time measured if not given).
 
     ``share`` is the resumed build's part of the killed one's time plus its own, both measured in this run: it
     stays near 0.5 whatever the full time was, if the resume redoes only what the kill lost.
@@ -394,10 +395,12 @@ def resume(paths: Paths, full_s: float | None) -> dict:
     index = paths.resume_index
     if full_s is None:
         full_s = fresh_build(paths.corpus, index)["seconds"]
-    killed = killed_build(paths.corpus, index, full_s / 2)
+    for waited in (full_s / 2, full_s / 4, full_s / 8):  # a build quicker than the measured one is killed sooner
+        if killed := killed_build(paths.corpus, index, waited):
+            break
     again = run_child("build", index, paths.corpus)["seconds"]
     shutil.rmtree(index.parent, ignore_errors=True)
-    share = again / (full_s / 2 + again) if killed else None
+    share = again / (waited + again) if killed else None
     return {"seconds": again, "full_s": full_s, "ratio": again / full_s, "share": share, "killed": killed}
 
 
