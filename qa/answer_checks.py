@@ -19,7 +19,8 @@ the wrong *kind* of thing, each for a reason a reader would accept:
   several together ("in Jableh and Tartous, killing about 150");
 - ``source``: the question asks what a source says ("according to Informed
   Comment") and neither the passage's outlet nor its sentence names it;
-- ``length``: the span is longer than a phrase (`MAX_WORDS`).
+- ``length``: the span is longer than a phrase (`MAX_WORDS`);
+- ``line``: it runs across a line (a heading and the paragraph after it).
 
 A span that fails one stays the answering sentence's highlight, not bold.
 `benchmarks/fit_answer_margin.py` measures each check on SQuAD.
@@ -43,7 +44,7 @@ from qa.disagreement import (
 from qa.models import ModelError
 from qa.stores.lexical import tokenize
 
-Check = Literal["own words", "kind", "not a count", "measure", "unit", "several places", "source", "length"]
+Check = Literal["own words", "kind", "not a count", "measure", "unit", "several places", "source", "length", "line"]
 CHECKS: tuple[Check, ...] = typing.get_args(Check)
 MAX_WORDS = 8  # a bold answer is a phrase: a longer span is a sentence, and its highlight says as much
 Asked = Literal["percent", "money", "count", "age", "duration", "date", "person", "place", "other"]
@@ -172,6 +173,8 @@ def failed_checks(question: str, sentence: str, start: int, end: int, origin: st
         failed.append("source")
     if len(span.split()) > MAX_WORDS:
         failed.append("length")
+    if "\n" in span.strip():
+        failed.append("line")  # across a heading or a paragraph's end: two things, not one answer
     if not _of_kind(kind, question, sentence, start, end):
         failed.append("kind")
     if kind in ("count", "percent", "money"):

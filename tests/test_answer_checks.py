@@ -107,3 +107,9 @@ def test_a_bold_figure_keeps_its_qualifier():
     assert text[qualified(text, text.index("$40"), text.index(" million")) :].startswith("over $40")
     assert qualified(text, text.index("12"), text.index(" more")) == text.index("12")  # nothing to keep
     assert qualified(text, text.index("Putin"), text.index(" said")) == 0
+
+
+def test_a_span_across_a_line_is_two_things_not_one_answer():
+    minutes = "## 3. Riverside car park\nCouncillor Brandt presented the parking survey."
+    assert "line" in checks("Who led the survey?", minutes, "Riverside car park\nCouncillor Brandt")
+    assert "line" not in checks("Who presented the parking survey?", minutes, "Councillor Brandt")
