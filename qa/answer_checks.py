@@ -35,8 +35,10 @@ from typing import Literal
 from qa.actors import parse
 from qa.answer_type import MONTHS
 from qa.disagreement import (
+    QUALIFIERS,
     asked_places,
     figure_measure,
+    not_a_count,
     place_lists,
     place_outline,
     question_measure,
@@ -126,18 +128,10 @@ _NUMBER_IN = re.compile(  # a figure with its scale ("4 million"), or a count in
     r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?)\b",
     re.I,
 )
-_MONTH_AFTER = re.compile(rf"^\s*(?:of\s+)?(?:{MONTHS})\b")
 _MONTH_BEFORE = re.compile(rf"\b(?:{MONTHS})\s*$")
-_ORDINAL = re.compile(r"^(?:st|nd|rd|th)\b")
-_AGE = re.compile(r"^-year-old\b|^\s*years?\s+old\b")
-_PAGE = re.compile(r"(?:\bpages?|\bpp?\.)\s*$", re.I)
 _YEAR = re.compile(r"(?:1[5-9]|20)\d\d")
 _YEAR_BEFORE = re.compile(r"\b(?:in|since|until|by|from|of|during|before|after)\s*$", re.I)
-_QUALIFIER = re.compile(
-    r"\b(?:about|around|nearly|almost|at least|at most|more than|over|some|up to|roughly|approximately|"
-    r"fewer than|less than|as many as|as few as|an estimated|estimated)\s+\$?$",
-    re.I,
-)
+_QUALIFIER = re.compile(rf"\b(?:{QUALIFIERS})\s+[$£€¥]?$", re.I)
 _NEXT_FIGURE = re.compile(r"[,;:()]|\d|[$£€¥]")
 _UNIT_REACH = 40  # characters after a figure in which its unit may stand ("$110 billion a year")
 
@@ -279,12 +273,12 @@ def _other_role(question: str, sentence: str, start: int) -> bool:
 
 
 def _not_a_count(sentence: str, start: int, end: int) -> bool:
-    """Whether the number at ``sentence[start:end]`` is a day of a date ("17 October", "October 17"), an ordinal
-    ("17th"), an age ("a 17-year-old"), a page ("p. 12") or a year ("in 1998")."""
-    before, after, number = sentence[:start], sentence[end:], sentence[start:end].split()[0]
-    if _MONTH_AFTER.match(after) or _MONTH_BEFORE.search(before) or _ORDINAL.match(after) or _AGE.match(after):
+    """Whether the number at ``sentence[start:end]`` is a day of a date ("17 October", "October 17"), an ordinal,
+    an age, a page (`not_a_count`) or a year ("in 1998"; "2,000 professors" is a count)."""
+    before, number = sentence[:start], sentence[start:end].split()[0]
+    if not_a_count(sentence, start, end) or _MONTH_BEFORE.search(before):
         return True
-    return bool(_PAGE.search(before)) or bool(_YEAR.fullmatch(number) and _YEAR_BEFORE.search(before))
+    return bool(_YEAR.fullmatch(number) and _YEAR_BEFORE.search(before))
 
 
 def _counts_other(question: str, sentence: str, start: int, end: int) -> bool:

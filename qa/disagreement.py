@@ -27,9 +27,12 @@ import numpy as np
 from qa.answer_type import MONTHS
 from qa.stores.lexical import tokenize
 
+QUALIFIERS = (  # words before a figure that say it is not exact: part of the figure as shown
+    "about|around|nearly|almost|at least|at most|more than|over|some|up to|roughly|approximately|fewer than|"
+    "less than|as many as|as few as|an estimated|estimated"
+)
 _FIGURE = re.compile(
-    r"(?<![\w.,-])(?:(?P<qualifier>about|around|nearly|almost|at least|more than|over|some|up to|roughly|"
-    r"approximately|fewer than|less than|as many as)\s+)?(?P<number>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?!\d)(?![\w,.]\d)"
+    rf"(?<![\w.,-])(?:(?P<qualifier>{QUALIFIERS})\s+)?(?P<number>\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?)(?!\d)(?![\w,.]\d)"
     r"(?:\s(?P<scale>thousand|million|billion|mn|bn)\b)?"
     r"(?!\s*(?:%|percent|km|miles|years?\b|am\b|pm\b))",
     re.I,
@@ -131,12 +134,18 @@ def figures(sentence: str) -> Iterator[tuple[re.Match, int]]:
     """Where each count of a sentence stands, and its value, skipping dates, years, ordinals, ages and pages."""
     for m in _FIGURE.finditer(sentence):
         value = round(float(m.group("number").replace(",", "")) * _SCALE.get((m.group("scale") or "").lower(), 1))
-        before, after = sentence[: m.start()], sentence[m.end() :]
+        before = sentence[: m.start()]
         if _DATE_BEFORE.search(before) or 1900 <= value <= 2100 and not m.group("qualifier"):
             continue
-        if _NOT_A_COUNT_AFTER.match(after) or _NOT_A_COUNT_BEFORE.search(before):
+        if not_a_count(sentence, m.start(), m.end()):
             continue
         yield m, value
+
+
+def not_a_count(sentence: str, start: int, end: int) -> bool:
+    """Whether the number at ``sentence[start:end]`` is a day before its month ("17 October"), an ordinal ("17th"),
+    an age ("17-year-old", "aged 17") or a page number: part of something else, not a count."""
+    return bool(_NOT_A_COUNT_AFTER.match(sentence[end:]) or _NOT_A_COUNT_BEFORE.search(sentence[:start]))
 
 
 def _figure_match(sentence: str) -> tuple[re.Match, int] | None:
