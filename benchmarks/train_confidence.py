@@ -73,6 +73,9 @@ from qa.documents import file_sha256  # noqa: E402
 from qa.evaluation import read_gold  # noqa: E402
 
 FOLDS = 4
+MARKING = frozenset(  # settings of how an answer is marked and compared, after the features: not in the cache key
+    "statement_similarity statement_margin measured_similarity answer_margin bold_confidence name_disagreements".split()
+)
 
 
 def features(engine: qa.Engine, question: str, leave_out: str | None = None, answers: list[str] = ()):
@@ -152,7 +155,8 @@ def cached_examples(n: int, reader: bool, v2: int | None) -> Examples:
     from qa.reader import fingerprint, shipped_reader
 
     squad = cached_engine("squad", squad_corpus())
-    parts = [n, v2, index_key(), squad.ranker.fingerprint() if squad.ranker else None, squad.settings]
+    read = {k: v for k, v in asdict(squad.settings).items() if k not in MARKING}  # what the features depend on
+    parts = [n, v2, index_key(), squad.ranker.fingerprint() if squad.ranker else None, read]
     parts += [fingerprint(shipped_reader()) if reader else None, FEATURES, "off-topic: squad train, news and wiki"]
     key = hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
     path = CACHE / "confidence" / f"examples-{n}-{v2}-{'reader' if reader else 'plain'}-{key}.json"
