@@ -62,6 +62,7 @@ from benchmarks.datasets import (  # noqa: E402
     write_atomic,
 )
 from qa.confidence import (  # noqa: E402
+    CLS_FEATURES,
     CONFIDENCE_FILE,
     FEATURES,
     READER_CONFIDENCE_FILE,
@@ -230,9 +231,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-false", type=float, default=0.03, help="share of answerable questions it may refuse")
     ap.add_argument("--seed-weight", type=float, default=10.0)
     ap.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic fit")
+    ap.add_argument("--cls", action="store_true", help="with --reader: the reader's [CLS] state too (384 features)")
     ap.add_argument("--out", default=None, help="default: qa/confidence.json, or qa/confidence_reader.json")
     args = ap.parse_args(argv)
-    names = list(FEATURES if args.reader else [f for f in FEATURES if f not in READER_FEATURES])
+    names = [f for f in FEATURES if (args.reader or f not in READER_FEATURES) and (args.cls or f not in CLS_FEATURES)]
     out = args.out or str(READER_CONFIDENCE_FILE if args.reader else CONFIDENCE_FILE)
     examples = cached_examples(args.n, args.reader, args.v2)
     calibrator, p, y, kinds = fitted(examples, names, args.max_false, args.seed_weight, args.c)
@@ -240,7 +242,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Held out (4 folds by SQuAD article), {len(y):,} examples:\n")
     print(curve(p, y, kinds))
     command = f"python benchmarks/train_confidence.py --n {args.n} --max-false {args.max_false} --c {args.c}"
-    calibrator.training = training_record(command + (" --reader" if args.reader else "")) | {
+    command += (" --reader" if args.reader else "") + (" --cls" if args.cls else "")
+    calibrator.training = training_record(command) | {
         "recipe": {"max_false": args.max_false, "seed_weight": args.seed_weight, "c": args.c},
         "sample": {"n": args.n, "v2": args.v2},
         "examples": {k: int((kinds == k).sum()) for k in np.unique(kinds)},

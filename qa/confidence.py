@@ -53,7 +53,7 @@ FEATURES = (
 ) + tuple(f"reader_cls_{i}" for i in range(READER_WIDTH))  # the reader's top layer at [CLS] for the top passage
 _FROM_SIGNALS = FEATURES[1:7]  # the top candidate's `Signals`, as the ranker reads them
 READER_FEATURES = FEATURES[8:]
-_CLS = FEATURES[10:]
+CLS_FEATURES = FEATURES[10:]
 
 
 @dataclass
@@ -118,5 +118,5 @@ def confidence_features(evidence: Evidence, chosen: list[Candidate]) -> dict[str
     named["reader_margin"] = top.reading.evidence if top is not None and top.reading is not None else -MARGIN_BOUND
     named["reader_best"] = max(margins, default=-MARGIN_BOUND)
     cls = top.reading.cls if top is not None and top.reading is not None else None
-    named |= dict(zip(_CLS, cls.tolist() if cls is not None else [0.0] * READER_WIDTH, strict=True))
+    named |= dict(zip(CLS_FEATURES, cls.tolist() if cls is not None else [0.0] * READER_WIDTH, strict=True))
     return named
