@@ -14,12 +14,13 @@ trained by ``benchmarks/train_confidence.py`` and shipped as
 chosen on development data.
 
 With the reader on (`qa.reader`), the reader's own evidence joins them: how
-far the top passage's best answer span scores above "no answer", the best
-such margin among the passages read, and the reader's top layer at [CLS] for
-the top passage (what it makes of the pair as a whole).  That is what tells a
-passage *about* the question from one that *answers* it;
-``qa/confidence_reader.json`` is the calibrator fitted with them (on SQuAD
-2.0's unanswerable questions too).
+far the top passage's best answer span scores above "no answer", and the best
+such margin among the passages read.  That is what tells a passage *about*
+the question from one that *answers* it; ``qa/confidence_reader.json`` is the
+calibrator fitted with them (on SQuAD 2.0's unanswerable questions too).  The
+reader's top layer at [CLS] (`CLS_FEATURES`) can join too, but fitted with
+them the calibrator learnt its training corpora: held out by article it
+caught fewer off-topic questions on Wikipedia text (0.58 against 0.75).
 """
 
 from __future__ import annotations
