@@ -34,7 +34,7 @@ class RetrievalSettings:
     reader_passages: int = 3  # passages an engine with a reader reads (benchmarks/fit_reader_ranking.py)
     reader_weight: float = 0.5  # of the reader's margin, added to the ranker's score of a passage it read (ditto)
     answer_margin: float = 0.0  # the reader's margin above which a passage's exact answer is marked (fit_answer_margin)
-    bold_confidence: float = 0.3  # …and the confidence at or above which it is (ditto): below, the sentence alone
+    bold_confidence: float = 0.35  # …and the confidence at or above which it is (ditto): below, the sentence alone
     # Different names that sentences give for who did what a question asks (`qa.actors`), under "Sources differ".
     name_disagreements: bool = True
 
