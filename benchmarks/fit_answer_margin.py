@@ -1,20 +1,25 @@
-"""How the reader margin above which `ask` marks a passage's exact answer (`RetrievalSettings.answer_margin`) trades.
+"""When `ask` shows a passage's exact answer in bold: the reader's margin, the checks of `qa.answer_checks`, and
+the confidence (`RetrievalSettings.answer_margin`, `.bold_confidence`), and what each trades.
 
     python benchmarks/fit_answer_margin.py [--n 5690]
 
 SQuAD 2.0 dev (articles 0-23: answerable questions and unanswerable ones on
-the same paragraphs) over the 2,067-paragraph index, through the product:
-each question's top passage as `ask` chooses it, whether `ask` answers, and
-the reader's span and margin there.  For each margin a span is marked above,
-scored the way SQuAD 2.0 scores a system (an answerable question gets the
-F1 of the marked span, 0 when none is marked; an unanswerable one 1 when no
-span is marked or `ask` abstains, 0 when one is), SQuAD v1.1's exact F1 of
-the answerable ones alone, the share of marked spans that are right (F1 ≥
-0.5) and of questions given one.  Then the margin SQuAD 2.0's F1 would
-choose on half the articles, scored on the other half.  The reader never
-saw these articles; the calibrator that decides `answered` was fitted on
-SQuAD 2.0 dev (by article folds), so `answered` here is in-sample.  The
-default is set by hand in `qa.retrieval.RetrievalSettings`.
+the same paragraphs) and SQuAD v1.1 dev (the same articles, every question
+answerable) over the 2,067-paragraph index, through the product: each
+question's top passage as `ask` chooses it, whether `ask` answers, the
+reader's span and margin there, and the sentence it lies in.  A span is
+"right" when its F1 against a gold answer is at least 0.5 (as shown: a figure
+with its qualifier); precision is the share of bold spans that are right,
+coverage the share of answerable questions given a right one.  Printed: per
+margin (every check on), per check alone (the spans it refuses and how many
+of them were right), per bold confidence, then the margin and confidence
+that SQuAD 2.0 F1 would choose on half the articles (keeping v1.1's exact F1
+of answerable questions at 0.55 or more), scored on the other half.  The
+confidence of a SQuAD 2.0 question is the shipped calibrator's recipe
+refitted without the question's article fold (`train_confidence.fitted`); of
+a v1.1 question, the shipped calibrator (fitted on 1,200 of them: partly
+in-sample).  Last, the bold answers `ask` gives on the seed dev set.  The
+reader never saw these articles.
 """
 
 from __future__ import annotations
