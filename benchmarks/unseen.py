@@ -1,6 +1,6 @@
 """Confidence on corpora its calibrators never saw: answerable questions refused, off-topic questions caught.
 
-    python benchmarks/unseen.py [--articles 12] [--questions 400] [--out FILE]
+    python benchmarks/unseen.py [--articles 12] [--questions 400] [--out FILE] [--cache DIR]
 
 Two kinds of corpus, each indexed as a user would index it and asked through
 `Engine.ask` with the shipped reader and calibrator:
@@ -39,7 +39,7 @@ from qa.evaluation import answer_f1  # noqa: E402
 HERE = Path(__file__).resolve().parent / "unseen"
 
 
-def squad_set(articles: int, questions: int) -> tuple[Path, list[dict]]:
+def squad_set(articles: int, questions: int, cache: Path = CACHE) -> tuple[Path, list[dict]]:
     """The corpus of the first ``articles`` unseen train articles, and a fixed sample of questions: answerable
     ones of those articles, off-topic ones of the other unseen articles (as many of each)."""
     contexts, asked = squad_train("unseen")
@@ -47,7 +47,7 @@ def squad_set(articles: int, questions: int) -> tuple[Path, list[dict]]:
     kept = [r for r in contexts if train_article(r["id"]) in chosen]
     docs = {f"{r['id']}.txt": r["text"] for r in kept}
     titles = {f"{r['id']}.txt": r["title"].replace("_", " ") for r in kept}
-    corpus = write_corpus(CACHE / "corpora" / f"squad-train-{articles}", docs, titles)
+    corpus = write_corpus(cache / "corpora" / f"squad-train-{articles}", docs, titles)
     rng = np.random.default_rng(0)
     inside = [q for q in asked if train_article(q["context_id"]) in chosen]
     outside = [q for q in asked if train_article(q["context_id"]) not in chosen]
@@ -64,9 +64,9 @@ def written_set() -> tuple[Path, list[dict]]:
     return HERE / "docs", questions
 
 
-def measure(name: str, corpus: Path, questions: list[dict]) -> list:
-    """One row of the table: how the engine over ``corpus`` decides on ``questions``."""
-    engine = cached_engine(name, corpus).reading("shipped")
+def measure(name: str, corpus: Path, questions: list[dict], cache: Path = CACHE) -> list:
+    """One row of the table: how the engine over ``corpus`` (indexed into ``cache``) decides on ``questions``."""
+    engine = cached_engine(name, corpus, cache).reading("shipped")
     refused, bold, right, wrong_bold = {}, 0, 0, 0
     for q in progress(questions, name):
         answer = engine.ask(q["question"])
@@ -86,18 +86,21 @@ def measure(name: str, corpus: Path, questions: list[dict]) -> list:
             f"{right} of {bold}", wrong_bold]  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--articles", type=int, default=12, help="unseen SQuAD train articles indexed")
     ap.add_argument("--questions", type=int, default=400, help="answerable and off-topic questions asked of them")
     ap.add_argument("--out", default=None, help="also write the table here")
+    ap.add_argument("--cache", type=Path, default=CACHE, help="where corpora and indexes are kept")
     args = ap.parse_args(argv)
-    rows = [measure("documents written for this", *written_set())]
-    rows.append(measure(f"SQuAD train, {args.articles} unseen articles", *squad_set(args.articles, args.questions)))
+    rows = [measure("documents written for this", *written_set(), args.cache)]
+    squad = squad_set(args.articles, args.questions, args.cache)
+    rows.append(measure(f"SQuAD train, {args.articles} unseen articles", *squad, args.cache))
     header = ["corpus", "answerable refused", "unanswerable caught", "off-topic caught", "bold answers",
               "bold right", "bold where not answerable"]  # fmt: skip
     emit("### Confidence on corpora it never saw\n\n" + table(header, rows), args.out)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
