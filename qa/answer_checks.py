@@ -196,16 +196,14 @@ def qualified(text: str, start: int, end: int) -> int:
 
 def _own_words(question: str, span: str) -> bool:
     """Whether every word of the span is a word of the question (stemmed, or spelt otherwise: Tartus / Tartous)."""
-    words = [w for w in _WORDS.findall(span) if tokenize([w])[0] or _DIGIT.search(w)]
-    if not words:
+    words = _WORDS.findall(span)
+    *stemmed, asked_stems = tokenize([*words, question])  # one call: each word's stems, then the question's
+    content = [(w, set(st)) for w, st in zip(words, stemmed, strict=True) if st or _DIGIT.search(w)]
+    if not content:
         return True  # nothing but stop words and punctuation
-    stems = set(tokenize([question])[0])
     outlines = {place_outline(w) for w in _WORDS.findall(question)}
     numbers = set(re.findall(r"\d[\d,.]*", question))
-    return all(
-        w in numbers or set(tokenize([w])[0]) <= stems and tokenize([w])[0] or place_outline(w) in outlines
-        for w in words
-    )
+    return all(w in numbers or st and st <= set(asked_stems) or place_outline(w) in outlines for w, st in content)
 
 
 def _of_kind(kind: Asked, question: str, sentence: str, start: int, end: int) -> bool:
@@ -290,11 +288,12 @@ def _counts_other(question: str, sentence: str, start: int, end: int) -> bool:
     if counts is not None:
         return counts != wanted
     following = _WORDS.findall(_NEXT_FIGURE.split(sentence[end:], maxsplit=1)[0])[:3]  # up to a comma or figure
-    first = tokenize(following[:1])[0] if following else []
-    if not first or following[0].lower().endswith(("ed", "ing")) or following[0][0].isdigit():
+    if not following:
+        return False
+    *stemmed, asked_stems = tokenize([*following, question])
+    if not stemmed[0] or following[0].lower().endswith(("ed", "ing")) or following[0][0].isdigit():
         return False  # a verb, a function word or nothing: the benefit of the doubt
-    asked_terms = set(tokenize([question])[0])
-    return not any(set(tokenize([word])[0]) & asked_terms for word in following)
+    return not any(set(st) & set(asked_stems) for st in stemmed)
 
 
 def _has_unit(unit: str, text: str) -> bool:
