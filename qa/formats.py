@@ -103,8 +103,8 @@ def _element_text(tree: HtmlElement, tag: str) -> str | None:
 
 
 def read_pdf(path: Path) -> Extracted:
-    """The text of each page (pypdf), pages apart by a blank line (by a space where a sentence runs on), and where
-    each page starts.
+    """The text of each page (pypdf), pages apart by a blank line (by a space where a sentence runs on: a page that
+    ends without a sentence's end before one that starts in lower case), and where each page starts.
 
     A PDF encrypted with an empty user password (one that only restricts
     printing or editing) opens like any other; one that needs a password is
@@ -118,7 +118,8 @@ def read_pdf(path: Path) -> Extracted:
     text, starts = "", []
     for page in pages:
         if starts:  # a sentence that runs on to the next page goes on in the same line, so a passage can finish it
-            text += PAGE_SEPARATOR if _SENTENCE_END.search(text) or not page.strip() else " "
+            runs_on = not _SENTENCE_END.search(text) and page.lstrip()[:1].islower()
+            text += " " if runs_on else PAGE_SEPARATOR
         starts.append(len(text))
         text += page
     return Extracted(text, title, tuple(starts))

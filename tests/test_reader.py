@@ -78,7 +78,7 @@ def test_an_engine_with_a_reader_marks_exact_answers_inside_its_passages(tiny_en
 
     reader = FirstWordReader()
     engine = tiny_engine.reading(reader)
-    answer = engine.ask("What lives on the island?", k=5)
+    answer = engine.ask("What is found on Rottnest Island?", k=5)
     assert answer.answered and reader.asked == [(answer.question, min(3, len(answer.passages)))]
     marked = [p for p in answer.passages if p.answer]
     assert marked, "the confident spans are marked"
@@ -107,7 +107,7 @@ class FixedMarginReader(FirstWordReader):
 def test_the_answer_margin_setting_decides_which_spans_are_marked(tiny_engine):
     import dataclasses
 
-    question = "What lives on the island?"
+    question = "What is found on Rottnest Island?"
     margins = [3.0, 0.5, -1.0]
 
     def marked(answer_margin: float) -> list[float]:
@@ -240,7 +240,7 @@ def test_below_the_bold_confidence_the_answering_sentence_is_highlighted_and_not
     def asked(bold_confidence: float):
         settings = dataclasses.replace(tiny_engine.settings, bold_confidence=bold_confidence)
         engine = tiny_engine.staged(settings, tiny_engine.ranker).reading(FirstWordReader())
-        return engine.ask("What lives on the island?")
+        return engine.ask("What is found on Rottnest Island?")
 
     sure, unsure = asked(0.0), asked(1.01)  # no confidence reaches 1.01
     assert sure.answered and unsure.answered and sure.confidence == unsure.confidence
