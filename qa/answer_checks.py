@@ -229,8 +229,8 @@ def _of_kind(kind: Asked, question: str, sentence: str, start: int, end: int) ->
     if noun is None:
         return True
     said = [k for w in _WORDS.findall(span) if w.islower() and (k := _NOUN_KIND.get(w) or _NOUN_KIND.get(w[:-1]))]
-    if said and said[0] != noun:
-        return False  # "Hmeymim airbase…" says it is a place of another kind than the general asked for
+    if said:  # the span says what it is: "Hmeymim airbase" is no general, "Incirlik airbase" is a base
+        return said[0] == noun
     return _entity_fits(noun, sentence, start, end) and not _other_role(question, sentence, start)
 
 

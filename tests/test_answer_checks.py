@@ -113,3 +113,9 @@ def test_a_span_across_a_line_is_two_things_not_one_answer():
     minutes = "## 3. Riverside car park\nCouncillor Brandt presented the parking survey."
     assert "line" in checks("Who led the survey?", minutes, "Riverside car park\nCouncillor Brandt")
     assert "line" not in checks("Who presented the parking survey?", minutes, "Councillor Brandt")
+
+
+def test_a_span_that_says_what_it_is_answers_a_question_about_that_kind():
+    sentence = "The US warplanes took off from Incirlik airbase in southern Turkey."
+    assert "kind" not in checks("From which base did the jets take off?", sentence, "Incirlik airbase")
+    assert "kind" in checks("Which general led the strike?", sentence, "Incirlik airbase")

@@ -40,3 +40,4 @@ def test_right_answers_stay_bold(real_engine):
     )
     assert bold(real_engine, "How many people were killed in the Tartus bombing?") == "35"
     assert bold(real_engine, "How many people lived in Aleppo before the war?") == "4 million"
+
