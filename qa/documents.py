@@ -446,7 +446,7 @@ def segment_extracted(
     title, outlet, author, segments = segment_page(text if body_end is None else text[:body_end], meta)
     if body_end is not None:
         segments += _comment_segments(text, body_end, outlet)
-    breaks = [start for start in extracted.page_starts if text[:start].endswith("\n")]  # not where a sentence runs on
+    breaks = [start for start in extracted.page_starts if text[start - 1 : start] == "\n"]  # not a sentence run on
     return title, outlet, author, split_at(text, segments, breaks)
 
 

@@ -586,6 +586,8 @@ class Snapshot:
         chunk = self.store.chunk(candidate.chunk_id)
         doc = self.store.document(chunk.doc_id)
         segment = doc.segment_at(chunk.start)
+        title = segment.headline if segment and segment.headline else doc.title
+        page, page_end = doc.page_at(chunk.start), doc.page_at(chunk.end - 1)
         head = doc.text[: chunk.start].split("\n")
         reading = candidate.reading
         sentences = list(candidate.signals.sentences)
@@ -594,10 +596,9 @@ class Snapshot:
             span = (chunk.start + reading.span[0], chunk.start + reading.span[1])
             highlights = holding(span, sentences)
             first, last = (highlights or [span])[0][0], (highlights or [span])[-1][1]
-            at, to = span[0] - first, span[1] - first
-            origin = f"{chunk.source or ''} {segment.headline if segment and segment.headline else doc.title}"
-            if bold and not failed_checks(question.text, doc.text[first:last], at, to, origin):
-                answer = (qualified(doc.text, *span), span[1])
+            sentence, at, to = doc.text[first:last], span[0] - first, span[1] - first
+            if bold and not failed_checks(question.text, sentence, at, to, f"{chunk.source or ''} {title}"):
+                answer = (first + qualified(sentence, at, to), span[1])  # its qualifier from its own sentence
         highlights = highlights or highlight(question.weights, sentences, candidate.signals.related)
         return Passage(
             doc_id=chunk.doc_id,
@@ -605,12 +606,12 @@ class Snapshot:
             end=chunk.end,
             text=doc.text[chunk.start : chunk.end],
             score=round(candidate.score, 6),
-            title=(segment.headline if segment and segment.headline else doc.title),
+            title=title,
             source=chunk.source,
             section=chunk.section,
             highlights=highlights,
             paragraph=sum(1 for line in head[:-1] if line.strip()) + 1,
-            page=doc.page_at(chunk.start),
-            page_end=page_end if (page_end := doc.page_at(chunk.end - 1)) != doc.page_at(chunk.start) else None,
+            page=page,
+            page_end=page_end if page_end != page else None,
             answer=answer,
         )

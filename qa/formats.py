@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024  # a .docx declaring more than this unzipped is refused (a zip bomb)
 PAGE_SEPARATOR = "\n\n"  # between two PDF pages whose first ends a sentence: a paragraph break (else a space)
-_SENTENCE_END = re.compile(r"[.!?:;)\]\"”’]\s*$|^\s*$")
+_SENTENCE_END = re.compile(r"[.!?:;)\]\"”’]\s*$")
 SCANNED = "no extractable text (it may be a scanned image)"
 
 
@@ -115,14 +115,16 @@ def read_pdf(path: Path) -> Extracted:
         raise FormatError("a PDF without pages")
     if not any(page.strip() for page in pages):
         raise FormatError(SCANNED)
-    text, starts = "", []
+    pieces, starts, offset, ended = [], [], 0, True  # ended: the text so far ends a sentence (or is blank)
     for page in pages:
         if starts:  # a sentence that runs on to the next page goes on in the same line, so a passage can finish it
-            runs_on = not _SENTENCE_END.search(text) and page.lstrip()[:1].islower()
-            text += " " if runs_on else PAGE_SEPARATOR
-        starts.append(len(text))
-        text += page
-    return Extracted(text, title, tuple(starts))
+            pieces.append(" " if not ended and page.lstrip()[:1].islower() else PAGE_SEPARATOR)
+            offset += len(pieces[-1])
+        starts.append(offset)
+        pieces.append(page)
+        offset += len(page)
+        ended = _SENTENCE_END.search(page) is not None if page.strip() else ended
+    return Extracted("".join(pieces), title, tuple(starts))
 
 
 def _pdf_pages(data: bytes) -> tuple[list[str], str | None]:
