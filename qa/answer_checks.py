@@ -228,7 +228,7 @@ def _of_kind(kind: Asked, question: str, sentence: str, start: int, end: int) ->
         return False  # a bare figure for "who" or "where"
     if noun is None:
         return True
-    said = [k for w in _WORDS.findall(span) if w.islower() and (k := _NOUN_KIND.get(w) or _NOUN_KIND.get(w[:-1]))]
+    said = [k for w in _WORDS.findall(span) if w.islower() and (k := _noun_kind(w))]
     if said:  # the span says what it is: "Hmeymim airbase" is no general, "Incirlik airbase" is a base
         return said[0] == noun
     return _entity_fits(noun, sentence, start, end) and not _other_role(question, sentence, start)
@@ -240,8 +240,12 @@ def asked_noun(question: str) -> str | None:
     m = _NAME_ASKED.search(question)
     if not m:
         return None
-    noun = m.group("noun").lower()
-    return _NOUN_KIND.get(noun) or _NOUN_KIND.get(noun.rstrip("s"))
+    return _noun_kind(m.group("noun").lower())
+
+
+def _noun_kind(word: str) -> str | None:
+    """The kind of thing a lower-case noun names, singular or plural ("generals": person), if it is one of `_NOUNS`."""
+    return _NOUN_KIND.get(word) or _NOUN_KIND.get(word.rstrip("s"))
 
 
 def _entity_fits(noun: str, sentence: str, start: int, end: int) -> bool:
@@ -266,7 +270,7 @@ def _other_role(question: str, sentence: str, start: int) -> bool:
     for "Which journalists…")."""
     before = [w.lower() for w in _WORDS.findall(sentence[:start])[-2:]]
     asked_roles = {w.lower().rstrip("s") for w in _WORDS.findall(question)}
-    roles = [w for w in before if _NOUN_KIND.get(w) == "person" or _NOUN_KIND.get(w.rstrip("s")) == "person"]
+    roles = [w for w in before if _noun_kind(w) == "person"]
     return bool(roles) and not any(w.rstrip("s") in asked_roles for w in roles)
 
 

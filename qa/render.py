@@ -11,6 +11,7 @@ button in a chat message).
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 
 from qa.answer import NOT_ANSWERED, Answer, Passage, collapse_space, marked_spans
@@ -27,6 +28,8 @@ SECTION_LABELS: dict[Section, str] = {
     "boilerplate": "page furniture",
 }
 
+_EXACT_OPENS = '<p class="qa-exact-answer">Answer: <strong>'  # the exact answer's line (`shown_exact_answer`)
+_SHOWN_EXACT = re.compile(re.escape(_EXACT_OPENS) + r"(?P<answer>[^<]*)</strong>")
 _TEMPLATE_MARKS = str.maketrans({"$": "&#36;", "{": "&#123;", "}": "&#125;", "`": "&#96;"})
 
 
@@ -74,7 +77,7 @@ def answer_html(
         exact = answer.passages[0].answer_text if answer.passages else None
         if exact:  # the reader's exact answer, verbatim, above the passage it stands in
             shown_exact = escape(collapse_space(exact).strip())
-            parts.append(f'<p class="qa-exact-answer">Answer: <strong>{shown_exact}</strong> (passage 1)</p>')
+            parts.append(f'{_EXACT_OPENS}{shown_exact}</strong> (passage 1)</p>')
         parts += [_differ(answer)] if answer.disagreements else []
         shown = folded_from(answer, gap)
         cards = [card(p, n, marked=True, date=dates.get(p.doc_id)) for n, p in enumerate(answer.passages, 1)]
@@ -123,6 +126,12 @@ def parse_ref(ref: object) -> tuple[str, int, int]:
         return doc_id, int(start), int(end)
     except ValueError:
         raise ValueError(f"not a passage reference: {ref!r}") from None
+
+
+def shown_exact_answer(reply: str) -> str | None:
+    """The exact answer a reply of `answer_html` showed, as text (None: it showed none): what a follow-up reads."""
+    shown = _SHOWN_EXACT.search(reply)
+    return html.unescape(shown.group("answer")) if shown else None
 
 
 def copy_text(p: Passage) -> str:

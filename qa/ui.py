@@ -16,7 +16,6 @@ import inspect
 import itertools
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -34,7 +33,7 @@ from qa.gradio_import import skip_stub_writing
 from qa.models import ModelError
 from qa.overlay import upload_names
 from qa.progress import Progress
-from qa.render import SECTION_LABELS, answer_html, document_html, documents_html, escape, parse_ref
+from qa.render import SECTION_LABELS, answer_html, document_html, documents_html, escape, parse_ref, shown_exact_answer
 from qa.stores.milvus import StoreUnavailableError
 
 skip_stub_writing()  # before Gradio is imported: halves the chat's start-up
@@ -385,9 +384,6 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
     return demo
 
 
-_SHOWN_ANSWER = re.compile(r'<p class="qa-exact-answer">Answer: <strong>(?P<answer>[^<]*)</strong>')
-
-
 def earlier_turns(history: object) -> list[Turn]:
     """The visitor's earlier questions in a chat history, oldest first, each with the exact answer its reply showed
     (None: none): what `Engine.ask` reads follow-ups with.
@@ -407,8 +403,8 @@ def earlier_turns(history: object) -> list[Turn]:
             continue
         if message.get("role") == "user":
             turns.append((html.unescape(content), None))
-        elif message.get("role") == "assistant" and turns and (shown := _SHOWN_ANSWER.search(content)):
-            turns[-1] = (turns[-1][0], html.unescape(shown.group("answer")))
+        elif message.get("role") == "assistant" and turns and (shown := shown_exact_answer(content)):
+            turns[-1] = (turns[-1][0], shown)
     return turns
 
 
