@@ -1,6 +1,8 @@
 """Cold start of `python app.py` to its first answer, `Engine.ask` latency, and many visitors at once.
 
-    python benchmarks/latency.py [--runs 3] [--threads 8]
+    python benchmarks/latency.py [--runs 3] [--threads 8] [--fresh-cache]
+
+``--fresh-cache``: each cold start gets an empty model cache (``QA_MODEL_CACHE``), as a Space does on its fresh disk.
 
 Prints Markdown tables. Absolute times drift on shared machines: compare rows of one run.
 The concurrency table asks the same questions of one engine from 1 thread and
@@ -40,17 +42,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cold_start() -> tuple[float, float, float]:
+def cold_start(fresh_cache: bool = False) -> tuple[float, float, float, int]:
     """Seconds from launching `python app.py` to the first answer through gradio_client; then how long that
-    first question's request took, and the median of five more (the first answer should be as quick)."""
+    first question's request took, and the median of five more (the first answer should be as quick); and the
+    lines the app wrote to its log (stdout and stderr) by then."""
+    import tempfile
+
     from gradio_client import Client
 
     port = free_port()
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), HF_HUB_OFFLINE="1")
+    env.pop("GRADIO_ANALYTICS_ENABLED", None)  # as a user starts it: the product turns analytics off itself
+    cache = tempfile.TemporaryDirectory()
+    if fresh_cache:
+        env["QA_MODEL_CACHE"] = cache.name
+    log = tempfile.TemporaryFile()
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         while True:
             try:
@@ -68,10 +76,13 @@ def cold_start() -> tuple[float, float, float]:
             t = time.perf_counter()
             client.predict(question, api_name="/ask")
             later.append(time.perf_counter() - t)
-        return answered - started, answered - asked, statistics.median(later)
+        log.seek(0)
+        return answered - started, answered - asked, statistics.median(later), len(log.read().splitlines())
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        log.close()
+        cache.cleanup()
 
 
 def ask_latencies(questions: list[str]) -> tuple[float, list[float]]:
@@ -122,18 +133,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3, help="cold starts to time (0: none)")
     ap.add_argument("--threads", type=int, default=8, help="visitors asking at once in the concurrency table")
+    ap.add_argument("--fresh-cache", action="store_true", help="each cold start with an empty model cache")
     args = ap.parse_args()
     import json
 
     questions = [json.loads(line)["question"] for line in SEED.read_text().splitlines() if line.strip()]
-    colds = [cold_start() for _ in range(args.runs)]
+    colds = [cold_start(args.fresh_cache) for _ in range(args.runs)]
     load_s, times = ask_latencies(questions * 5)
     times.sort()
     print(f"| measure (2-core CPU, {len(questions) * 5} asks) | value |")
     print("| --- | --- |")
     if colds:
-        total, first, later = (statistics.median(c[i] for c in colds) for i in range(3))
-        print(f"| `python app.py` to first answer, median of {args.runs} | {total:.1f} s |")
+        total, first, later, lines = (statistics.median(c[i] for c in colds) for i in range(4))
+        cache = "an empty model cache" if args.fresh_cache else "this machine's model cache"
+        print(f"| `python app.py` to first answer ({cache}), median of {args.runs} | {total:.1f} s |")
+        print(f"| lines in the app's log by then, median | {lines:.0f} |")
         print(f"| the first question's `/ask` request (gradio_client) | {first * 1000:.0f} ms |")
         print(f"| later `/ask` requests, median | {later * 1000:.0f} ms |")
     print(f"| `qa.load()` + first `ask` in-process | {load_s:.1f} s |")

@@ -1,12 +1,15 @@
 """Many visitors at once: concurrent gradio_client clients against one chat process, per endpoint.
 
-    python benchmarks/visitors.py [--clients 20] [--requests 5] [--endpoints /search,/ask] [--out FILE]
+    python benchmarks/visitors.py [--clients 20] [--requests 5] [--endpoints /search,/ask] [--processes 1,2]
+                                  [--out FILE]
 
 `python app.py` is started on a free loopback port as a user starts it; then, for each endpoint, ``--clients``
 threads each open their own `gradio_client.Client` and send ``--requests`` seed dev questions one after another
 (each request bounded by a timeout, so a stuck one counts as an error instead of hanging the run). Printed: the
 requests sent, the errors (any exception, timeouts included), the p50 / p95 of the answered ones, the wall time
-and the requests answered per second. Absolute times drift on shared machines: compare rows of one run.
+and the requests answered per second. ``--processes 1,2``: a row per endpoint for each count of answering processes
+(`python app.py --processes N`; 1 answers in the chat's own process). Absolute times drift on shared machines:
+compare rows of one run.
 """
 
 from __future__ import annotations
@@ -32,11 +35,12 @@ from benchmarks.latency import free_port  # noqa: E402
 REQUEST_TIMEOUT_S = 120.0
 
 
-def started_chat(port: int) -> subprocess.Popen:
-    """`python app.py` on ``port``, answering (its first answer asked and received)."""
+def started_chat(port: int, processes: int = 1) -> subprocess.Popen:
+    """`python app.py --processes N` on ``port``, answering (its first answer asked and received)."""
     from gradio_client import Client
 
     env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), HF_HUB_OFFLINE="1")
+    env["QA_PROCESSES"] = str(processes)
     proc = subprocess.Popen(
         [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -101,23 +105,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=20, help="visitors at once (default 20)")
     ap.add_argument("--requests", type=int, default=5, help="requests each visitor sends in turn (default 5)")
     ap.add_argument("--endpoints", default="/search,/ask", help="comma-separated (default /search,/ask)")
+    ap.add_argument("--processes", default="1", help="comma-separated counts of answering processes (default 1)")
     ap.add_argument("--out", help="also write the table to this Markdown file")
     args = ap.parse_args(argv)
     questions = [json.loads(line)["question"] for line in SEED.read_text(encoding="utf-8").splitlines() if line]
-    port = free_port()
-    chat = started_chat(port)
-    try:
-        rows = [
-            crowd(f"http://127.0.0.1:{port}/", endpoint.strip(), args.clients, questions, args.requests)
-            for endpoint in args.endpoints.split(",")
-            if endpoint.strip()
-        ]
-    finally:
-        chat.terminate()
-        chat.wait(timeout=30)
-    header = ["endpoint", "clients at once", "requests", "errors", "p50 ms", "p95 ms", "wall s", "answered / s"]
+    rows = []
+    for processes in [int(n) for n in args.processes.split(",")]:
+        port = free_port()
+        chat = started_chat(port, processes)
+        try:
+            rows += [
+                [str(processes), *crowd(f"http://127.0.0.1:{port}/", endpoint.strip(), args.clients, questions,
+                                        args.requests)]
+                for endpoint in args.endpoints.split(",")
+                if endpoint.strip()
+            ]  # fmt: skip
+        finally:
+            chat.terminate()
+            chat.wait(timeout=30)
+    header = ["answering processes", "endpoint", "clients at once", "requests", "errors", "p50 ms", "p95 ms",
+              "wall s", "answered / s"]  # fmt: skip
     lines = [
-        f"### {args.clients} visitors at once, one chat process ({len(os.sched_getaffinity(0))} cores, loopback)",
+        f"### {args.clients} visitors at once, one chat ({len(os.sched_getaffinity(0))} cores, loopback)",
         "",
         "| " + " | ".join(header) + " |",
         "|" + " --- |" * len(header),

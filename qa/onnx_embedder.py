@@ -53,32 +53,40 @@ def cache_dir() -> Path:
         return Path(tempfile.gettempdir()) / "qa-models"
 
 
+def export_name(name: str, version: str, int8: bool = True) -> str:
+    """The file name of model ``name``'s export (package ``version``): a digest of what decides its bytes."""
+    return f"{name}-{hashlib.sha256(f'{name}|{version}|{RECIPES[int8]}'.encode()).hexdigest()[:12]}.onnx"
+
+
 def exported_model(name: str, version: str, int8: bool = True) -> Path:
     """The ONNX file of model ``name`` (package ``version``), exported (and quantised) here if it is not yet."""
-    key = hashlib.sha256(f"{name}|{version}|{RECIPES[int8]}".encode()).hexdigest()[:12]
-    return cached_export(cache_dir() / f"{name}-{key}.onnx", lambda target: _export(model_folder(name), target, int8))
+    return cached_export(cache_dir() / export_name(name, version, int8), lambda t: export_model(name, t, int8))
 
 
 def cached_export(target: Path, export: Callable[[Path], None]) -> Path:
-    """``target``, made by ``export(target)`` first if it is not there yet (one process at a time, under a lock)."""
+    """``target``, made first if it is not there yet (one process at a time, under a lock): from the file the
+    package ships (`qa.exports`), else by ``export(target)``."""
     from filelock import FileLock
+
+    from qa.exports import assemble
 
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(target.with_name(f".{target.name}.lock")):
-        if not target.exists():  # another process may have made it while we waited
+        if not target.exists() and not assemble(target):  # another process may have made it while we waited
             log.warning("exporting %s to ONNX once (about 15 s)", target)
             export(target)
     return target
 
 
-def _export(folder: Path, target: Path, int8: bool) -> None:
-    """Export the transformer to ONNX, quantise it (``int8``), and move the result into place whole."""
+def export_model(name: str, target: Path, int8: bool) -> None:
+    """Export model ``name``'s transformer to ONNX, quantise it (``int8``), and move the result into place whole."""
     import torch
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
+    folder = model_folder(name)
     transformers_logging.disable_progress_bar()
     model = AutoModel.from_pretrained(str(folder), local_files_only=True, attn_implementation="eager").eval()
     tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
@@ -183,13 +191,14 @@ class OnnxEmbedder:
         self.pools_sentences = pool_sentences
         cores = threads or len(os.sched_getaffinity(0))
         try:
-            self._batch_session = onnx_session(ort, path, cores)  # an index build: every core on one batch
+            self._small_session = onnx_session(ort, path, 1)  # questions: one core each, several at once
         except Exception as exc:  # noqa: BLE001 - a damaged cache file, whatever onnxruntime calls it: make it again
             log.warning("%s cannot be loaded (%s); exporting it again", path, str(exc).splitlines()[0][:200])
             path.unlink(missing_ok=True)
             path = exported_model(name, version, int8)
-            self._batch_session = onnx_session(ort, path, cores)
-        self._small_session = onnx_session(ort, path, 1)  # questions: one core each, several at once
+            self._small_session = onnx_session(ort, path, 1)
+        # an index build's session, every core on one batch: made on first use (a chat that answers never needs it)
+        self._batch_args, self._batch_made, self._batch_lock = (ort, path, cores), None, threading.Lock()
         self._cores = threading.BoundedSemaphore(cores)
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)  # the file says 128, the model reads 256
@@ -203,6 +212,14 @@ class OnnxEmbedder:
         self._pieces: dict[str, list[int]] = {}
         self._memo = threading.Lock()
         self._map: SentenceMap | None = None
+
+    @property
+    def _batch_session(self):
+        """The session for batches of texts, made on first use (one for all threads)."""
+        with self._batch_lock:
+            if self._batch_made is None:
+                self._batch_made = onnx_session(*self._batch_args)
+            return self._batch_made
 
     def _sentence_map(self) -> SentenceMap:
         """The shipped map for this model, read on first use (`ModelError` if it is missing or for another)."""

@@ -323,10 +323,18 @@ class OnnxReader:
 
 def exported_reader(path: Path, record: dict, int8: bool) -> Path:
     """The ONNX file of the reader in ``path``, exported (and quantised) into the model cache if it is not yet."""
+    from qa.onnx_embedder import cache_dir, cached_export
+
+    target = cache_dir() / export_name(path, record, int8)
+    return cached_export(target, lambda t: export_reader(path, record, t, int8))
+
+
+def export_name(path: Path, record: dict, int8: bool) -> str:
+    """The file name of the export of the reader in ``path``: a digest of its weights and what decides the bytes;
+    `ModelError` if the weights are missing or not those of ``record``."""
     import hashlib
 
     from qa.documents import file_sha256
-    from qa.onnx_embedder import cache_dir, cached_export
 
     if not path.is_file():
         raise ModelError(f"reader weights {path} are missing (its record {READER_RECORD.name} names them)")
@@ -334,10 +342,11 @@ def exported_reader(path: Path, record: dict, int8: bool) -> Path:
     if digest != record.get("weights_sha256"):
         raise ModelError(f"reader {path} is not the one its record describes (sha256 {digest[:12]}…)")
     key = hashlib.sha256(f"{digest}|{int8}|{MAX_TOKENS}|{'|'.join(OUTPUTS)}|{EXPORT}".encode()).hexdigest()[:12]
-    return cached_export(cache_dir() / f"reader-{key}.onnx", lambda target: _export(path, record, target, int8))
+    return f"reader-{key}.onnx"
 
 
-def _export(path: Path, record: dict, target: Path, int8: bool) -> None:
+def export_reader(path: Path, record: dict, target: Path, int8: bool) -> None:
+    """Export the reader in ``path`` with torch to the ONNX file ``target`` (quantised with ``int8``)."""
     import torch
     from safetensors.torch import load_file
 

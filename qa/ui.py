@@ -16,6 +16,7 @@ import inspect
 import itertools
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -32,6 +33,7 @@ from qa.followup import Turn
 from qa.gradio_import import skip_stub_writing
 from qa.models import ModelError
 from qa.overlay import upload_names
+from qa.processes import AnsweringProcesses
 from qa.progress import Progress
 from qa.render import SECTION_LABELS, answer_html, document_html, documents_html, escape, parse_ref, shown_exact_answer
 from qa.stores.milvus import StoreUnavailableError
@@ -222,8 +224,13 @@ class Uploads:
         return _uploaded(shared, tuple(p for p, _ in kept), tuple(n for _, n in kept), progress)
 
 
-def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
-    """The chat over ``engine``; its API: ``chat``, ``upload``, ``remove`` (per session), ``ask``, ``search``."""
+def build_ui(engine: Engine, k: int = 5, answering: AnsweringProcesses | None = None) -> gr.Blocks:
+    """The chat over ``engine``; its API: ``chat``, ``upload``, ``remove`` (per session), ``ask``, ``search``.
+
+    ``answering``: worker processes that answer the questions over ``engine``'s own documents (a session's
+    uploads are answered here).
+    """
+    shared_ask = answering.ask if answering else engine.ask
 
     def respond(message, chat, k, documents, sources, sections, uploads: Uploads):
         if not isinstance(message, str) or not message.strip():
@@ -235,7 +242,7 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
         current = uploads.over(engine)
         started = time.perf_counter()
         answer = _answer(
-            current,
+            current.ask if uploads.engine else shared_ask,
             message,
             k,
             history=earlier_turns(chat),
@@ -363,6 +370,7 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
         )
         find.submit(find_documents, [find, documents, uploads], [documents, listing], api_visibility="private")
         session_outputs = [uploads, mine, documents, listing_box, listing, files_note]
+
         def one_change_at_a_time(event, other, fn, inputs, api_name: str, description: str, done: tuple):
             """``fn`` on ``event``, the ``other`` control of the session's files disabled until it is done."""
             event(_busy, None, other, queue=False, api_visibility="private").then(
@@ -378,9 +386,9 @@ def build_ui(engine: Engine, k: int = 5) -> gr.Blocks:
             remove.click, files, remove_files, [mine, documents, find, uploads], "remove",
             "Remove this session's files by doc id.", (_idle, None, files),
         )  # fmt: skip
-        gr.api(_endpoint(engine, k, Answer.to_dict, dict, SEARCH_DOC), api_name="search")
-        gr.api(_endpoint(engine, k, Answer.to_markdown, str, ASK_DOC), api_name="ask")
-    demo.queue(default_concurrency_limit=CONCURRENT_QUESTIONS)
+        gr.api(_endpoint(shared_ask, k, Answer.to_dict, dict, SEARCH_DOC), api_name="search")
+        gr.api(_endpoint(shared_ask, k, Answer.to_markdown, str, ASK_DOC), api_name="ask")
+    demo.queue(default_concurrency_limit=max(CONCURRENT_QUESTIONS, answering.processes if answering else 1))
     return demo
 
 
@@ -408,7 +416,9 @@ def earlier_turns(history: object) -> list[Turn]:
     return turns
 
 
-def _endpoint(engine: Engine, k: int, render: Callable[[Answer], object], returns: type, doc: str) -> Callable:
+def _endpoint(
+    ask: Callable[..., Answer], k: int, render: Callable[[Answer], object], returns: type, doc: str
+) -> Callable:
     """An API endpoint over the shared documents taking `Engine.ask`'s arguments, returning ``render(answer)``.
 
     Its signature is spelled out with evaluated types (this module's hints
@@ -423,17 +433,19 @@ def _endpoint(engine: Engine, k: int, render: Callable[[Answer], object], return
         sources: list[str] | None = None,
         sections: list[str] | None = None,
     ):
-        return render(_answer(engine, question, k, history, documents, sources, sections))
+        return render(_answer(ask, question, k, history, documents, sources, sections))
 
     endpoint.__doc__ = doc + API_ARGS
     endpoint.__signature__ = inspect.signature(endpoint, eval_str=True).replace(return_annotation=returns)
     return endpoint
 
 
-def _answer(engine: Engine, question: object, k: object, history=None, documents=None, sources=None, sections=None):
-    """`Engine.ask`, its refusal of a bad argument shown to the visitor as it is (no traceback in the log)."""
+def _answer(
+    ask: Callable[..., Answer], question: object, k: object, history=None, documents=None, sources=None, sections=None
+) -> Answer:
+    """``ask`` (`Engine.ask`), its refusal of a bad argument shown to the visitor as it is (no traceback in the log)."""
     try:
-        return engine.ask(
+        return ask(
             question,
             k=k,
             history=history,
@@ -546,22 +558,40 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="The chat over the index in embeddings/, or a Milvus store.")
     ap.add_argument("--milvus", metavar="URI", default=os.environ.get("QA_MILVUS_URI"), help="./qa.db or http://…")
     ap.add_argument("--collection", default=os.environ.get("QA_MILVUS_COLLECTION", "qa"))
+    ap.add_argument(
+        "--processes",
+        type=int,
+        default=os.environ.get("QA_PROCESSES", "1"),  # a string default goes through type=int: a clear error
+        help="worker processes answering questions (default 1: in the chat's own process; one per core is best)",
+    )
     args = ap.parse_args(argv)
+    if args.processes < 1:
+        ap.error(f"--processes must be at least 1, not {args.processes}")
     if args.milvus:
         from qa.stores.milvus import MilvusStore
 
+        if args.processes > 1:
+            ap.error("--processes answers from an index folder; over Milvus, run more chat processes instead")
         serve(load(store=MilvusStore(args.milvus, args.collection)))
-    else:
-        serve(load(check="later"))  # answers at once; a changed corpus is caught up with in the background
+        return
+    engine = load(check="later")  # answers at once; a changed corpus is caught up with in the background
+    answering = AnsweringProcesses(engine, args.processes, warm_up=EXAMPLES[0]) if args.processes > 1 else None
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop closes the chat as Ctrl-C does
+    try:
+        serve(engine, answering=answering)
+    finally:
+        if answering:
+            answering.close()
 
 
-def serve(engine: Engine, **launch: object) -> gr.Blocks:
+def serve(engine: Engine, answering: AnsweringProcesses | None = None, **launch: object) -> gr.Blocks:
     """Start the chat over ``engine``, its model warmed meanwhile so that the first answer is as quick as the rest.
 
+    ``answering``: worker processes for the questions over ``engine``'s documents (`build_ui`).
     ``launch``: more arguments of Gradio's ``launch`` (``prevent_thread_lock=True`` returns at once).
     """
     threading.Thread(target=warm, args=(engine,), name="qa-warm-up", daemon=True).start()
-    demo = build_ui(engine)
+    demo = build_ui(engine, answering=answering)
     demo.launch(max_file_size=f"{MAX_UPLOAD_MB}mb", **launch)
     return demo
 

@@ -20,9 +20,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(engine: Engine) -> Iterator[str]:
-    """The URL of the chat over ``engine``, closed on exit."""
-    demo = serve(engine, prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+def served(engine: Engine, **options: object) -> Iterator[str]:
+    """The URL of the chat over ``engine`` (``options``: more of `serve`'s arguments), closed on exit."""
+    demo = serve(
+        engine, prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True, **options
+    )
     try:
         yield demo.local_url
     finally:
