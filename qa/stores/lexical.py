@@ -214,12 +214,14 @@ def scores(
             where = found[token]
             if where is None:
                 continue
-            rows = np.asarray(postings.rows[where], dtype=np.int64)
-            tf = np.asarray(postings.counts[where], dtype=np.float32)
-            if wanted is not None:  # a posting list is sorted by row: look the wanted rows up in it
-                at = np.minimum(np.searchsorted(rows, wanted), len(rows) - 1)
-                hit = rows[at] == wanted
-                rows, tf = wanted[hit], tf[at[hit]]
+            if wanted is not None:  # a posting list is sorted by row: look the wanted rows up in it, in place
+                listed = postings.rows[where]
+                at = np.minimum(np.searchsorted(listed, wanted.astype(listed.dtype)), len(listed) - 1)
+                hit = listed[at] == wanted
+                rows, tf = wanted[hit], np.asarray(postings.counts[where][at[hit]], dtype=np.float32)
+            else:
+                rows = np.asarray(postings.rows[where], dtype=np.int64)
+                tf = np.asarray(postings.counts[where], dtype=np.float32)
             norm = K1 * ((1 - B) + B * postings.lengths[rows] / stats.average_length)
             rows_parts.append(rows)
             score_parts.append((weight[token] * (tf / (norm + tf))).astype(np.float32))
