@@ -1,6 +1,6 @@
 """Cold start of `python app.py` to its first answer, `Engine.ask` latency, and many visitors at once.
 
-    python benchmarks/latency.py [--runs 3] [--threads 8] [--fresh-cache]
+    python benchmarks/latency.py [--runs 3] [--threads 8] [--fresh-cache] [--processes 2]
 
 ``--fresh-cache``: each cold start gets an empty model cache (``QA_MODEL_CACHE``), as a Space does on its fresh disk.
 
@@ -106,26 +106,35 @@ def timed(engine, question: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def concurrency(questions: list[str], threads: int) -> list[list[str]]:
-    """Rows of the concurrency table: the same asks of one engine from 1 thread, one per core, and ``threads``."""
+def concurrency(questions: list[str], threads: int, processes: int = 0) -> list[list[str]]:
+    """Rows of the concurrency table: the same asks of one engine from 1 thread, one per core, and ``threads``;
+    then (``processes``) from one thread per worker process answering them (`qa.processes`)."""
     import qa
+    from qa.processes import AnsweringProcesses
 
     engine = qa.load()
     engine.ask(QUESTION)
+    runs = [(f"{n} thread(s), one process", n, engine) for n in sorted({1, len(os.sched_getaffinity(0)), threads})]
+    answering = AnsweringProcesses(engine, processes, warm_up=QUESTION) if processes > 1 else None
+    if answering:
+        answering.ask(QUESTION)
+        runs.append((f"{processes} threads, {processes} worker processes", processes, answering))
     rows = []
-    for workers in sorted({1, len(os.sched_getaffinity(0)), threads}):
+    for label, workers, asker in runs:
         started = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
-            times = sorted(pool.map(lambda q: timed(engine, q), questions))
+            times = sorted(pool.map(lambda q, a=asker: timed(a, q), questions))
         wall = time.perf_counter() - started
         rows.append(
             [
-                str(workers),
+                label,
                 f"{len(questions) / wall:.1f}",
                 f"{statistics.median(times):.1f}",
                 f"{times[int(0.95 * (len(times) - 1))]:.1f}",
             ]
         )
+    if answering:
+        answering.close()
     return rows
 
 
@@ -134,6 +143,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="cold starts to time (0: none)")
     ap.add_argument("--threads", type=int, default=8, help="visitors asking at once in the concurrency table")
     ap.add_argument("--fresh-cache", action="store_true", help="each cold start with an empty model cache")
+    ap.add_argument("--processes", type=int, default=0, help="also: that many answering processes")
     args = ap.parse_args()
     import json
 
@@ -154,9 +164,9 @@ def main() -> None:
     print(f"| `ask` p50 | {statistics.median(times):.1f} ms |")
     print(f"| `ask` p95 | {times[int(0.95 * (len(times) - 1))]:.1f} ms |")
     print()
-    print(f"| threads asking one engine ({len(questions) * 5} asks) | asks/s | ask p50 ms | ask p95 ms |")
+    print(f"| asking at once ({len(questions) * 5} asks) | asks/s | ask p50 ms | ask p95 ms |")
     print("| --- | --- | --- | --- |")
-    for row in concurrency(questions * 5, args.threads):
+    for row in concurrency(questions * 5, args.threads, args.processes):
         print("| " + " | ".join(row) + " |")
 
 

@@ -182,7 +182,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["QA_MILVUS_COLLECTION"] = args.collection
     from qa.ui import main as serve
 
-    serve()
+    serve(["--processes", str(args.processes)])  # the chat's own options, not this command line's
     return 0
 
 
@@ -245,6 +245,9 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="start the Gradio chat")
     s.add_argument("--index", help="index folder (default: embeddings/)")
+    s.add_argument(
+        "--processes", type=int, default=os.environ.get("QA_PROCESSES", "1"), help="answering processes (default 1)"
+    )
     s.set_defaults(func=cmd_serve)
     for command in sub.choices.values():
         command.add_argument(

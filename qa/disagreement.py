@@ -95,6 +95,7 @@ class Statement:
     similarity: float = 1.0
     attribution: str | None = None  # whom its sentence attributes it to (`attribution`), when known
     doc_id: str = ""  # the document it is in: one document and outlet never disagrees with itself
+    answer: tuple[int, int] | None = None  # where in ``text`` the reader marks its passage's answer, when it read it
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,7 @@ def find_disagreement(
     measure: str | None = None,
     margin: float = float("inf"),
     places: frozenset[str] = frozenset(),
+    accepts: Callable[[Statement, int, int], bool] | None = None,
 ) -> Disagreement | None:
     """A `Disagreement` among the sentences of an answer's passages that state figures, or None.
 
@@ -203,6 +205,10 @@ def find_disagreement(
     for st in statements:
         if found := _figure_for(st.text, counted, measure):
             match, value = found
+            if st.answer is not None and not (match.start() < st.answer[1] and st.answer[0] < match.end()):
+                continue  # the reader answers the question with another part of the sentence
+            if accepts is not None and not accepts(st, match.start(), match.end()):
+                continue
             claim = Claim(st.passage, match.group(0), value, st.source, attribution(st.text), st.start, st.end)
             claims.append((claim, st))
     whole = _like_with_like(claims, places)

@@ -68,6 +68,7 @@ def checked_question(question: object) -> str:
     return stripped
 
 
+NOT_ANSWERING = (-1, -1)  # `Engine._answer_span` of a passage the reader read and found no answer in
 MAX_HISTORY = 10  # earlier questions read for a follow-up (only the last ones matter)
 
 
@@ -494,14 +495,26 @@ class Engine:
         # a figure that counts the casualties asked says what it is about itself: a lower floor, and no margin
         floor = self.settings.statement_similarity if measure is None else self.settings.measured_similarity
         statements = []
+        read = any(c.reading is not None for c in chosen)  # then a figure counts where the reader answers with it
+        margins = [c.reading.margin for c in chosen if c.reading is not None and c.reading.span is not None]
+        # where the reader finds an answer, a passage it finds none in is no rival: only those it answers from count
+        floor = self.settings.answer_margin if max(margins, default=-np.inf) > self.settings.answer_margin else -np.inf
         for number, (c, p) in enumerate(zip(chosen, passages, strict=True)):
             if p.section == "boilerplate":  # captions and credits describe related material, not the story's claims
+                continue
+            answer = self._answer_span(snapshot, c)
+            if answer == NOT_ANSWERING or read and answer is None or answer and c.reading.margin <= floor:
                 continue
             text = snapshot.document(p.doc_id).text
             for s, sim in zip(c.signals.sentences, c.signals.sentence_similarity, strict=True):
                 sentence = text[s.start : s.end]
+                if answer is not None and not (s.start <= answer[0] and answer[1] <= s.end):
+                    continue
                 if sim >= floor and first_figure(sentence):
-                    found = Statement(number, p.source, s.start, s.end, sentence, float(sim), doc_id=p.doc_id)
+                    where = (answer[0] - s.start, answer[1] - s.start) if answer is not None else None
+                    found = Statement(
+                        number, p.source, s.start, s.end, sentence, float(sim), doc_id=p.doc_id, answer=where
+                    )
                     statements.append(found)
         return find_disagreement(
             statements,
@@ -509,7 +522,19 @@ class Engine:
             measure=measure,
             margin=self.settings.statement_margin if measure is None else float("inf"),
             places=asked_places(question.text),
+            accepts=lambda st, start, end: not failed_checks(question.text, st.text, start, end, st.source or ""),
         )
+
+    def _answer_span(self, snapshot: Snapshot, candidate: Candidate) -> tuple[int, int] | None:
+        """The document offsets of the reader's best span in ``candidate`` (however sure it is of it), `NOT_ANSWERING`
+        where it read the passage and found no span; None where it did not read it."""
+        reading = candidate.reading
+        if reading is None:
+            return None
+        if reading.span is None:
+            return NOT_ANSWERING
+        start = snapshot.store.chunk(candidate.chunk_id).start
+        return start + reading.span[0], start + reading.span[1]
 
     def _name_disagreement(
         self, snapshot: Snapshot, question: Question, chosen: list[Candidate], passages: list[Passage]

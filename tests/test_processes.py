@@ -9,7 +9,7 @@ import signal
 import pytest
 
 import qa
-from qa.processes import AnsweringProcesses
+from qa.processes import PARENT_CHECK_S, AnsweringProcesses
 from tests.ui_helpers import served
 
 QUESTIONS = [
@@ -110,3 +110,62 @@ def test_workers_end_when_the_chat_is_killed(tiny_corpus, index_dir, hash_embedd
     while any(os.path.exists(f"/proc/{p}") for p in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [p for p in pids if os.path.exists(f"/proc/{p}")]
+
+
+def cores_after(seconds: float) -> frozenset[int]:
+    """The cores this worker may run on, said after a pause (so that two asked at once are two workers)."""
+    import time
+
+    time.sleep(seconds)
+    return frozenset(os.sched_getaffinity(0))
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: nothing to share out")
+def test_each_worker_keeps_to_its_own_share_of_the_cores(answering):
+    futures = [answering._pool.submit(cores_after, 1.0) for _ in range(2)]
+    first, second = (f.result() for f in futures)
+    cores = len(os.sched_getaffinity(0))
+    assert not first & second and len(first) == len(second) == cores // 2
+
+
+def test_qa_serve_with_worker_processes_answers_and_takes_them_down_when_stopped(tiny_corpus, index_dir, hash_embedder):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from gradio_client import Client
+
+    from tests.ui_helpers import free_port
+
+    engine = qa.build(tiny_corpus, index_dir, embedder=hash_embedder)
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port))
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "qa.cli", "serve", "--index", str(index_dir), "--processes", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            assert chat.poll() is None, chat.stderr.read()
+            assert time.monotonic() < deadline, "qa serve did not start within 120 s"
+            time.sleep(0.3)
+        question = "How many quokkas did rangers count?"
+        got = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(question, api_name="/ask")
+        assert got == engine.ask(question).to_markdown()
+        workers = [p for p in os.listdir("/proc") if p.isdigit() and _child_of(int(p), chat.pid)]
+        assert len(workers) >= 2  # the two answering processes (and multiprocessing's resource tracker)
+    finally:
+        chat.terminate()
+        assert chat.wait(timeout=30) is not None
+    time.sleep(PARENT_CHECK_S * 2)
+    assert not [p for p in workers if os.path.exists(f"/proc/{p}")]
+
+
+def _child_of(pid: int, parent: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1]) == parent
+    except (OSError, ValueError, IndexError):
+        return False
