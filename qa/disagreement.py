@@ -197,6 +197,10 @@ def find_disagreement(
       over several places are left out instead.
     - Of the rest, only sentences within ``margin`` of the one closest in
       meaning to the question.
+    - Where a reader read the passage (`Statement.answer`), only the figure
+      its span holds; ``accepts(statement, start, end)``: whether the figure
+      at ``start:end`` of the statement's text may be a claim (the engine
+      passes the checks a bold answer must pass, `qa.answer_checks`).
 
     There is a disagreement when two different figures remain from different sources: another document or
     another outlet (a roundup's pieces are outlets of their own), never a passage or a source against itself.

@@ -487,7 +487,13 @@ class Engine:
         self, snapshot: Snapshot, question: Question, chosen: list[Candidate], passages: list[Passage]
     ) -> Disagreement | None:
         """Different figures stated by the passages' sentences closest in meaning to a question asking for a count;
-        for a question asking who did something, the different names sentences give for it."""
+        for a question asking who did something, the different names sentences give for it.
+
+        With a reader, a figure is a claim only in a passage it read, where its span holds the figure; and where
+        it finds an answer in some passage (a margin above ``settings.answer_margin``), only such passages count:
+        on SQuAD's Wikipedia paragraphs a confident answer was otherwise "contradicted" by figures of other
+        things in neighbouring paragraphs (a 26-yard field goal for the 39-yard one asked about).
+        """
         if question.kind != "count":
             names = self.settings.name_disagreements and asks_who(question.text)
             return self._name_disagreement(snapshot, question, chosen, passages) if names else None
