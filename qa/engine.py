@@ -504,12 +504,13 @@ class Engine:
         read = any(c.reading is not None for c in chosen)  # then a figure counts where the reader answers with it
         margins = [c.reading.margin for c in chosen if c.reading is not None and c.reading.span is not None]
         # where the reader finds an answer, a passage it finds none in is no rival: only those it answers from count
-        floor = self.settings.answer_margin if max(margins, default=-np.inf) > self.settings.answer_margin else -np.inf
+        answering = max(margins, default=-np.inf) > self.settings.answer_margin
+        least = self.settings.answer_margin if answering else -np.inf
         for number, (c, p) in enumerate(zip(chosen, passages, strict=True)):
             if p.section == "boilerplate":  # captions and credits describe related material, not the story's claims
                 continue
             answer = self._answer_span(snapshot, c)
-            if answer == NOT_ANSWERING or read and answer is None or answer and c.reading.margin <= floor:
+            if answer == NOT_ANSWERING or read and answer is None or answer and c.reading.margin <= least:
                 continue
             text = snapshot.document(p.doc_id).text
             for s, sim in zip(c.signals.sentences, c.signals.sentence_similarity, strict=True):
