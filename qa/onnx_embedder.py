@@ -1,12 +1,14 @@
 """The shipped MiniLM through ONNX Runtime: the default embedding path (int8, sentences pooled) and its variants.
 
-The ONNX file is made on this machine from the weights the model package
-ships (nothing is downloaded): exported with ``torch.onnx``; for the int8
-runtimes also quantised by onnxruntime (dynamic int8, per output channel,
-unsigned weights; the six feed-forward output projections stay float32,
-which keeps every chunk vector of the default corpus at cosine ≥ 0.99 with
-torch's).  It is made once, on first use, into a cache outside any index
-folder: ``$QA_MODEL_CACHE``, else ``~/.cache/qa``.  Text is tokenised by the package's own ``tokenizer.json``
+The ONNX file comes from the weights the model package ships (nothing is
+downloaded): exported with ``torch.onnx``; for the int8 runtimes also
+quantised by onnxruntime (dynamic int8, per output channel, unsigned
+weights; the six feed-forward output projections stay float32, which keeps
+every chunk vector of the default corpus at cosine ≥ 0.99 with torch's).
+The default int8 export ships in ``qa/exports/`` less its word-piece table
+(`qa.exports`: put back on first use, no torch); any other is exported here
+once.  Either way it is kept in a cache outside any index folder:
+``$QA_MODEL_CACHE``, else ``~/.cache/qa``.  Text is tokenised by the package's own ``tokenizer.json``
 and mean-pooled and normalised as sentence-transformers does for this model.
 """
 

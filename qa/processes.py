@@ -1,9 +1,11 @@
 """Questions over a store folder answered in worker processes, each with its own engine over the same folder.
 
-The second stage is Python and holds the GIL, so the threads of one process
-answer no more questions a second than one core does (benchmarks/README.md,
-"Many visitors at once").  The chat (``python app.py --processes N``) hands
-the questions over its shared index to N processes instead: every one opens
+The threads of one process share its GIL (the second stage is Python) and
+its cores (the reader's session runs each answer on all of them), so two
+threads answered 11.1 questions a second on 2 cores where two workers, each
+on a core of its own, answered 14.1 (benchmarks/README.md, "Worker
+processes").  The chat (``python app.py --processes N``) hands the
+questions over its shared index to N processes: every one opens
 the store's committed state (memory-mapped: the page cache holds one copy)
 and answers with the same defaults as the chat's own engine, so an answer is
 the one the chat would give.  A session's uploads stay in the chat's process.
