@@ -94,3 +94,18 @@ def test_a_passage_the_reader_finds_no_answer_in_is_no_rival_of_one_it_answers_f
     assert bool(answer.disagreements) == differ
     if differ:
         assert answer.disagreements[0].values() == [40, 55]
+
+
+@pytest.mark.parametrize("margins", [{"40": 3.0, "55": 2.0}, {"40": -4.0, "55": -5.0}])
+def test_rival_figures_come_only_from_sentences_close_enough_to_the_question(margins, tmp_path, hash_embedder):
+    import dataclasses
+
+    import qa
+    from tests.conftest import write_corpus
+
+    engine = qa.build(write_corpus(tmp_path / "corpus", FLOOD), tmp_path / "index", embedder=hash_embedder)
+    question = "How many people did the flood in Riverton kill?"
+    for floor, differ in ((0.0, True), (0.999, False)):  # a floor above every sentence leaves nothing to compare
+        settings = dataclasses.replace(engine.settings, reader_weight=0.0, measured_similarity=floor)
+        answer = engine.staged(settings, engine.ranker).reading(FirstFigureReader(margins)).ask(question, k=2)
+        assert bool(answer.disagreements) == differ, floor
