@@ -9,8 +9,10 @@ of a large corpus costs one directory walk, not a read of every file.
 from __future__ import annotations
 
 import logging
+import marshal
 import os
-import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -20,10 +22,13 @@ from typing import Protocol
 
 import numpy as np
 
+from qa import listing
 from qa.documents import DOCUMENT_SUFFIXES, METADATA_FILE, CorpusError, file_sha256
+from qa.listing import Walked, walk
 from qa.stores.segment import FileStat
 
 log = logging.getLogger("qa")
+LISTING_TIMEOUT_S = 600  # a listing that takes longer is done again in this process (a hung child, not a corpus)
 
 
 @dataclass(frozen=True)
@@ -39,59 +44,47 @@ class Listing:
 def list_corpus(corpus_dir: Path) -> Listing:
     """Every file below ``corpus_dir``, by doc id (its posix path inside the folder); `CorpusError` without it.
 
-    Folders that are symbolic links are not entered (as `qa.documents.corpus_files` does not): a link to a
-    folder above would loop, and one to a folder inside would give its files a second doc id.  One ``stat`` a
-    document file, nothing read: about 3 µs a file here, most of it the system call."""
+    One ``stat`` a document file, nothing read (`qa.listing.walk`): about 3 µs a file here, most of it the
+    system call."""
     if not corpus_dir.is_dir():
         raise CorpusError(f"{corpus_dir}: no such corpus folder")
-    suffixes = frozenset(DOCUMENT_SUFFIXES)
-    ids: list[str] = []
-    sizes: list[int] = []
-    mtimes: list[int] = []
-    others, metadata = [], None
-    pending = [(os.fspath(corpus_dir), "")]
-    while pending:
-        folder, prefix = pending.pop()
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)  # files stat'ed by name in it: no path walk each
-        try:
-            with os.scandir(fd) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if entry.is_dir(follow_symlinks=False):  # a linked folder is not followed (.. would loop)
-                        pending.append((os.path.join(folder, name), f"{prefix}{name}/"))
-                    elif (dot := name.rfind(".")) > 0 and name[dot:].lower() in suffixes:
-                        try:
-                            st = os.stat(name, dir_fd=fd)
-                        except OSError:
-                            continue
-                        if stat.S_ISREG(st.st_mode):
-                            ids.append(prefix + name)
-                            sizes.append(st.st_size)
-                            mtimes.append(st.st_mtime_ns)
-                    elif prefix + name == METADATA_FILE:
-                        st = os.stat(name, dir_fd=fd)
-                        metadata = (st.st_size, st.st_mtime_ns)
-                    elif not name.startswith(".") and entry.is_file(follow_symlinks=True):
-                        others.append(prefix + name)
-        finally:
-            os.close(fd)
+    return _listing(walk(os.fspath(corpus_dir), frozenset(DOCUMENT_SUFFIXES), METADATA_FILE))
+
+
+def _listing(walked: Walked) -> Listing:
+    ids, sizes, mtimes, others, metadata = walked
     stats = np.stack([np.asarray(sizes, dtype=np.int64), np.asarray(mtimes, dtype=np.int64)], axis=1)
-    return Listing(ids, stats, sorted(others), metadata)
+    return Listing(ids, stats.reshape(len(ids), 2), sorted(others), tuple(metadata) if metadata else None)
 
 
-def listing_soon(corpus_dir: Path) -> Future[Listing]:
-    """`list_corpus` begun in a thread, so that an archive's listing (a second at 300k files, mostly system calls
-    that let other threads run) overlaps the opening of its store."""
+def listing_soon(corpus_dir: Path, apart: bool = False) -> Future[Listing]:
+    """`list_corpus` begun in a thread, so that an archive's listing (a second at 300k files) overlaps the opening
+    of its store; ``apart`` (an archive: starting a process costs about 20 ms): in a bare interpreter of its own
+    (`qa.listing`), else — where a process cannot be started — in the thread itself."""
     future: Future[Listing] = Future()
 
     def run() -> None:
         try:
-            future.set_result(list_corpus(corpus_dir))
+            future.set_result(_listed_apart(corpus_dir) if apart else list_corpus(corpus_dir))
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the listing
             future.set_exception(exc)
 
     threading.Thread(target=run, name="qa-corpus-listing", daemon=True).start()
     return future
+
+
+def _listed_apart(corpus_dir: Path) -> Listing:
+    """`list_corpus` run by ``python -I -S qa/listing.py`` (no GIL shared with this process); in this process
+    when that cannot run or fails, so that the answer (or the `CorpusError`) is always list_corpus's own."""
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"{corpus_dir}: no such corpus folder")
+    script = [sys.executable, "-I", "-S", listing.__file__, os.fspath(corpus_dir), METADATA_FILE, *DOCUMENT_SUFFIXES]
+    try:
+        done = subprocess.run(script, capture_output=True, timeout=LISTING_TIMEOUT_S, check=True)
+        return _listing(marshal.loads(done.stdout))
+    except (OSError, subprocess.SubprocessError, ValueError, EOFError, TypeError) as exc:
+        log.debug("%s: listed in this process (%s)", corpus_dir, exc)
+        return list_corpus(corpus_dir)
 
 
 class Recorded(Protocol):

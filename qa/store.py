@@ -391,6 +391,9 @@ def _changes(
         return None
 
 
+LIST_APART_FROM = 20_000  # recorded documents from which a corpus is listed in a process of its own (`listing_soon`)
+
+
 def _listing_of(index_dir: Path) -> tuple[Path, Future[Listing]] | None:
     """The listing of the corpus folder the manifest names, begun in a thread while the store opens (None when
     the manifest cannot say: the store's own opening says why)."""
@@ -399,7 +402,8 @@ def _listing_of(index_dir: Path) -> tuple[Path, Future[Listing]] | None:
     except (IndexFormatError, IndexVersionError):
         return None
     corpus_dir = corpus_path(index_dir, manifest)
-    return corpus_dir, listing_soon(corpus_dir)
+    documents = sum(entry.documents for entry in manifest.segments)
+    return corpus_dir, listing_soon(corpus_dir, apart=documents >= LIST_APART_FROM)
 
 
 def _stale(store: Store, embedder: Embedder | None, settings: ChunkingSettings | None) -> list[str]:

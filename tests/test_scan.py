@@ -131,3 +131,34 @@ def test_a_changed_metadata_file_makes_every_document_changed(corpus: Path):
     changes = changes_since(corpus, recorded, None)
     assert changes.metadata and sorted(changes.changed) == ["a.txt", "news/2024/c.md", "news/b.html"]
     assert changes.others == ["notes.xyz"]
+
+
+@pytest.mark.parametrize("apart", [False, True])
+def test_a_listing_begun_soon_is_list_corpus_own_in_a_thread_or_a_process_apart(corpus: Path, apart, monkeypatch):
+    import subprocess
+
+    from qa import scan
+
+    (corpus / "metadata.json").write_text("{}", encoding="utf-8")
+    started = []
+    real_run = subprocess.run
+    monkeypatch.setattr(scan.subprocess, "run", lambda *a, **k: started.append(a[0]) or real_run(*a, **k))
+    got, want = scan.listing_soon(corpus, apart=apart).result(timeout=60), list_corpus(corpus)
+    assert (got.ids, got.stats.tolist(), got.others, got.metadata) == (
+        want.ids, want.stats.tolist(), want.others, want.metadata
+    )  # fmt: skip
+    assert len(started) == apart and (not apart or started[0][1:3] == ["-I", "-S"])  # a bare interpreter
+
+
+def test_a_listing_apart_that_cannot_run_is_made_here_and_a_missing_folder_is_still_a_corpus_error(
+    corpus: Path, tmp_path: Path, monkeypatch
+):
+    from qa import scan
+
+    def no_processes(*args, **kwargs):
+        raise OSError("no processes here")
+
+    monkeypatch.setattr(scan.subprocess, "run", no_processes)
+    assert scan.listing_soon(corpus, apart=True).result(timeout=60).ids == list_corpus(corpus).ids
+    with pytest.raises(CorpusError, match="no such corpus folder"):
+        scan.listing_soon(tmp_path / "gone", apart=True).result(timeout=60)
