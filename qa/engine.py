@@ -68,7 +68,6 @@ def checked_question(question: object) -> str:
     return stripped
 
 
-NOT_ANSWERING = (-1, -1)  # `Engine._answer_span` of a passage the reader read and found no answer in
 MAX_HISTORY = 10  # earlier questions read for a follow-up (only the last ones matter)
 
 
@@ -509,9 +508,10 @@ class Engine:
         for number, (c, p) in enumerate(zip(chosen, passages, strict=True)):
             if p.section == "boilerplate":  # captions and credits describe related material, not the story's claims
                 continue
-            answer = self._answer_span(snapshot, c)
-            if answer == NOT_ANSWERING or read and answer is None or answer and c.reading.margin <= least:
-                continue
+            reading = c.reading
+            if reading is None and read or reading is not None and (reading.span is None or reading.margin <= least):
+                continue  # unread beside passages read, no span, or no answer where the reader finds one elsewhere
+            answer = (p.start + reading.span[0], p.start + reading.span[1]) if reading is not None else None
             text = snapshot.document(p.doc_id).text
             for s, sim in zip(c.signals.sentences, c.signals.sentence_similarity, strict=True):
                 sentence = text[s.start : s.end]
@@ -531,17 +531,6 @@ class Engine:
             places=asked_places(question.text),
             accepts=lambda st, start, end: not failed_checks(question.text, st.text, start, end, st.source or ""),
         )
-
-    def _answer_span(self, snapshot: Snapshot, candidate: Candidate) -> tuple[int, int] | None:
-        """The document offsets of the reader's best span in ``candidate`` (however sure it is of it), `NOT_ANSWERING`
-        where it read the passage and found no span; None where it did not read it."""
-        reading = candidate.reading
-        if reading is None:
-            return None
-        if reading.span is None:
-            return NOT_ANSWERING
-        start = snapshot.store.chunk(candidate.chunk_id).start
-        return start + reading.span[0], start + reading.span[1]
 
     def _name_disagreement(
         self, snapshot: Snapshot, question: Question, chosen: list[Candidate], passages: list[Passage]

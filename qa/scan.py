@@ -24,7 +24,6 @@ import numpy as np
 
 from qa import listing
 from qa.documents import DOCUMENT_SUFFIXES, METADATA_FILE, CorpusError, file_sha256
-from qa.listing import Walked, walk
 from qa.stores.segment import FileStat
 
 log = logging.getLogger("qa")
@@ -48,13 +47,13 @@ def list_corpus(corpus_dir: Path) -> Listing:
     system call."""
     if not corpus_dir.is_dir():
         raise CorpusError(f"{corpus_dir}: no such corpus folder")
-    return _listing(walk(os.fspath(corpus_dir), frozenset(DOCUMENT_SUFFIXES), METADATA_FILE))
+    return _listing(listing.walk(os.fspath(corpus_dir), frozenset(DOCUMENT_SUFFIXES), METADATA_FILE))
 
 
-def _listing(walked: Walked) -> Listing:
+def _listing(walked: listing.Walked) -> Listing:
     ids, sizes, mtimes, others, metadata = walked
     stats = np.stack([np.asarray(sizes, dtype=np.int64), np.asarray(mtimes, dtype=np.int64)], axis=1)
-    return Listing(ids, stats.reshape(len(ids), 2), sorted(others), tuple(metadata) if metadata else None)
+    return Listing(ids, stats, sorted(others), metadata)
 
 
 def listing_soon(corpus_dir: Path, apart: bool = False) -> Future[Listing]:
@@ -76,8 +75,6 @@ def listing_soon(corpus_dir: Path, apart: bool = False) -> Future[Listing]:
 def _listed_apart(corpus_dir: Path) -> Listing:
     """`list_corpus` run by ``python -I -S qa/listing.py`` (no GIL shared with this process); in this process
     when that cannot run or fails, so that the answer (or the `CorpusError`) is always list_corpus's own."""
-    if not corpus_dir.is_dir():
-        raise CorpusError(f"{corpus_dir}: no such corpus folder")
     script = [sys.executable, "-I", "-S", listing.__file__, os.fspath(corpus_dir), METADATA_FILE, *DOCUMENT_SUFFIXES]
     try:
         done = subprocess.run(script, capture_output=True, timeout=LISTING_TIMEOUT_S, check=True)
