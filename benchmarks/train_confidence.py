@@ -151,8 +151,8 @@ def collect(n: int, reader: bool, v2: int | None = None) -> Examples:
     return out
 
 
-def cached_examples(n: int, reader: bool, v2: int | None) -> Examples:
-    """`collect`, kept in the benchmark cache per reader, ranker and index (refits then take seconds)."""
+def examples_path(n: int, reader: bool, v2: int | None) -> Path:
+    """Where `cached_examples` keeps its examples: named by everything their features depend on."""
     from qa.reader import fingerprint, shipped_reader
 
     squad = cached_engine("squad", squad_corpus())
@@ -160,7 +160,12 @@ def cached_examples(n: int, reader: bool, v2: int | None) -> Examples:
     parts = [n, v2, index_key(), squad.ranker.fingerprint() if squad.ranker else None, read]
     parts += [fingerprint(shipped_reader()) if reader else None, FEATURES, "off-topic: squad train, news and wiki"]
     key = hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
-    path = CACHE / "confidence" / f"examples-{n}-{v2}-{'reader' if reader else 'plain'}-{key}.json"
+    return CACHE / "confidence" / f"examples-{n}-{v2}-{'reader' if reader else 'plain'}-{key}.json"
+
+
+def cached_examples(n: int, reader: bool, v2: int | None) -> Examples:
+    """`collect`, kept in the benchmark cache per reader, ranker and index (refits then take seconds)."""
+    path = examples_path(n, reader, v2)
     if path.exists():  # plain JSON, so the cache reads the same whichever script wrote it
         return Examples(**json.loads(path.read_text()))
     examples = collect(n, reader, v2)

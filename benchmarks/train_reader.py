@@ -4,6 +4,8 @@
     python benchmarks/train_reader.py --eval 1000          # exact-answer F1 of the top passage on SQuAD dev
     python benchmarks/train_reader.py --export             # qa/reader.safetensors + qa/reader.json
     python benchmarks/train_reader.py --eval-v2 2000 [--shipped]   # no-answer AUC on SQuAD 2.0 dev
+    python benchmarks/train_reader.py --v2 even --init qa/reader.safetensors --minutes 40 --eval-v2 5690
+                                            # also SQuAD 2.0 dev's even articles; scored on the odd ones
 
 Examples are the product's own passages: each train paragraph is chunked as
 an index would chunk it; a question's positive is the chunk holding its
@@ -22,6 +24,10 @@ up: a session that ends loses at most those steps.  ``--listwise W`` adds,
 with weight W, a loss that ranks each question's passages (its answering
 chunk and its hard negatives, kept in one batch) by the reader's evidence,
 so that margins compare across passages as the ranking compares them.
+``--v2 even|odd|all`` adds SQuAD 2.0 dev's questions of those articles (its
+real unanswerable questions, labelled "no answer" on the chunk of their
+paragraph that shares most words with them); ``--eval-v2`` then scores only
+the other articles' questions.
 """
 
 from __future__ import annotations
@@ -63,7 +69,7 @@ def read_gz(path: Path) -> list[dict]:
 
 
 def examples(
-    negatives: float, seed: int, twins: float = 0.0, sample: int = 0, dense: bool = False
+    negatives: float, seed: int, twins: float = 0.0, sample: int = 0, dense: bool = False, v2: str = ""
 ) -> list[tuple[str, str, int, int, int]]:
     """(question, passage, answer start, answer end, group) with start = end = -1 for "no answer".
 
@@ -71,7 +77,8 @@ def examples(
     its own);
     ``twins``: the share of questions also given an unanswerable twin (`twins.twin`) on their own passage;
     ``sample``: that many questions drawn at random (0: all); ``dense``: a question given a hard negative
-    also gets the embedder's closest chunk without an answer, when it is not BM25's.
+    also gets the embedder's closest chunk without an answer, when it is not BM25's; ``v2``: SQuAD 2.0 dev's
+    questions of those articles too (`v2_examples`).
     """
     import bm25s
 
@@ -128,6 +135,44 @@ def examples(
             if i is not None and i not in taken:
                 taken.add(i)
                 out.append((q["question"], passages[i], -1, -1, number))
+    return out + (v2_examples(v2, settings) if v2 else [])
+
+
+def v2_articles(question: dict, which: str) -> bool:
+    """Whether a SQuAD dev question's article is among ``which`` ("even", "odd" or "all")."""
+    return which == "all" or int(question["context_id"].split("-")[0]) % 2 == (which == "odd")
+
+
+def v2_examples(which: str, settings: ChunkingSettings) -> list[tuple[str, str, int, int, int]]:
+    """SQuAD 2.0 dev's questions of ``which`` articles: an answerable one on the chunk of its paragraph holding its
+    answer; an unanswerable one, "no answer", on the chunk of its paragraph sharing most words with it (what
+    retrieval would put first).  Each is a group of its own."""
+    import re
+
+    word = re.compile(r"\w+")
+    contexts = {r["id"]: r["text"] for r in read_jsonl(EVAL / "squad" / "contexts.jsonl")}
+    spans: dict[str, list[tuple[int, int]]] = {}
+    out = []
+    for q in read_jsonl(EVAL / "squad" / "questions_v2_dev.jsonl"):
+        if not v2_articles(q, which):
+            continue
+        text = contexts[q["context_id"]]
+        if q["context_id"] not in spans:
+            doc = Document(q["context_id"], text, "", segments=[Segment(0, len(text), "article")])
+            spans[q["context_id"]] = [(c.start, c.end) for c, _ in chunk_sentences(doc, settings)]
+        if q["is_impossible"]:
+            asked = {w.lower() for w in word.findall(q["question"])}
+            s, e = max(
+                spans[q["context_id"]], key=lambda se: len(asked & set(word.findall(text[se[0] : se[1]].lower())))
+            )
+            out.append((q["question"], text[s:e], -1, -1, -1))
+            continue
+        start = text.find(q["answers"][0])
+        end = start + len(q["answers"][0])
+        holding = [(s, e) for s, e in spans[q["context_id"]] if start >= 0 and s <= start and end <= e]
+        if holding:
+            s, e = holding[0]
+            out.append((q["question"], text[s:e], start - s, end - s, -1))
     return out
 
 
@@ -174,6 +219,7 @@ def tokenized(
     sample: int = 0,
     dense: bool = False,
     groups: bool = False,
+    v2: str = "",
 ) -> dict[str, np.ndarray]:
     """The examples as token ids with answer token positions (and their questions' ``groups``), prepared once into
     ``work``."""
@@ -182,6 +228,7 @@ def tokenized(
             [negatives, seed, MAX_TOKENS, ChunkingSettings().to_dict(), file_sha256(TRAIN / "train_questions.jsonl.gz")]
             + ([twins, sample, TWINS_VERSION] if twins or sample else [])
             + (["dense"] if dense else [])
+            + ([f"v2 {v2}", file_sha256(EVAL / "squad" / "questions_v2_dev.jsonl")] if v2 else [])
         ).encode()
     ).hexdigest()[:10]
     path = work / f"examples-{key}.npz"
@@ -192,7 +239,7 @@ def tokenized(
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_folder(DEFAULT_MODEL)))
-    rows = examples(negatives, seed, twins, sample, dense)
+    rows = examples(negatives, seed, twins, sample, dense, v2)
     ids, lengths, types_at, starts, ends, groups = [], [], [], [], [], []
     for b in range(0, len(rows), 1024):
         batch = rows[b : b + 1024]
@@ -320,7 +367,9 @@ def train(args: argparse.Namespace) -> None:
 
     torch.manual_seed(args.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    data = tokenized(args.work, args.negatives, args.seed, args.twins, args.sample, args.dense, args.listwise > 0)
+    data = tokenized(
+        args.work, args.negatives, args.seed, args.twins, args.sample, args.dense, args.listwise > 0, args.v2
+    )
     offsets = np.concatenate([[0], np.cumsum(data["lengths"])[:-1]])
     plan = group_batches(data, args.batch, args.seed) if args.listwise else batches(data, args.batch, args.seed)
     total = min(len(plan) * args.epochs, args.steps or 10**9)
@@ -424,42 +473,53 @@ def evaluate(reader: Reader, n: int, seed: int) -> dict:
     }
 
 
-def evaluate_v2(reader: Reader, n: int, seed: int, work: Path) -> dict:
+def evaluate_v2(reader: Reader, n: int, seed: int, work: Path, articles: str = "all") -> dict:
     """How well the reader's margin tells SQuAD 2.0 dev's unanswerable questions from its answerable ones.
 
     Each question's first three passages of `ask` without a reader (what the reader reads in the product) are
-    read; scored: the margin of the first passage, and the best margin of the three.  The reader never saw
-    these questions (its twins are made from SQuAD v1.1 train).
+    read; scored: the margin of the first passage, and the best margin of the three; and, marking the first
+    passage's span where its margin is highest, the marked spans right (F1 >= 0.5) when the answerable questions
+    given a right one are 0.45 (``precision_at_coverage_45``).  ``articles``: only the questions of those
+    articles (the ones a ``--v2`` reader did not train on).  The twins are made from SQuAD v1.1 train.
     """
     import pickle
 
     from sklearn.metrics import roc_auc_score
 
-    questions = read_jsonl(EVAL / "squad" / "questions_v2_dev.jsonl")
+    questions = [q for q in read_jsonl(EVAL / "squad" / "questions_v2_dev.jsonl") if v2_articles(q, articles)]
     sample = random.Random(seed).sample(questions, min(n, len(questions)))
     engine = cached_engine("squad", squad_corpus()).reading(None)
-    parts = [len(sample), seed, index_key(), engine.ranker.fingerprint()]  # what chose the passages
+    parts = [len(sample), seed, index_key(), engine.ranker.fingerprint()] + ([articles] if articles != "all" else [])
     cached = work / f"v2-passages-{hashlib.sha256(repr(parts).encode()).hexdigest()[:12]}.pkl"
     if cached.exists():
         passages = pickle.loads(cached.read_bytes())
     else:
         passages = [[p.text for p in engine.ask(q["question"], k=3).passages] for q in sample]
         write_atomic(cached, pickle.dumps(passages))
-    unanswerable, first, best = [], [], []
+    unanswerable, first, best, right = [], [], [], []
     for q, texts in zip(sample, passages, strict=True):
         if not texts:
             continue
-        margins = [r.evidence for r in reader.read(q["question"], texts)]
+        readings = reader.read(q["question"], texts)
+        margins = [r.evidence for r in readings]
+        span = readings[0].span
+        shown = texts[0][span[0] : span[1]] if span else ""
         unanswerable.append(bool(q["is_impossible"]))
         first.append(margins[0])
         best.append(max(margins))
+        right.append(
+            not q["is_impossible"] and span is not None and max(answer_f1(shown, a) for a in q["answers"]) >= 0.5
+        )
     y = np.array(unanswerable)
-    out = {"questions": len(y), "unanswerable": int(y.sum())}
+    out = {"questions": len(y), "unanswerable": int(y.sum()), "articles": articles}
     for name, margin in (("first", np.array(first)), ("best", np.array(best))):
         out[f"{name}_auc"] = round(float(roc_auc_score(y, -margin)), 4)
         for refused in (0.05, 0.10):
             bar = np.quantile(margin[~y], refused)  # refuse below it: this share of the answerable
             out[f"{name}_caught_at_{int(refused * 100)}"] = round(float((margin[y] < bar).mean()), 4)
+    ranked = np.cumsum(np.array(right)[np.argsort(-np.array(first), kind="stable")])
+    reach = int(np.searchsorted(ranked, 0.45 * (~y).sum()))
+    out["precision_at_coverage_45"] = round(float(ranked[reach] / (reach + 1)), 4) if reach < len(ranked) else None
     return out
 
 
@@ -488,12 +548,14 @@ def export(args: argparse.Namespace, figures: dict) -> None:
         **({"twins": args.twins, "sample": args.sample, "lr": args.lr} if args.twins or args.sample else {}),
         **({"dense_negatives": True} if args.dense else {}),
         **({"listwise": args.listwise} if args.listwise else {}),
+        **({"v2_articles": args.v2} if args.v2 else {}),
         **({"init": started_from} if started_from else {}),
         "max_tokens": MAX_TOKENS,
         "command": " ".join(["python", "benchmarks/train_reader.py"] + sys.argv[1:]),
         "data": {
             "squad/train_contexts.jsonl.gz": file_sha256(TRAIN / "train_contexts.jsonl.gz"),
             "squad/train_questions.jsonl.gz": file_sha256(TRAIN / "train_questions.jsonl.gz"),
+            **({"squad/questions_v2_dev.jsonl": file_sha256(TRAIN / "questions_v2_dev.jsonl")} if args.v2 else {}),
         },
         "weights_sha256": file_sha256(READER_FILE),
         "held_out": figures,
@@ -516,6 +578,9 @@ def main() -> None:
     ap.add_argument("--listwise", type=float, default=0.0, help="weight of a loss ranking a question's passages")
     ap.add_argument("--twins", type=float, default=0.0, help="share of questions given an unanswerable twin")
     ap.add_argument("--sample", type=int, default=0, help="train on this many questions drawn at random (0: all)")
+    ap.add_argument(
+        "--v2", choices=("even", "odd", "all"), default="", help="also SQuAD 2.0 dev's questions of these articles"
+    )
     ap.add_argument(
         "--init", type=Path, default=None, help="start from these reader tensors (e.g. qa/reader.safetensors)"
     )
@@ -540,7 +605,8 @@ def main() -> None:
         figures = evaluate(reader, args.eval, EVAL_SEED)
         print(json.dumps(figures, indent=1))
     if args.eval_v2:
-        figures["squad2"] = evaluate_v2(reader, args.eval_v2, EVAL_SEED, args.work)
+        held_out = {"even": "odd", "odd": "even"}.get(args.v2, "all")  # a --v2 all reader is in-sample on them all
+        figures["squad2"] = evaluate_v2(reader, args.eval_v2, EVAL_SEED, args.work, held_out)
         print(json.dumps(figures["squad2"], indent=1))
     if args.export:
         export(args, figures)

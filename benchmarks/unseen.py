@@ -1,6 +1,6 @@
 """Confidence on corpora its calibrators never saw: answerable questions refused, off-topic questions caught.
 
-    python benchmarks/unseen.py [--articles 12] [--questions 400] [--out FILE] [--cache DIR]
+    python benchmarks/unseen.py [--articles 12] [--questions 400] [--features] [--out FILE] [--cache DIR]
 
 Two kinds of corpus, each indexed as a user would index it and asked through
 `Engine.ask` with the shipped reader and calibrator:
@@ -18,7 +18,11 @@ Two kinds of corpus, each indexed as a user would index it and asked through
 Per corpus: answerable questions refused (target ≤ 3%), unanswerable and
 off-topic questions caught (target ≥ 95% off-topic), bold answers given to
 answerable questions and right (F1 ≥ 0.5), and bold answers given where the
-corpus does not answer.
+corpus does not answer.  ``--features`` also prints, per corpus and kind of
+question, the mean of each feature the shipped calibrator reads beside the
+same means over the examples it was fitted on (from the benchmark cache of
+`benchmarks/train_confidence.py`): whether a feature's scale moves with the
+corpus.
 """
 
 from __future__ import annotations
@@ -32,8 +36,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.datasets import CACHE, cached_engine, emit, squad_train, train_article, write_corpus  # noqa: E402
+from benchmarks.datasets import (  # noqa: E402
+    CACHE,
+    cached_engine,
+    emit,
+    index_key,
+    squad_train,
+    train_article,
+    write_corpus,
+)
 from benchmarks.quality import progress, table  # noqa: E402
+from qa.confidence import READER_CONFIDENCE_FILE, Calibrator, confidence_features  # noqa: E402
 from qa.evaluation import answer_f1  # noqa: E402
 
 HERE = Path(__file__).resolve().parent / "unseen"
@@ -86,19 +99,61 @@ def measure(name: str, corpus: Path, questions: list[dict], cache: Path = CACHE)
             f"{right} of {bold}", wrong_bold]  # fmt: skip
 
 
+def calibrator_features() -> list[str]:
+    """The features the shipped reader calibrator reads (the [CLS] ones left out: it is fitted without them)."""
+    return [f for f in Calibrator.load(READER_CONFIDENCE_FILE).features if not f.startswith("reader_cls_")]
+
+
+def feature_means(name: str, corpus: Path, questions: list[dict], cache: Path = CACHE) -> list:
+    """Rows of the features table: per kind of question, how many and each feature's mean, as `ask` computes them."""
+    engine = cached_engine(name, corpus, cache).reading("shipped")
+    names, by_kind = calibrator_features(), {}
+    for q in progress(questions, f"{name}: features"):
+        evidence = engine.evidence(q["question"])
+        named = confidence_features(evidence, engine.choose(evidence, 1))
+        by_kind.setdefault(q["kind"], []).append([named[f] for f in names])
+    return [[name, kind, len(rows), *(f"{m:.3f}" for m in np.mean(rows, 0))] for kind, rows in by_kind.items()]
+
+
+def fitted_means() -> list:
+    """The same rows over the examples the shipped reader calibrator was fitted on, by kind (none when the
+    benchmark cache does not hold them: `python benchmarks/train_confidence.py --reader` makes them)."""
+    from benchmarks.train_confidence import examples_path
+
+    if not (CACHE / "index" / f"squad-{index_key()}").is_dir():  # naming the examples would index SQuAD first
+        print("no SQuAD index in the benchmark cache: the calibrator's own rows are left out", file=sys.stderr)
+        return []
+    sample = Calibrator.load(READER_CONFIDENCE_FILE).training["sample"]
+    path = examples_path(sample["n"], True, sample["v2"])
+    if not path.exists():
+        print(f"no fitted examples in {path}: the calibrator's own rows are left out", file=sys.stderr)
+        return []
+    fitted, names, out = json.loads(path.read_text()), calibrator_features(), []
+    for kind in ("squad", "squad2", "squad-absent", "off-topic-wiki", "off-topic"):
+        rows = [[row[f] for f in names] for row, k in zip(fitted["rows"], fitted["kinds"], strict=True) if k == kind]
+        out.append(["fitted on", kind, len(rows), *(f"{m:.3f}" for m in np.mean(rows, 0))])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--articles", type=int, default=12, help="unseen SQuAD train articles indexed")
     ap.add_argument("--questions", type=int, default=400, help="answerable and off-topic questions asked of them")
+    ap.add_argument("--features", action="store_true", help="also each calibrator feature's mean per kind")
     ap.add_argument("--out", default=None, help="also write the table here")
     ap.add_argument("--cache", type=Path, default=CACHE, help="where corpora and indexes are kept")
     args = ap.parse_args(argv)
-    rows = [measure("documents written for this", *written_set(), args.cache)]
     squad = squad_set(args.articles, args.questions, args.cache)
-    rows.append(measure(f"SQuAD train, {args.articles} unseen articles", *squad, args.cache))
+    sets = [("documents written for this", *written_set()), (f"SQuAD train, {args.articles} unseen articles", *squad)]
+    rows = [measure(name, corpus, questions, args.cache) for name, corpus, questions in sets]
     header = ["corpus", "answerable refused", "unanswerable caught", "off-topic caught", "bold answers",
               "bold right", "bold where not answerable"]  # fmt: skip
-    emit("### Confidence on corpora it never saw\n\n" + table(header, rows), args.out)
+    text = "### Confidence on corpora it never saw\n\n" + table(header, rows)
+    if args.features:
+        means = [row for name, corpus, questions in sets for row in feature_means(name, corpus, questions, args.cache)]
+        header = ["corpus", "questions", "n", *calibrator_features()]
+        text += "\n\n### Feature means per kind of question\n\n" + table(header, fitted_means() + means)
+    emit(text, args.out)
     return 0
 
 

@@ -45,3 +45,26 @@ def test_the_listwise_loss_is_low_when_the_answering_passage_scores_highest_amon
     start.requires_grad_(True)
     listwise_loss(start, end, passage, torch.tensor([0, 0, 0]), torch.tensor([True, False, False])).backward()
     assert start.grad[0, 2] < 0 < start.grad[1, 2]  # it lifts the answering passage and lowers the other
+
+
+def test_v2_examples_keep_to_their_articles_and_label_unanswerable_questions_no_answer():
+    from benchmarks.datasets import EVAL, read_jsonl
+    from benchmarks.train_reader import v2_articles, v2_examples
+    from qa.chunking import ChunkingSettings
+
+    questions = read_jsonl(EVAL / "squad" / "questions_v2_dev.jsonl")
+    even = [q for q in questions if v2_articles(q, "even")]
+    odd = [q for q in questions if v2_articles(q, "odd")]
+    assert len(even) + len(odd) == len(questions) and even and odd
+    assert {int(q["context_id"].split("-")[0]) % 2 for q in even} == {0}
+    assert all(v2_articles(q, "all") for q in questions)
+    rows = v2_examples("odd", ChunkingSettings())
+    answers: dict[str, set] = {}  # a question's text may stand twice (SQuAD repeats a few)
+    for q in odd:
+        answers.setdefault(q["question"], set()).update(q["answers"] if not q["is_impossible"] else [None])
+    assert {r[0] for r in rows} <= set(answers) and len(rows) > 0.9 * len(odd)
+    assert sum(r[2] == -1 for r in rows) == sum(q["is_impossible"] for q in odd)  # each unanswerable one, no answer
+    for question, passage, start, end, group in rows:
+        assert group == -1
+        # the answer's place in the chunk it is read on, or "no answer" for an unanswerable question
+        assert (passage[start:end] if start >= 0 else None) in answers[question]
