@@ -115,6 +115,11 @@ def squad_train(half: Literal["fit", "unseen"]) -> tuple[list[dict], list[dict]]
     return contexts, [q for q in questions if train_article(q["context_id"]) % 2 == keep]
 
 
+def dev_article(context_id: str) -> int:
+    """The article number of a SQuAD dev paragraph id (``<article>-<paragraph>``)."""
+    return int(context_id.split("-", 1)[0])
+
+
 def train_article(context_id: str) -> int:
     """The article number of a SQuAD train paragraph id (``t<article>-<paragraph>``)."""
     return int(context_id[1:].split("-", 1)[0])
@@ -169,9 +174,14 @@ def index_key() -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
+def index_folder(name: str, cache: Path = CACHE) -> Path:
+    """Where `cached_engine` keeps the index of the corpus called ``name``."""
+    return cache / "index" / f"{name}-{index_key()}"
+
+
 def cached_engine(name: str, corpus: Path, cache: Path = CACHE, rebuild: bool = False) -> qa.Engine:
     """The engine of ``corpus``, indexed once into ``cache/index/<name>-<key>`` and reused while current (memoised)."""
-    index_dir = cache / "index" / f"{name}-{index_key()}"
+    index_dir = index_folder(name, cache)
     if not rebuild:
         try:
             return memoised(qa.load(index_dir, strict=True))

@@ -28,7 +28,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import qa  # noqa: E402
-from benchmarks.datasets import CACHE, EVAL, cached_arrays, cached_engine, index_key, read_jsonl, squad_corpus  # noqa: E402
+from benchmarks.datasets import (  # noqa: E402
+    CACHE,
+    EVAL,
+    cached_arrays,
+    cached_engine,
+    dev_article,
+    index_key,
+    read_jsonl,
+    squad_corpus,
+)
 from benchmarks.quality import holds_answer, subsample, table  # noqa: E402
 from qa.confidence import READER_WIDTH  # noqa: E402
 from qa.evaluation import answer_f1  # noqa: E402
@@ -177,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"### Reader in the ranking, SQuAD v1.1 dev, {len(questions)} questions (reader {fingerprint(reader)})\n")
     header = ["passages read", "weight", "answer in top passage", "exact F1 of top passage", "answer in top 5"]
     print(table(header, rows))
-    articles = np.array([int(q["context_id"].split("-")[0]) for q in questions])
+    articles = np.array([dev_article(q["context_id"]) for q in questions])
     print("\n| chosen on articles | R | w | on the other half: answer in top | exact F1 | answer in top 5 |")
     print("| --- | --- | --- | --- | --- | --- |")
     for half, (fit, test) in enumerate(halves(articles)):

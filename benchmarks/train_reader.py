@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import CACHE, EVAL, cached_engine, index_key, read_jsonl, squad_corpus, write_atomic  # noqa: E402
+from datasets import CACHE, EVAL, cached_engine, dev_article, index_key, read_jsonl, squad_corpus, write_atomic  # noqa: E402
 
 from qa.chunking import ChunkingSettings, chunk_sentences  # noqa: E402
 from qa.documents import Document, Segment, file_sha256  # noqa: E402
@@ -140,7 +140,7 @@ def examples(
 
 def v2_articles(question: dict, which: str) -> bool:
     """Whether a SQuAD dev question's article is among ``which`` ("even", "odd" or "all")."""
-    return which == "all" or int(question["context_id"].split("-")[0]) % 2 == (which == "odd")
+    return which == "all" or dev_article(question["context_id"]) % 2 == (which == "odd")
 
 
 def v2_examples(which: str, settings: ChunkingSettings) -> list[tuple[str, str, int, int, int]]:

@@ -40,13 +40,13 @@ from benchmarks.datasets import (  # noqa: E402
     CACHE,
     cached_engine,
     emit,
-    index_key,
+    index_folder,
     squad_train,
     train_article,
     write_corpus,
 )
 from benchmarks.quality import progress, table  # noqa: E402
-from qa.confidence import READER_CONFIDENCE_FILE, Calibrator, confidence_features  # noqa: E402
+from qa.confidence import CLS_FEATURES, READER_CONFIDENCE_FILE, Calibrator, confidence_features  # noqa: E402
 from qa.evaluation import answer_f1  # noqa: E402
 
 HERE = Path(__file__).resolve().parent / "unseen"
@@ -99,15 +99,16 @@ def measure(name: str, corpus: Path, questions: list[dict], cache: Path = CACHE)
             f"{right} of {bold}", wrong_bold]  # fmt: skip
 
 
-def calibrator_features() -> list[str]:
-    """The features the shipped reader calibrator reads (the [CLS] ones left out: it is fitted without them)."""
-    return [f for f in Calibrator.load(READER_CONFIDENCE_FILE).features if not f.startswith("reader_cls_")]
+def calibrator_features(calibrator: Calibrator) -> list[str]:
+    """The features ``calibrator`` reads, but the reader's [CLS] ones (the shipped one is fitted without them)."""
+    return [f for f in calibrator.features if f not in CLS_FEATURES]
 
 
-def feature_means(name: str, corpus: Path, questions: list[dict], cache: Path = CACHE) -> list:
-    """Rows of the features table: per kind of question, how many and each feature's mean, as `ask` computes them."""
+def feature_means(name: str, corpus: Path, questions: list[dict], names: list[str], cache: Path = CACHE) -> list:
+    """Rows of the features table: per kind of question, how many and the mean of each of ``names``, as `ask`
+    computes them."""
     engine = cached_engine(name, corpus, cache).reading("shipped")
-    names, by_kind = calibrator_features(), {}
+    by_kind = {}
     for q in progress(questions, f"{name}: features"):
         evidence = engine.evidence(q["question"])
         named = confidence_features(evidence, engine.choose(evidence, 1))
@@ -115,20 +116,20 @@ def feature_means(name: str, corpus: Path, questions: list[dict], cache: Path = 
     return [[name, kind, len(rows), *(f"{m:.3f}" for m in np.mean(rows, 0))] for kind, rows in by_kind.items()]
 
 
-def fitted_means() -> list:
-    """The same rows over the examples the shipped reader calibrator was fitted on, by kind (none when the
-    benchmark cache does not hold them: `python benchmarks/train_confidence.py --reader` makes them)."""
+def fitted_means(calibrator: Calibrator) -> list:
+    """The same rows over the examples the reader ``calibrator`` was fitted on, by kind (none when the benchmark
+    cache does not hold them: `python benchmarks/train_confidence.py --reader` makes them)."""
     from benchmarks.train_confidence import examples_path
 
-    if not (CACHE / "index" / f"squad-{index_key()}").is_dir():  # naming the examples would index SQuAD first
+    if not index_folder("squad").is_dir():  # naming the examples would index SQuAD first
         print("no SQuAD index in the benchmark cache: the calibrator's own rows are left out", file=sys.stderr)
         return []
-    sample = Calibrator.load(READER_CONFIDENCE_FILE).training["sample"]
+    sample = calibrator.training["sample"]
     path = examples_path(sample["n"], True, sample["v2"])
     if not path.exists():
         print(f"no fitted examples in {path}: the calibrator's own rows are left out", file=sys.stderr)
         return []
-    fitted, names, out = json.loads(path.read_text()), calibrator_features(), []
+    fitted, names, out = json.loads(path.read_text()), calibrator_features(calibrator), []
     for kind in ("squad", "squad2", "squad-absent", "off-topic-wiki", "off-topic"):
         rows = [[row[f] for f in names] for row, k in zip(fitted["rows"], fitted["kinds"], strict=True) if k == kind]
         out.append(["fitted on", kind, len(rows), *(f"{m:.3f}" for m in np.mean(rows, 0))])
@@ -150,9 +151,11 @@ def main(argv: list[str] | None = None) -> int:
               "bold right", "bold where not answerable"]  # fmt: skip
     text = "### Confidence on corpora it never saw\n\n" + table(header, rows)
     if args.features:
-        means = [row for name, corpus, questions in sets for row in feature_means(name, corpus, questions, args.cache)]
-        header = ["corpus", "questions", "n", *calibrator_features()]
-        text += "\n\n### Feature means per kind of question\n\n" + table(header, fitted_means() + means)
+        calibrator = Calibrator.load(READER_CONFIDENCE_FILE)
+        names = calibrator_features(calibrator)
+        means = [row for name, corpus, asked in sets for row in feature_means(name, corpus, asked, names, args.cache)]
+        header = ["corpus", "questions", "n", *names]
+        text += "\n\n### Feature means per kind of question\n\n" + table(header, fitted_means(calibrator) + means)
     emit(text, args.out)
     return 0
 
