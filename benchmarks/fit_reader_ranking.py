@@ -107,8 +107,10 @@ def choose(data: dict[str, np.ndarray], rows: np.ndarray) -> tuple[int, float]:
     return best[3], best[4]
 
 
-def halves(articles: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The two 2-fold splits by article: (fit on even, test on odd), (fit on odd, test on even)."""
+def halves(questions: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The two 2-fold splits of SQuAD dev ``questions`` (positions) by article: (fit on even, test on odd), (fit on
+    odd, test on even)."""
+    articles = np.array([dev_article(q["context_id"]) for q in questions])
     return [(np.where(articles % 2 == h)[0], np.where(articles % 2 != h)[0]) for h in (0, 1)]
 
 
@@ -186,10 +188,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"### Reader in the ranking, SQuAD v1.1 dev, {len(questions)} questions (reader {fingerprint(reader)})\n")
     header = ["passages read", "weight", "answer in top passage", "exact F1 of top passage", "answer in top 5"]
     print(table(header, rows))
-    articles = np.array([dev_article(q["context_id"]) for q in questions])
     print("\n| chosen on articles | R | w | on the other half: answer in top | exact F1 | answer in top 5 |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for half, (fit, test) in enumerate(halves(articles)):
+    for half, (fit, test) in enumerate(halves(questions)):
         r, w = choose(data, fit)
         held = " | ".join(f"{x:.3f}" for x in top_of(data, test, r, w))
         print(f"| {'even' if half == 0 else 'odd'} | {r} | {w} | {held} |")
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
         print("\n| [CLS] model, R = 3, L2 | held out by article: answer in top | exact F1 | answer in top 5 |")
         print("| --- | --- | --- | --- |")
         for l2 in (1e-3, 1e-2, 1e-1, 1.0):
-            held = [(cls_ranking(data, fit, test, 3, l2), len(test)) for fit, test in halves(articles)]
+            held = [(cls_ranking(data, fit, test, 3, l2), len(test)) for fit, test in halves(questions)]
             mean = sum(np.array(h) * n for h, n in held) / len(questions)
             print(f"| {l2:g} | " + " | ".join(f"{x:.3f}" for x in mean) + " |")
 
